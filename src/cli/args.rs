@@ -1,0 +1,127 @@
+//! What the user can type: global options shared by every command, and one struct per
+//! subcommand. `--help` is the first documentation most users read, so it teaches.
+
+use crate::gpu::open::SourceSpec;
+use crate::gpu::sim::Scenario;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "gpuwarden",
+    version,
+    about = "Look at, guard and prove GPUs: a dashboard, a watchdog and a verifying burn",
+    long_about = "Look at, guard and prove GPUs.\n\n\
+        With no command, shows the terminal dashboard (`gpuwarden top`).\n\
+        Try it without a GPU: `gpuwarden --demo`.\n\n\
+        Exit codes: 0 ok, 1 a finding (failed GPU, invalid config), 2 usage or environment error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Where samples come from; the same for every command.
+#[derive(Clone, Debug, Args)]
+pub struct SourceArgs {
+    /// Use the built-in simulated fleet instead of real GPUs
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Number of simulated GPUs
+    #[arg(long, global = true, default_value_t = 4, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub demo_gpus: u32,
+    /// Seed of the simulated fleet (same seed, same fleet)
+    #[arg(long, global = true, default_value_t = 1, value_name = "S")]
+    pub seed: u64,
+    /// What the simulated fleet does: mixed, idle, training, overheat, leak, lost
+    #[arg(long, global = true, default_value = "mixed", value_name = "NAME")]
+    pub scenario: Scenario,
+    /// Path to libnvidia-ml.so.1 (default: the system's loader search path)
+    #[arg(long, global = true, env = "GPUWARDEN_NVML_LIB", value_name = "PATH")]
+    pub nvml_lib: Option<PathBuf>,
+    /// Only these GPUs, by index, like nvidia-smi: `-i 0,2`
+    #[arg(
+        short = 'i',
+        long = "gpus",
+        global = true,
+        value_delimiter = ',',
+        value_name = "LIST"
+    )]
+    pub gpus: Option<Vec<u32>>,
+}
+
+impl SourceArgs {
+    pub fn spec(&self) -> SourceSpec {
+        if self.demo {
+            SourceSpec::demo(self.demo_gpus, self.seed, self.scenario)
+        } else {
+            SourceSpec {
+                demo: None,
+                nvml_lib: self.nvml_lib.clone(),
+            }
+        }
+    }
+}
+
+/// Options every command understands.
+#[derive(Clone, Debug, Args)]
+pub struct CommonArgs {
+    /// Time between samples (floor 100ms), e.g. 500ms, 2s
+    #[arg(long, global = true, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
+    pub interval: Duration,
+    /// No colors (also when NO_COLOR is set)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More log output on stderr (-v info, -vv debug); GPUWARDEN_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl CommonArgs {
+    /// Colors are off with `--no-color` or a non-empty `NO_COLOR` (no-color.org).
+    pub fn color(&self) -> bool {
+        !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+}
+
+/// Parses a humane duration and enforces the 100 ms floor.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 500ms, 1s, 2s)"))?;
+    if d < Duration::from_millis(100) {
+        return Err(format!("{s} is below the 100ms floor"));
+    }
+    Ok(d)
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// The terminal dashboard (the default command)
+    Top(TopArgs),
+    /// One sample of every GPU, as a table, JSON or CSV
+    Snapshot(SnapshotArgs),
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Top(TopArgs::default())
+    }
+}
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct TopArgs {}
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct SnapshotArgs {
+    /// JSON (schema in docs/snapshot-schema.md)
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row, one line per GPU
+    #[arg(long)]
+    pub csv: bool,
+}

@@ -1,0 +1,56 @@
+//! The command line: one parser for every job, and the mapping of outcomes to exit codes.
+//!
+//! Exit codes, for every command: 0 all is well; 1 a finding (a failed GPU, an invalid
+//! config); 2 a usage or environment error (bad flags, no driver). Each subcommand lives in
+//! its own file and returns an [`ExitCode`]; errors print their whole chain.
+
+mod args;
+mod snapshot;
+mod top;
+
+pub use args::{Cli, Command, CommonArgs, SourceArgs};
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// "All is well."
+pub const EXIT_OK: u8 = 0;
+/// "A finding": a failed GPU, an invalid config.
+pub const EXIT_FINDING: u8 = 1;
+/// "Could not run": bad usage, no driver, unreadable files.
+pub const EXIT_ENVIRONMENT: u8 = 2;
+
+/// Parses the command line, runs the command, prints any error and picks the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.common.verbose);
+    let result = match cli.command.clone().unwrap_or_default() {
+        Command::Top(args) => top::run(&cli, &args),
+        Command::Snapshot(args) => snapshot::run(&cli, &args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("gpuwarden: error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(EXIT_ENVIRONMENT)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GPUWARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,21 @@
+//! The sampling core: the GPU model and the sources that fill it.
+//!
+//! `model` and `field` define what a sample is; `source` is the trait every backend
+//! implements; `sampler` runs a source on its own thread; `sim` is the simulated fleet behind
+//! `--demo`; `nvml` talks to NVIDIA's driver through nvml-wrapper.
+
+pub mod field;
+pub mod model;
+pub mod nvml;
+pub mod open;
+pub mod sampler;
+pub mod sim;
+pub mod source;
+pub mod throttle;
+
+pub use field::{Field, Missing};
+pub use model::{
+    GpuProcess, GpuSample, GpuStatus, PcieLink, SCHEMA_VERSION, Snapshot, UnixMs, Vendor,
+};
+pub use source::{ControlError, GpuControl, Source, SourceError};
+pub use throttle::{ThrottleReason, ThrottleReasons};

@@ -1,0 +1,38 @@
+//! Opens the source the command line asks for: the simulated fleet (`--demo`) or the real
+//! drivers. Every command goes through here, so `--demo`, `--nvml-lib` and `-i` mean the
+//! same thing everywhere.
+
+use super::nvml::NvmlSource;
+use super::sim::{Scenario, SimConfig, SimSource};
+use super::source::{Source, SourceError};
+use std::path::PathBuf;
+
+/// Which source to open, as the command line described it.
+#[derive(Clone, Debug, Default)]
+pub struct SourceSpec {
+    /// `Some` runs the simulated fleet instead of real drivers.
+    pub demo: Option<SimConfig>,
+    /// Explicit path to `libnvidia-ml.so.1`.
+    pub nvml_lib: Option<PathBuf>,
+}
+
+impl SourceSpec {
+    pub fn demo(gpus: u32, seed: u64, scenario: Scenario) -> Self {
+        SourceSpec {
+            demo: Some(SimConfig {
+                gpus,
+                seed,
+                scenario,
+            }),
+            nvml_lib: None,
+        }
+    }
+}
+
+/// Opens the source described by `spec`.
+pub fn open(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
+    if let Some(sim) = &spec.demo {
+        return Ok(Box::new(SimSource::new(sim)));
+    }
+    Ok(Box::new(NvmlSource::open(spec.nvml_lib.as_deref())?))
+}

@@ -1,0 +1,5 @@
+//! The `gpuwarden` binary: everything lives in the library; this only hands over.
+
+fn main() -> std::process::ExitCode {
+    gpuwarden::cli::main()
+}

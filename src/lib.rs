@@ -7,4 +7,6 @@
 pub mod cli;
 pub mod gpu;
 pub mod host;
+pub mod metrics;
+pub mod serve;
 pub mod units;

@@ -6,6 +6,7 @@
 
 pub mod act;
 pub mod cli;
+pub mod fleet;
 pub mod gpu;
 pub mod host;
 pub mod metrics;

@@ -263,4 +263,30 @@ mod tests {
         let open = ServeState::new(Duration::from_secs(5), Some(String::new()));
         assert!(open.authorized(&HeaderMap::new()));
     }
+
+    fn status_of(url: String) -> u16 {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        agent.get(&url).call().map_or(0, |r| r.status().as_u16())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn healthz_is_503_before_the_first_sample_and_when_sampling_stalls() {
+        let state = ServeState::new(Duration::from_millis(300), None);
+        let (addr, server) = bind("127.0.0.1:0".parse().unwrap(), state.clone())
+            .await
+            .unwrap();
+        let server = tokio::spawn(server);
+        let url = format!("http://{addr}/healthz");
+        let get = |u: String| tokio::task::spawn_blocking(move || status_of(u));
+        assert_eq!(get(url.clone()).await.unwrap(), 503);
+        state.publish(Snapshot::new(1, "h", "sim"), Duration::from_millis(3));
+        assert_eq!(get(url.clone()).await.unwrap(), 200);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(get(url.clone()).await.unwrap(), 503);
+        server.abort();
+    }
 }

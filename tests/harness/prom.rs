@@ -108,9 +108,15 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn start(args: &[&str]) -> Exporter {
+        Exporter::start_with(args, &[])
+    }
+
+    /// `gpuwarden ARGS serve --listen 127.0.0.1:0 SERVE_ARGS`.
+    pub fn start_with(args: &[&str], serve_args: &[&str]) -> Exporter {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpuwarden"));
         cmd.args(args)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve_args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut proc = Proc::spawn("gpuwarden serve", &mut cmd);

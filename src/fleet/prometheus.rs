@@ -264,14 +264,12 @@ fn dcgm(acc: &mut HostAcc, s: &Series) {
     } else {
         uuid.clone()
     };
-    if name == "XID_ERRORS" {
-        if v > 0.0 {
-            acc.xids.push(XidSeen {
-                uuid,
-                code: v as u32,
-                count: None,
-            });
-        }
+    if name == "XID_ERRORS" && v > 0.0 {
+        acc.xids.push(XidSeen {
+            uuid,
+            code: v as u32,
+            count: None,
+        });
     }
     let fb_slot = match name.as_str() {
         "FB_USED" => Some(0),

@@ -245,3 +245,64 @@ fn agents_source_reads_live_hosts_and_keeps_a_dead_one() {
     assert!(!d.reachable && d.snapshot.is_none());
     assert!(d.error.as_deref().unwrap().contains(&dead));
 }
+
+/// The code blocks of the README's fleet section, by language, in order.
+fn readme_blocks(lang: &str) -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let start = readme.find("<!-- fleet -->").expect("fleet marker");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + e);
+    let mut blocks = Vec::new();
+    let mut rest = &readme[start..end];
+    let fence = format!("```{lang}\n");
+    while let Some(i) = rest.find(&fence) {
+        let body = &rest[i + fence.len()..];
+        let j = body.find("```").expect("closed code block");
+        blocks.push(body[..j].to_string());
+        rest = &body[j..];
+    }
+    blocks
+}
+
+#[test]
+fn the_readme_fleet_examples_are_accepted_by_prometheus_alertmanager_and_gpuwarden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = readme_blocks("yaml");
+    assert_eq!(yaml.len(), 2, "a scrape config and an Alertmanager route");
+    let token = tmp.path().join("gpuwarden.token");
+    std::fs::write(&token, "s3cret").unwrap();
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/prometheus/gpuwarden-rules.yml"
+    );
+    let prom = yaml[0]
+        .replace("/etc/prometheus/gpuwarden-rules.yml", rules)
+        .replace("/etc/prometheus/gpuwarden.token", token.to_str().unwrap());
+    std::fs::write(tmp.path().join("prometheus.yml"), prom).unwrap();
+    run_tool(
+        Command::new("promtool")
+            .args(["check", "config"])
+            .arg(tmp.path().join("prometheus.yml")),
+    );
+    std::fs::write(tmp.path().join("am.yml"), &yaml[1]).unwrap();
+    run_tool(
+        Command::new("amtool")
+            .args(["check-config"])
+            .arg(tmp.path().join("am.yml")),
+    );
+
+    let toml_blocks = readme_blocks("toml");
+    assert_eq!(toml_blocks.len(), 1);
+    #[derive(serde::Deserialize)]
+    struct File {
+        alerts: gpuwarden::act::alert::RawAlertsConfig,
+    }
+    let f: File = toml::from_str(&toml_blocks[0]).expect("README [alerts] example parses");
+    let c = f
+        .alerts
+        .validate()
+        .expect("README [alerts] example is valid");
+    assert_eq!(c.alertmanager.unwrap().url, "http://alertmanager:9093");
+    assert_eq!(c.outbox_max, 10_000);
+}

@@ -159,17 +159,22 @@ pub fn build(
 /// The GPU a series belongs to (created on first sight), keyed by UUID or index.
 fn gpu_of<'a>(acc: &'a mut HostAcc, s: &Series, uuid_label: &str) -> &'a mut GpuSample {
     let uuid = s.label(uuid_label);
-    let index: u32 = s.label("gpu").parse().unwrap_or(0);
-    let key = if uuid.is_empty() {
-        format!("#{index}")
-    } else {
-        uuid.to_string()
-    };
-    acc.gpus.entry(key).or_insert_with(|| GpuSample {
-        index,
-        uuid: uuid.to_string(),
-        ..GpuSample::default()
-    })
+    let gpu = s.label("gpu");
+    let key = if uuid.is_empty() { gpu } else { uuid };
+    // Look up by borrowed key first: a 1,000-GPU refresh touches ~30,000 series.
+    if !acc.gpus.contains_key(key) {
+        acc.gpus.insert(
+            key.to_string(),
+            GpuSample {
+                index: gpu.parse().unwrap_or(0),
+                uuid: uuid.to_string(),
+                ..GpuSample::default()
+            },
+        );
+    }
+    acc.gpus
+        .get_mut(key)
+        .expect("inserted just above when missing")
 }
 
 fn pct(v: f64) -> Field<u32> {
@@ -199,10 +204,10 @@ fn gpuwarden(acc: &mut HostAcc, s: &Series) {
         }
         return;
     }
-    let model = s.label("model").to_string();
     let g = gpu_of(acc, s, "uuid");
-    if !model.is_empty() {
-        g.name = model.into();
+    let model = s.label("model");
+    if !model.is_empty() && g.name.value().is_none() {
+        g.name = model.to_string().into();
     }
     let mhz = |hz: f64| Field::Value((hz / 1e6).round() as u32);
     match name.strip_prefix("gpuwarden_gpu_").unwrap_or("") {
@@ -260,7 +265,7 @@ fn dcgm(acc: &mut HostAcc, s: &Series) {
     let pci = s.label("pci_bus_id").to_string();
     let uuid = s.label("UUID").to_string();
     let key = if uuid.is_empty() {
-        format!("#{}", s.label("gpu"))
+        s.label("gpu").to_string()
     } else {
         uuid.clone()
     };

@@ -4,7 +4,7 @@
 //! missing (not supported, GPU lost) is left out of its family rather than written as 0, so
 //! Prometheus sees a gap, not a false reading; `gpuwarden_gpu_lost` is always present.
 
-use super::text::{Exposition, Kind, push_label};
+use super::text::{Exposition, Kind, push_label, push_label_num};
 use crate::gpu::{GpuSample, Snapshot, ThrottleReason};
 use std::ops::Range;
 
@@ -130,8 +130,7 @@ impl GpuLabels {
         let mut spans = Vec::with_capacity(snap.gpus.len());
         for g in &snap.gpus {
             let start = buf.len();
-            let index = itoa(g.index);
-            push_label(&mut buf, "gpu", index.as_str());
+            push_label_num(&mut buf, "gpu", u64::from(g.index));
             buf.push(',');
             push_label(&mut buf, "uuid", &g.uuid);
             buf.push(',');
@@ -146,33 +145,6 @@ impl GpuLabels {
     /// The label list of the `i`-th GPU of the snapshot.
     pub fn get(&self, i: usize) -> &str {
         self.spans.get(i).map_or("", |r| &self.buf[r.clone()])
-    }
-}
-
-/// A small stack string for an index (no heap allocation).
-struct SmallNum {
-    bytes: [u8; 10],
-    len: usize,
-}
-
-impl SmallNum {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[10 - self.len..]).unwrap_or("")
-    }
-}
-
-fn itoa(mut n: u32) -> SmallNum {
-    let mut s = SmallNum {
-        bytes: [0; 10],
-        len: 0,
-    };
-    loop {
-        s.len += 1;
-        s.bytes[10 - s.len] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return s;
-        }
     }
 }
 
@@ -277,18 +249,6 @@ fn write_ecc(e: &mut Exposition, snap: &Snapshot, labels: &GpuLabels) {
     for (i, g) in snap.gpus.iter().enumerate() {
         if let Some(v) = g.ecc_uncorrected.get() {
             e.sample(NAME, labels.get(i), &[], v as f64);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn small_numbers_print_like_display() {
-        for n in [0u32, 7, 10, 4_294_967_295] {
-            assert_eq!(itoa(n).as_str(), n.to_string());
         }
     }
 }

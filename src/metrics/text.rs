@@ -93,6 +93,14 @@ pub fn push_label(out: &mut String, name: &str, value: &str) {
     out.push('"');
 }
 
+/// Appends `name="N"` for a number (no escaping needed, no allocation).
+pub fn push_label_num(out: &mut String, name: &str, n: u64) {
+    out.push_str(name);
+    out.push_str("=\"");
+    let _ = write!(out, "{n}");
+    out.push('"');
+}
+
 fn escape_help(out: &mut String, help: &str) {
     for c in help.chars() {
         match c {

@@ -3,7 +3,7 @@
 //! [`WatchdogMetrics`] holds numbers only (no policy types), so the exporter mode and tests can
 //! build one directly and the daemon can convert its state into one each sample.
 
-use super::text::{Exposition, Kind, push_label};
+use super::text::{Exposition, Kind, push_label, push_label_num};
 use serde::Serialize;
 
 /// Where a rule stands for one GPU.
@@ -93,7 +93,7 @@ pub fn write(e: &mut Exposition, w: &WatchdogMetrics, scratch: &mut String) {
         );
         for r in &w.rules {
             scratch.clear();
-            push_label(scratch, "gpu", &r.gpu.to_string());
+            push_label_num(scratch, "gpu", u64::from(r.gpu));
             scratch.push(',');
             push_label(scratch, "uuid", &r.uuid);
             scratch.push(',');

@@ -66,7 +66,14 @@ impl Backoff {
 pub struct Shared {
     pub outbox: Mutex<Outbox>,
     wake: Condvar,
-    stop: Mutex<bool>,
+    signal: Mutex<Signal>,
+}
+
+#[derive(Default)]
+struct Signal {
+    stop: bool,
+    /// Something was queued since the delivery thread last looked.
+    queued: bool,
 }
 
 impl Shared {
@@ -74,7 +81,7 @@ impl Shared {
         Arc::new(Shared {
             outbox: Mutex::new(outbox),
             wake: Condvar::new(),
-            stop: Mutex::new(false),
+            signal: Mutex::new(Signal::default()),
         })
     }
 
@@ -83,31 +90,47 @@ impl Shared {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Wakes the delivery thread (new alerts, or stop).
+    fn signal(&self) -> MutexGuard<'_, Signal> {
+        self.signal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells the delivery thread that alerts were queued.
     pub fn notify(&self) {
-        let _guard = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        self.signal().queued = true;
         self.wake.notify_all();
     }
 
     fn stopped(&self) -> bool {
-        *self.stop.lock().unwrap_or_else(|e| e.into_inner())
+        self.signal().stop
     }
 
     pub fn request_stop(&self) {
-        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.signal().stop = true;
         self.wake.notify_all();
     }
 
-    /// Sleeps up to `d`, returning early when notified or stopped.
-    fn sleep(&self, d: Duration) {
-        let guard = self.stop.lock().unwrap_or_else(|e| e.into_inner());
-        if *guard {
-            return;
+    /// Sleeps up to `d`; returns early on stop and, with `until_queued`, when alerts are queued
+    /// (also when they were queued just before the call: no wake-up is lost).
+    fn sleep(&self, d: Duration, until_queued: bool) {
+        let deadline = Instant::now() + d;
+        let mut s = self.signal();
+        loop {
+            if s.stop || (until_queued && s.queued) {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            s = self
+                .wake
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
-        let _ = self
-            .wake
-            .wait_timeout(guard, d)
-            .unwrap_or_else(|e| e.into_inner());
+        if until_queued {
+            s.queued = false;
+        }
     }
 }
 
@@ -135,7 +158,7 @@ fn run(sink: &mut dyn Sink, shared: &Shared, backoff: Backoff) {
             .collect();
         if batch.is_empty() {
             attempt = 0;
-            shared.sleep(Duration::from_secs(5));
+            shared.sleep(Duration::from_secs(60), true);
             continue;
         }
         let alerts: Vec<&Alert> = batch.iter().map(|(_, a)| a).collect();
@@ -159,10 +182,8 @@ fn run(sink: &mut dyn Sink, shared: &Shared, backoff: Backoff) {
                     ids.len()
                 );
                 attempt = attempt.saturating_add(1);
-                let until = Instant::now() + d;
-                while !shared.stopped() && Instant::now() < until {
-                    shared.sleep(until.saturating_duration_since(Instant::now()));
-                }
+                // New alerts do not cut the backoff short: the sink is down for them too.
+                shared.sleep(d, false);
                 None
             }
         };
@@ -171,7 +192,7 @@ fn run(sink: &mut dyn Sink, shared: &Shared, backoff: Backoff) {
             if let Err(e) = shared.lock().finish(&ids, outcome) {
                 // The alerts stay in the journal and go out again: at least once, never lost.
                 tracing::error!("alert outbox: {e}");
-                shared.sleep(Duration::from_secs(1));
+                shared.sleep(Duration::from_secs(1), false);
             }
         }
     }

@@ -60,6 +60,46 @@ fn promtool_accepts_the_metrics_of_a_running_exporter() {
 }
 
 #[test]
+fn promtool_accepts_the_watchdog_families_too() {
+    use gpuwarden::metrics::*;
+    let snap: Snapshot = {
+        use gpuwarden::gpu::Source;
+        let mut sim = gpuwarden::gpu::sim::SimSource::new(&Default::default());
+        sim.sample(1_700_000_000_000).unwrap()
+    };
+    let w = WatchdogMetrics {
+        rules: vec![RuleState {
+            gpu: 0,
+            uuid: snap.gpus[0].uuid.clone(),
+            rule: "gpu-hot".into(),
+            status: RuleStatus::Pending,
+        }],
+        actions: vec![ActionCount {
+            kind: "restart-unit".into(),
+            result: "failed".into(),
+            count: 1,
+        }],
+        restart_budget: vec![("vllm.service".into(), 0)],
+        xids: vec![XidCount {
+            gpu: 0,
+            uuid: snap.gpus[0].uuid.clone(),
+            code: 79,
+            count: 3,
+        }],
+        outboxes: vec![OutboxStats {
+            sink: "webhook".into(),
+            pending: 2,
+            delivered: 5,
+            rejected: 0,
+            dropped: 1,
+        }],
+    };
+    let text = render(Some(&snap), &SamplingMetrics::default(), Some(&w));
+    assert!(text.contains("gpuwarden_watchdog_restart_budget_remaining{unit=\"vllm.service\"} 0"));
+    promtool_check_metrics(&text);
+}
+
+#[test]
 fn the_endpoint_is_read_only_and_honours_its_bearer_token() {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");

@@ -8,7 +8,7 @@
 
 use super::config::AlertsConfig;
 use super::deliver::{self, Backoff, Shared, Sink};
-use super::outbox::{Outbox, OutboxError};
+use super::outbox::{OVERFLOW_RULE, Outbox, OutboxError};
 use super::{Alert, AlertStatus, Severity, alertmanager, webhook};
 use crate::metrics::OutboxStats;
 use std::collections::HashMap;
@@ -259,7 +259,7 @@ fn push(sink: &SinkHandle, host: &str, alert: Alert, now_ms: u64) -> Result<(), 
             outbox.path().display()
         );
         let overflow = Alert::firing(
-            "alert-outbox-overflow",
+            OVERFLOW_RULE,
             host,
             "",
             now_ms,
@@ -275,4 +275,104 @@ fn push(sink: &SinkHandle, host: &str, alert: Alert, now_ms: u64) -> Result<(), 
     drop(outbox);
     sink.shared.notify();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::act::alert::deliver::SendError;
+    use std::sync::Mutex;
+
+    /// Records what it is sent; the real sinks are tested against real peers in tests/alerts.rs.
+    struct Recorder(Arc<Mutex<Vec<(String, AlertStatus)>>>);
+
+    impl Sink for Recorder {
+        fn name(&self) -> &str {
+            "recorder"
+        }
+        fn max_batch(&self) -> usize {
+            8
+        }
+        fn send(&mut self, alerts: &[&Alert], _now_ms: u64) -> Result<(), SendError> {
+            let mut seen = self.0.lock().unwrap();
+            seen.extend(alerts.iter().map(|a| (a.identity(), a.status)));
+            Ok(())
+        }
+    }
+
+    fn sent_after(log: &Mutex<Vec<(String, AlertStatus)>>, n: usize) -> Vec<(String, AlertStatus)> {
+        for _ in 0..200 {
+            if log.lock().unwrap().len() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        log.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn an_active_alert_is_resent_each_interval_and_resolved_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let spec = SinkSpec {
+            sink: Box::new(Recorder(log.clone())),
+            resend: Some(Duration::from_secs(60)),
+        };
+        let mut alerts =
+            Alerts::with_sinks(dir.path(), 10, Backoff::default(), "h", vec![spec]).unwrap();
+        let a = Alert::firing("gpu-hot", "h", "GPU-1", 1_000, "hot");
+        alerts.fire(a.clone(), 1_000).unwrap();
+        alerts
+            .fire(a.clone().annotation("temperature_celsius", "92"), 2_000)
+            .unwrap();
+        alerts.tick(30_000).unwrap();
+        assert_eq!(
+            sent_after(&log, 1).len(),
+            1,
+            "no re-send before the interval"
+        );
+        alerts.tick(61_000).unwrap();
+        let sent = sent_after(&log, 2);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[1].1, AlertStatus::Firing);
+        assert!(alerts.resolve(&a.identity(), 70_000).unwrap());
+        assert!(!alerts.resolve(&a.identity(), 71_000).unwrap());
+        let sent = sent_after(&log, 3);
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[2], (a.identity(), AlertStatus::Resolved));
+        assert_eq!(alerts.firing().count(), 0);
+    }
+
+    #[test]
+    fn an_overflowing_outbox_reports_its_drops_as_an_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SinkSpec {
+            sink: Box::new(crate::act::alert::webhook::WebhookSink::new(
+                "http://127.0.0.1:9/unreachable",
+                Duration::from_millis(200),
+                None,
+            )),
+            resend: None,
+        };
+        let slow = Backoff {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+        };
+        let mut alerts = Alerts::with_sinks(dir.path(), 3, slow, "h", vec![spec]).unwrap();
+        for i in 0..5 {
+            let a = Alert::firing("gpu-hot", "h", format!("GPU-{i}"), i, "hot");
+            alerts.fire(a, i).unwrap();
+        }
+        let stats = &alerts.stats()[0];
+        assert_eq!(stats.dropped, 2);
+        let outbox = alerts.sinks[0].shared.lock();
+        let overflow: Vec<&Alert> = outbox
+            .pending()
+            .iter()
+            .map(|e| &e.alert)
+            .filter(|a| a.rule == OVERFLOW_RULE)
+            .collect();
+        assert_eq!(overflow.len(), 1, "one overflow alert, kept up to date");
+        assert_eq!(overflow[0].annotations["dropped_total"], "2");
+    }
 }

@@ -19,6 +19,10 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+/// The rule of the alert that reports drops; it neither counts against the bound nor is
+/// ever dropped itself.
+pub const OVERFLOW_RULE: &str = "alert-outbox-overflow";
+
 /// One alert waiting for its sink.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -163,8 +167,16 @@ impl Outbox {
             });
         }
         let mut dropped = 0;
-        while bounded && self.pending.len() >= self.max_entries {
-            let old = self.pending.remove(0);
+        let counted = |p: &[Entry]| p.iter().filter(|e| e.alert.rule != OVERFLOW_RULE).count();
+        while bounded && counted(&self.pending) >= self.max_entries {
+            let Some(oldest) = self
+                .pending
+                .iter()
+                .position(|e| e.alert.rule != OVERFLOW_RULE)
+            else {
+                break;
+            };
+            let old = self.pending.remove(oldest);
             records.push(Record::Done {
                 id: old.id,
                 outcome: Outcome::Dropped,

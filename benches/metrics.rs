@@ -2,7 +2,7 @@
 //! a 1,000-GPU Prometheus answer into per-host snapshots. Run: `cargo bench --bench metrics`.
 
 use divan::Bencher;
-use gpuwarden::fleet::prometheus::build;
+use gpuwarden::fleet::prometheus::{Answers, build};
 use gpuwarden::fleet::promql::Series;
 use gpuwarden::gpu::sim::{Scenario, SimConfig, SimSource};
 use gpuwarden::gpu::{Snapshot, Source};
@@ -76,7 +76,11 @@ fn fleet_series() -> Vec<Series> {
     let mut out = Vec::new();
     for h in 0..125 {
         let instance = format!("node{h:03}:9844");
-        for line in text.lines().filter(|l| l.starts_with("gpuwarden_gpu_")) {
+        let wanted = |l: &&str| {
+            l.starts_with("gpuwarden_gpu_")
+                && (!l.starts_with("gpuwarden_gpu_throttle_reason") || l.ends_with(" 1"))
+        };
+        for line in text.lines().filter(wanted) {
             let (head, value) = line.rsplit_once(' ').expect("sample line");
             let (name, labels) = head.split_once('{').unwrap_or((head, "}"));
             let mut map: HashMap<String, String> = labels
@@ -100,6 +104,9 @@ fn fleet_series() -> Vec<Series> {
 
 #[divan::bench]
 fn build_fleet_of_1000_gpus_from_prometheus_series(b: Bencher) {
-    let series = fleet_series();
-    b.bench(|| build(&series, &[], &[], 1_700_000_000_000).len());
+    let answers = Answers {
+        values: fleet_series(),
+        ..Answers::default()
+    };
+    b.bench(|| build(&answers, 1_700_000_000_000).len());
 }

@@ -13,20 +13,42 @@ use crate::gpu::{Field, GpuSample, GpuStatus, Snapshot, ThrottleReason, Throttle
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-/// Every series name the source understands, as one PromQL selector.
+/// The GPU series the source understands (gpuwarden's and dcgm-exporter's) in one selector.
+/// Throttle reasons and rule states are asked for separately, only where they are 1: a
+/// 1,000-GPU fleet has 9,000 throttle series, nearly all 0.
 pub const SELECTOR: &str = concat!(
     r#"{__name__=~"gpuwarden_gpu_(info|lost|temperature_celsius|slowdown_temperature_celsius"#,
     r#"|shutdown_temperature_celsius|memory_used_bytes|memory_total_bytes|utilization_ratio"#,
     r#"|memory_utilization_ratio|power_watts|power_limit_watts|sm_clock_hertz|sm_clock_max_hertz"#,
     r#"|memory_clock_hertz|memory_clock_max_hertz|fan_speed_ratio|performance_state"#,
-    r#"|throttle_reason|ecc_uncorrected_errors_total|xid_errors_total)"#,
-    r#"|gpuwarden_watchdog_rule_state"#,
+    r#"|ecc_uncorrected_errors_total|xid_errors_total)"#,
     r#"|DCGM_FI_DEV_(GPU_TEMP|FB_USED|FB_FREE|FB_RESERVED|GPU_UTIL|MEM_COPY_UTIL|POWER_USAGE"#,
     r#"|POWER_MGMT_LIMIT|SM_CLOCK|MEM_CLOCK|FAN_SPEED|XID_ERRORS|ECC_DBE_VOL_TOTAL)"}"#
 );
 
-/// Series whose timestamp says how fresh a GPU's numbers are.
-const FRESHNESS: &str = "timestamp(gpuwarden_gpu_lost) or timestamp(DCGM_FI_DEV_GPU_TEMP)";
+/// Active throttle reasons and firing watchdog rules (comparisons keep the metric name).
+const ACTIVE: &str = concat!(
+    r#"gpuwarden_gpu_throttle_reason == 1"#,
+    r#" or gpuwarden_watchdog_rule_state{state="firing"} == 1"#
+);
+
+/// GPUs that report throttle reasons at all (so "none active" differs from "not known").
+const THROTTLE_KNOWN: &str = "count by (instance, job, gpu, uuid) (gpuwarden_gpu_throttle_reason)";
+
+/// How fresh each host's numbers are.
+const FRESHNESS: &str =
+    "max by (instance) (timestamp(gpuwarden_gpu_lost) or timestamp(DCGM_FI_DEV_GPU_TEMP))";
+
+/// The answers of one refresh's queries.
+#[derive(Debug, Default)]
+pub struct Answers {
+    /// [`SELECTOR`] and [`ACTIVE`] series.
+    pub values: Vec<Series>,
+    pub throttle_known: Vec<Series>,
+    /// Newest sample time per `instance`, in seconds.
+    pub freshness: Vec<Series>,
+    pub up: Vec<Series>,
+}
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -51,23 +73,37 @@ impl PrometheusSource {
 
 impl FleetSource for PrometheusSource {
     fn fetch(&mut self, now_ms: UnixMs) -> Vec<HostReport> {
-        let (values, (stamps, up)) = std::thread::scope(|s| {
-            let values = s.spawn(|| query(&self.agent, &self.url, SELECTOR));
-            let stamps = s.spawn(|| query(&self.agent, &self.url, FRESHNESS));
-            let up = query(&self.agent, &self.url, "up");
-            let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<Series>, String>>| {
-                h.join()
-                    .unwrap_or_else(|_| Err("query thread panicked".into()))
-            };
-            (join(values), (join(stamps), up))
+        let exprs = [SELECTOR, ACTIVE, THROTTLE_KNOWN, FRESHNESS, "up"];
+        let mut answers: Vec<Result<Vec<Series>, String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = exprs
+                .iter()
+                .map(|e| s.spawn(|| query(&self.agent, &self.url, e)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("query thread panicked".into()))
+                })
+                .collect()
         });
-        match (values, stamps, up) {
-            (Ok(v), Ok(t), Ok(u)) => build(&v, &t, &u, now_ms),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => vec![HostReport {
+        if let Some(Err(e)) = answers.iter().find(|a| a.is_err()) {
+            return vec![HostReport {
                 address: self.url.clone(),
                 result: Err(format!("prometheus unreachable: {e}")),
-            }],
+            }];
         }
+        let mut take =
+            |i: usize| std::mem::replace(&mut answers[i], Ok(Vec::new())).unwrap_or_default();
+        let mut values = take(0);
+        values.extend(take(1));
+        let a = Answers {
+            values,
+            throttle_known: take(2),
+            freshness: take(3),
+            up: take(4),
+        };
+        build(&a, now_ms)
     }
 }
 
@@ -81,16 +117,18 @@ struct HostAcc {
     newest_s: f64,
 }
 
-/// Builds one report per host from the three query answers.
-pub fn build(
-    values: &[Series],
-    stamps: &[Series],
-    up: &[Series],
-    now_ms: UnixMs,
-) -> Vec<HostReport> {
+/// Builds one report per host from the answers of one refresh.
+pub fn build(answers: &Answers, now_ms: UnixMs) -> Vec<HostReport> {
     let mut hosts: BTreeMap<String, HostAcc> = BTreeMap::new();
     let mut jobs = HashSet::new();
-    for s in values {
+    for s in &answers.throttle_known {
+        let acc = hosts.entry(s.label("instance").to_string()).or_default();
+        let g = gpu_of(acc, s, "uuid");
+        if g.throttle.value().is_none() {
+            g.throttle = ThrottleReasons::NONE.into();
+        }
+    }
+    for s in &answers.values {
         jobs.insert(s.label("job").to_string());
         let acc = hosts.entry(s.label("instance").to_string()).or_default();
         if s.name().starts_with("DCGM_") {
@@ -99,14 +137,14 @@ pub fn build(
             gpuwarden(acc, s);
         }
     }
-    for s in stamps {
+    for s in &answers.freshness {
         if let Some(acc) = hosts.get_mut(s.label("instance")) {
             acc.newest_s = acc.newest_s.max(s.value);
         }
     }
     let mut reports = Vec::with_capacity(hosts.len());
     let mut down = HashSet::new();
-    for s in up {
+    for s in &answers.up {
         if s.value == 0.0 && jobs.contains(s.label("job")) {
             down.insert(s.label("instance").to_string());
         }

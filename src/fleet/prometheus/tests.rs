@@ -43,8 +43,12 @@ fn dcgm_exporter_series_become_a_snapshot_in_model_units() {
         dcgm("DCGM_FI_DEV_XID_ERRORS", "1", 79.0),
         dcgm("DCGM_FI_DEV_GPU_TEMP", "0", 40.0),
     ];
-    let stamps = vec![series("", &[("instance", "dgx1:9400")], 1_700_000_008.5)];
-    let reports = build(&values, &stamps, &[], 1_700_000_010_000);
+    let answers = Answers {
+        values,
+        freshness: vec![series("", &[("instance", "dgx1:9400")], 1_700_000_008.5)],
+        ..Answers::default()
+    };
+    let reports = build(&answers, 1_700_000_010_000);
     assert_eq!(reports.len(), 1);
     let data = reports[0].result.as_ref().unwrap();
     let snap = &data.snapshot;
@@ -90,11 +94,6 @@ fn gpuwarden_series_round_trip_and_down_targets_are_kept() {
             1.0,
         ),
         series(
-            "gpuwarden_gpu_throttle_reason",
-            &[l[0], l[1], l[2], l[3], ("reason", "hw-thermal")],
-            0.0,
-        ),
-        series(
             "gpuwarden_watchdog_rule_state",
             &[
                 l[0],
@@ -112,7 +111,14 @@ fn gpuwarden_series_round_trip_and_down_targets_are_kept() {
         series("up", &[("instance", "n2:9844"), ("job", "gpu")], 0.0),
         series("up", &[("instance", "other:9100"), ("job", "node")], 0.0),
     ];
-    let reports = build(&values, &[], &up, 5);
+    let known = vec![series("", &[l[0], l[1], l[2], l[3]], 9.0)];
+    let answers = Answers {
+        values,
+        throttle_known: known,
+        up,
+        ..Answers::default()
+    };
+    let reports = build(&answers, 5);
     let addrs: Vec<&str> = reports.iter().map(|r| r.address.as_str()).collect();
     assert_eq!(addrs, ["n1:9844", "n2:9844"]);
     let data = reports[0].result.as_ref().unwrap();

@@ -212,7 +212,7 @@ fn fleet_refresh(rt: &tokio::runtime::Runtime) {
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     println!(
-        "prometheus, 125 hosts x 8 GPUs: 3 queries + build median {:.1} ms (min {:.1}, max {:.1})",
+        "prometheus, 125 hosts x 8 GPUs: 5 parallel queries + build median {:.1} ms (min {:.1}, max {:.1})",
         percentile(&mut times, 0.5),
         percentile(&mut times, 0.0),
         percentile(&mut times, 1.0)

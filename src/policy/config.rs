@@ -233,13 +233,13 @@ pub struct Rule {
 /// When a rule fires and when it clears.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Condition {
-    /// Fires while `metric > threshold`; clears once `metric < clear` (`clear <= threshold`).
+    /// Fires while `metric > threshold`; clears once `metric <= clear` (`clear <= threshold`).
     Above {
         metric: Metric,
         threshold: f64,
         clear: f64,
     },
-    /// Fires while `metric < threshold`; clears once `metric > clear` (`clear >= threshold`).
+    /// Fires while `metric < threshold`; clears once `metric >= clear` (`clear >= threshold`).
     Below {
         metric: Metric,
         threshold: f64,

@@ -12,6 +12,7 @@ pub mod build;
 pub mod config;
 pub mod engine;
 pub mod error;
+mod ladder;
 pub mod raw;
 pub mod state;
 pub mod summary;

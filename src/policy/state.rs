@@ -7,7 +7,7 @@
 //! read-only helpers at the bottom are what metrics and the dashboard show.
 
 use super::action::{ClockCap, GpuId, RefuseReason};
-use super::config::RestartPolicy;
+use super::config::{RestartPolicy, Severity};
 use crate::gpu::UnixMs;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +67,9 @@ pub struct RuleState {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Firing {
     pub fired_ms: UnixMs,
+    /// The rule's severity when it fired (kept so a removed rule can still be cleared).
+    #[serde(default)]
+    pub severity: Severity,
     /// The clear condition has held since then but not yet for `clear_for`.
     pub clearing_since_ms: Option<UnixMs>,
     /// How many ladder steps ran (steps run in order).

@@ -22,7 +22,7 @@
 
 use super::action::{Action, ActionKind, ClearReason, GpuId};
 use super::config::{Condition, Config, Rule, Severity};
-use super::ladder::{self, Emit};
+use super::ladder::{self, CapCause, Emit};
 use super::state::{CapState, Firing, GpuState, RuleState, State};
 use crate::gpu::{GpuSample, Snapshot, UnixMs};
 
@@ -40,6 +40,7 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
                 index: sample.index,
                 uuid: sample.uuid.clone(),
             },
+            cap_changed_by: None,
         };
         if sample.is_lost() && !g.lost {
             lose_gpu(config, g, &mut em);
@@ -54,7 +55,8 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
             }
         }
         if !g.lost {
-            ladder::sync_cap(config, &mut g.cap, None, &mut em);
+            let by = em.cap_changed_by.take();
+            ladder::sync_cap(config, &mut g.cap, by, &mut em);
             ladder::reapply_cap(config, &mut g.cap, &mut em);
         }
     }
@@ -207,7 +209,6 @@ fn evaluate(
                 );
                 let undo = rule.cap.as_ref().is_none_or(|c| c.undo_on_clear);
                 clear(
-                    config,
                     &rule.name,
                     rs,
                     &mut g.cap,
@@ -222,13 +223,13 @@ fn evaluate(
     }
 }
 
-/// Ends a firing (or pending) rule: `cleared`, `resolve` if it paged, its cap released.
+/// Ends a firing (or pending) rule: `cleared`, `resolve` if it paged, its cap released (the
+/// cap itself is brought in line at the end of the GPU's step).
 #[expect(
     clippy::too_many_arguments,
     reason = "one call per clear path; a struct would only rename them"
 )]
 fn clear(
-    config: &Config,
     name: &str,
     rs: &mut RuleState,
     cap: &mut CapState,
@@ -257,11 +258,15 @@ fn clear(
     if let Some(h) = cap.holders.get_mut(name) {
         if release_cap {
             cap.holders.remove(name);
+            em.cap_changed_by.get_or_insert_with(|| CapCause {
+                rule: name.to_string(),
+                severity: f.severity,
+                because: format!("{name} cleared"),
+            });
         } else {
             h.kept_after_clear = true;
         }
     }
-    ladder::sync_cap(config, cap, Some((name, f.severity)), em);
 }
 
 fn clear_words(why: ClearReason) -> &'static str {
@@ -288,7 +293,6 @@ fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
             // Caps on a lost GPU are dropped below, never undone.
             let mut no_cap = CapState::default();
             clear(
-                config,
                 &name,
                 &mut rs,
                 &mut no_cap,
@@ -331,7 +335,6 @@ fn drop_stale_rules(config: &Config, g: &mut GpuState, sample: &GpuSample, em: &
                 em.gpu.index
             );
             clear(
-                config,
                 &name,
                 &mut rs,
                 &mut g.cap,
@@ -343,11 +346,8 @@ fn drop_stale_rules(config: &Config, g: &mut GpuState, sample: &GpuSample, em: &
             );
         }
     }
-    let before = g.cap.holders.len();
+    // Caps kept after their rule cleared (`undo_on_clear = false`) go with the rule.
     g.cap.holders.retain(|name, _| current(name));
-    if g.cap.holders.len() != before {
-        ladder::sync_cap(config, &mut g.cap, None, em);
-    }
 }
 
 pub(crate) fn ms(d: std::time::Duration) -> u64 {

@@ -19,6 +19,10 @@ pub(crate) struct Emit<'a> {
     pub out: &'a mut Vec<Action>,
     pub now_ms: UnixMs,
     pub gpu: GpuId,
+    /// The first rule this step that took or released a hold on the GPU's cap, and why.
+    /// The applied cap is brought in line once, at the end of the GPU's step, so two rules
+    /// changing together give one `cap_clocks` or `undo_cap`, not two.
+    pub cap_changed_by: Option<CapCause>,
 }
 
 impl Emit<'_> {
@@ -53,6 +57,13 @@ impl Emit<'_> {
             summary,
         });
     }
+}
+
+/// Which rule changed a GPU's cap holders, and the words for the summary.
+pub(crate) struct CapCause {
+    pub rule: String,
+    pub severity: Severity,
+    pub because: String,
 }
 
 /// Runs every step that is due, then keeps restarting if the restart step was reached.
@@ -91,7 +102,7 @@ pub(crate) fn escalate(
                     em.push(Some(rule), ActionKind::Page, what);
                 }
             }
-            StepAction::CapClocks => cap(config, rule, f, &mut g.cap, sample, value, em),
+            StepAction::CapClocks => cap(rule, f, &mut g.cap, sample, value, em),
             StepAction::RestartUnits => f.restarting = true,
         }
     }
@@ -101,7 +112,6 @@ pub(crate) fn escalate(
 }
 
 fn cap(
-    config: &Config,
     rule: &Rule,
     f: &mut Firing,
     cs: &mut CapState,
@@ -110,12 +120,11 @@ fn cap(
     em: &mut Emit<'_>,
 ) {
     let Some(spec) = &rule.cap else { return };
-    let base = cs.base_power_limit_w.or_else(|| {
-        cs.applied
-            .is_none()
-            .then(|| sample.power_limit_w.get())
-            .flatten()
-    });
+    // The limit in force is the GPU's own unless a cap of ours already set it.
+    let ours = cs.applied.is_some_and(|c| c.power_limit_w.is_some());
+    let base = cs
+        .base_power_limit_w
+        .or_else(|| (!ours).then(|| sample.power_limit_w.get()).flatten());
     let power = match spec.power_limit {
         None => None,
         Some(PowerLimit::Watts(w)) => Some(w),
@@ -146,30 +155,20 @@ fn cap(
             kept_after_clear: false,
         },
     );
-    let because = format!("{}: {}", rule.name, reading(rule, value));
-    sync_cap_because(config, cs, Some((&rule.name, rule.severity)), &because, em);
+    em.cap_changed_by.get_or_insert_with(|| CapCause {
+        rule: rule.name.clone(),
+        severity: rule.severity,
+        because: format!("{}: {}", rule.name, reading(rule, value)),
+    });
 }
 
 /// Makes the applied cap equal to the merge of the holders' caps, emitting `cap_clocks` or
-/// `undo_cap` when they differ. `by` names the rule whose change caused it, if one did.
+/// `undo_cap` when they differ, attributed to `by` (else to the first holder: a state
+/// restored at start).
 pub(crate) fn sync_cap(
     config: &Config,
     cs: &mut CapState,
-    by: Option<(&str, Severity)>,
-    em: &mut Emit<'_>,
-) {
-    let because = match by {
-        Some((name, _)) => format!("{name} changed"),
-        None => "the rules holding it changed".to_string(),
-    };
-    sync_cap_because(config, cs, by, &because, em);
-}
-
-fn sync_cap_because(
-    config: &Config,
-    cs: &mut CapState,
-    by: Option<(&str, Severity)>,
-    because: &str,
+    by: Option<CapCause>,
     em: &mut Emit<'_>,
 ) {
     let wanted = cs.wanted();
@@ -178,14 +177,14 @@ fn sync_cap_because(
     }
     // Attribute an unprompted change (state restored at start) to the first holder.
     let first = cs.holders.keys().next().cloned();
-    let (name, severity) = match by {
-        Some((n, s)) => (Some(n.to_string()), s),
+    let (name, severity, because) = match by {
+        Some(c) => (Some(c.rule), c.severity, c.because),
         None => {
             let sev = first
                 .as_deref()
                 .and_then(|n| config.rules.iter().find(|r| r.name == n))
                 .map_or(Severity::Info, |r| r.severity);
-            (first, sev)
+            (first, sev, "the rules holding it changed".to_string())
         }
     };
     let idx = em.gpu.index;

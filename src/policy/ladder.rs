@@ -274,13 +274,14 @@ fn restart_units(
         let refusal = if !config.units.allow.allows(&unit) {
             Some(RefuseReason::NotAllowlisted)
         } else {
+            // Cooldown first: a spent budget is news only when a restart is due.
             let us = units.get(&unit);
             let used = us.map_or(0, |u| u.restarts_within(ms(policy.window), now));
             let last = us.and_then(UnitState::last_restart_ms);
-            if used >= policy.budget as usize {
-                Some(RefuseReason::BudgetSpent)
-            } else if last.is_some_and(|t| now.saturating_sub(t) < ms(policy.cooldown)) {
+            if last.is_some_and(|t| now.saturating_sub(t) < ms(policy.cooldown)) {
                 Some(RefuseReason::Cooldown)
+            } else if used >= policy.budget as usize {
+                Some(RefuseReason::BudgetSpent)
             } else {
                 None
             }
@@ -303,9 +304,17 @@ fn restart_units(
             em.push(Some(rule), ActionKind::RestartUnit { unit }, summary);
             continue;
         };
-        // Waiting out the cooldown of our own restart is the normal rhythm, not news.
-        let silent = why == RefuseReason::Cooldown && f.restarted.contains(&unit);
-        if silent || f.refused.get(&unit) == Some(&why) {
+        // Waiting out the cooldown of our own restart is the normal rhythm, not news; one
+        // cooldown is reported once, however many firings run into it (a flapping rule).
+        if why == RefuseReason::Cooldown {
+            let us = units.entry(unit.clone()).or_default();
+            let last = us.last_restart_ms();
+            if f.restarted.contains(&unit) || us.cooldown_reported_ms == last {
+                continue;
+            }
+            us.cooldown_reported_ms = last;
+        }
+        if f.refused.get(&unit) == Some(&why) {
             continue;
         }
         f.refused.insert(unit.clone(), why);

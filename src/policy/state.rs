@@ -135,6 +135,9 @@ pub struct HeldCap {
 pub struct UnitState {
     /// When each restart was decided, oldest first (pruned to the budget window).
     pub restarts_ms: Vec<UnixMs>,
+    /// The restart whose cooldown was already reported as a refusal (reported once).
+    #[serde(default)]
+    pub cooldown_reported_ms: Option<UnixMs>,
 }
 
 impl UnitState {

@@ -13,14 +13,6 @@ pub fn config(text: &str) -> Config {
     policy::parse(Path::new("test.toml"), text).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The located error for an invalid config.
-pub fn config_error(text: &str) -> String {
-    match policy::parse(Path::new("test.toml"), text) {
-        Ok(_) => panic!("config should be invalid:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
-
 /// GPU `index` with uuid `GPU-<index>` at `temp_c`, 20 of 80 GiB used, no processes.
 pub fn gpu(index: u32, temp_c: f64) -> GpuSample {
     GpuSample {

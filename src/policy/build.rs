@@ -294,7 +294,8 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
         names.push("gpu_lost");
         names.join(", ")
     };
-    let boolean = match (&raw.metric, &raw.throttle) {
+    // Either a condition without a number (throttle, gpu_lost) or a metric name to compare.
+    let (boolean, m) = match (&raw.metric, &raw.throttle) {
         (Some(m), Some(_)) => {
             return Err(cx.err(
                 m.span(),
@@ -314,22 +315,25 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
                 ),
             ));
         }
-        (None, Some(t)) => Some(Condition::Throttle(
-            ThrottleReason::from_name(t.get_ref()).ok_or_else(|| {
-                let names: Vec<&str> = ThrottleReason::ALL.iter().map(|r| r.name()).collect();
-                cx.err(
-                    t.span(),
-                    format!("{key}.throttle"),
-                    format!(
-                        "unknown throttle reason `{}`: expected one of {}",
-                        t.get_ref(),
-                        names.join(", ")
-                    ),
-                )
-            })?,
-        )),
-        (Some(m), None) if m.get_ref() == "gpu_lost" => Some(Condition::GpuLost),
-        (Some(_), None) => None,
+        (None, Some(t)) => (
+            Some(Condition::Throttle(
+                ThrottleReason::from_name(t.get_ref()).ok_or_else(|| {
+                    let names: Vec<&str> = ThrottleReason::ALL.iter().map(|r| r.name()).collect();
+                    cx.err(
+                        t.span(),
+                        format!("{key}.throttle"),
+                        format!(
+                            "unknown throttle reason `{}`: expected one of {}",
+                            t.get_ref(),
+                            names.join(", ")
+                        ),
+                    )
+                })?,
+            )),
+            t,
+        ),
+        (Some(m), None) if m.get_ref() == "gpu_lost" => (Some(Condition::GpuLost), m),
+        (Some(m), None) => (None, m),
     };
     if let Some(cond) = boolean {
         let stray = [
@@ -347,9 +351,6 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
         }
         return Ok(cond);
     }
-    let Some(m) = &raw.metric else {
-        unreachable!("the boolean branch handled a missing metric")
-    };
     let metric = Metric::from_name(m.get_ref()).ok_or_else(|| {
         let hint = if m.get_ref() == "throttle" {
             " (write `throttle = \"hw-thermal\"` instead of a metric)".to_string()

@@ -21,7 +21,7 @@ mod values;
 pub use action::{Action, ActionKind, ClearReason, ClockCap, GpuId, RefuseReason};
 pub use build::{load, parse};
 pub use config::{
-    Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Metric,
+    Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Limit, Metric,
     PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction, UnitMapping, Units, Watchdog,
 };
 pub use engine::{shutdown, step};

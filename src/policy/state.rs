@@ -184,6 +184,22 @@ impl State {
             .collect()
     }
 
+    /// Every rule pending or firing, as (GPU, rule name, its state).
+    pub fn rules(&self) -> impl Iterator<Item = (GpuId, &str, &RuleState)> {
+        self.gpus.iter().flat_map(|(uuid, g)| {
+            g.rules.iter().map(move |(name, r)| {
+                (
+                    GpuId {
+                        index: g.index,
+                        uuid: uuid.clone(),
+                    },
+                    name.as_str(),
+                    r,
+                )
+            })
+        })
+    }
+
     /// Whether `rule` is firing on the GPU with this UUID.
     pub fn is_firing(&self, uuid: &str, rule: &str) -> bool {
         self.gpus

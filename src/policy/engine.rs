@@ -247,13 +247,13 @@ fn clear(
         ActionKind::Cleared { why, value },
         summary,
     );
-    if f.paged {
+    if let Some(page_severity) = f.paged {
         let summary = format!(
             "{name} on GPU {} resolved ({})",
             em.gpu.index,
             clear_words(why)
         );
-        em.push_named(name, f.severity, ActionKind::Resolve, summary);
+        em.push_named(name, page_severity, ActionKind::Resolve, summary);
     }
     if let Some(h) = cap.holders.get_mut(name) {
         if release_cap {

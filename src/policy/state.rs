@@ -78,9 +78,10 @@ pub struct Firing {
     /// cooldown allow, as long as the rule fires.
     #[serde(default)]
     pub restarting: bool,
-    /// A page went out; a `resolve` follows when the rule clears.
+    /// A page went out, with this severity; a `resolve` with the same severity follows when
+    /// the rule clears (severity may be an alert label, so they must match).
     #[serde(default)]
-    pub paged: bool,
+    pub paged: Option<Severity>,
     /// This rule holds a cap on the GPU.
     #[serde(default)]
     pub capped: bool,

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 mod ladder;
 pub mod raw;
+mod rules;
 pub mod state;
 pub mod summary;
 mod values;

@@ -160,6 +160,21 @@ fn every_field_equals_what_the_fake_serves() {
     assert_eq!(procs[0].command, expected.command);
     assert_eq!(procs[0].unit, expected.unit);
     assert_eq!(snap.gpus[1].processes.value().map(Vec::len), Some(0));
+
+    // Descriptions are remembered between samples (pid + start time) and stay right.
+    let again = sample(&mut source);
+    assert_eq!(again.gpus[0].processes, snap.gpus[0].processes);
+    let other = Sleeper::start();
+    state.gpus[0] = state.gpus[0]
+        .clone()
+        .compute(&[(other.pid(), Some(5))])
+        .graphics(&[]);
+    fake.set(&state);
+    let moved = sample(&mut source);
+    let procs = moved.gpus[0].processes.value().expect("processes");
+    assert_eq!(procs.len(), 1);
+    assert_eq!(procs[0].pid, other.pid());
+    assert_eq!(procs[0].command.as_deref(), Some("sleep 300"));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! unsupported metric or one lost GPU never fails the whole snapshot.
 
 mod control;
+mod processes;
 mod read;
 
 pub use control::NvmlControl;
@@ -16,6 +17,7 @@ use super::field::Field;
 use super::model::{Snapshot, UnixMs};
 use super::source::{GpuControl, Source, SourceError};
 use nvml_wrapper::Nvml;
+use processes::ProcessDescriptions;
 use read::{DeviceReader, StaticInfo};
 use std::ffi::OsStr;
 use std::path::Path;
@@ -31,6 +33,7 @@ pub struct NvmlSource {
     driver_version: Field<String>,
     /// Per NVML index: identity and limits, read once.
     statics: Vec<StaticInfo>,
+    processes: ProcessDescriptions,
 }
 
 impl NvmlSource {
@@ -54,6 +57,7 @@ impl NvmlSource {
             host: crate::host::hostname(),
             driver_version: Field::default(),
             statics: Vec::new(),
+            processes: ProcessDescriptions::new("/proc"),
         })
     }
 
@@ -80,8 +84,10 @@ impl Source for NvmlSource {
         snap.gpus.reserve(count as usize);
         for (index, statics) in (0..count).zip(self.statics.iter_mut()) {
             let reader = DeviceReader::new(nvml, index);
-            snap.gpus.push(reader.sample(statics, &self.driver_version));
+            snap.gpus
+                .push(reader.sample(statics, &self.driver_version, &mut self.processes));
         }
+        self.processes.end_sample();
         Ok(snap)
     }
 

@@ -5,6 +5,7 @@
 //! the whole GPU is marked lost (and the remaining calls are skipped), anything else →
 //! `error` with a debug log. Units are converted here: mW → W, KB/s → bytes/s.
 
+use super::processes::ProcessDescriptions;
 use crate::gpu::field::{Field, Missing};
 use crate::gpu::model::{GpuProcess, GpuSample, PcieLink, Vendor};
 use crate::gpu::throttle::ThrottleReasons;
@@ -16,7 +17,6 @@ use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::{NvmlError, nvml_sym, nvml_try};
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 use nvml_wrapper::{Device, Nvml};
-use std::path::Path;
 
 /// What does not change while NVML is initialised, read on the first sample that gets it.
 #[derive(Default)]
@@ -128,7 +128,12 @@ impl<'n> DeviceReader<'n> {
     }
 
     /// The whole sample of this GPU.
-    pub fn sample(mut self, statics: &mut StaticInfo, driver: &Field<String>) -> GpuSample {
+    pub fn sample(
+        mut self,
+        statics: &mut StaticInfo,
+        driver: &Field<String>,
+        described: &mut ProcessDescriptions,
+    ) -> GpuSample {
         if statics.uuid.is_none() {
             statics.uuid = self.get("uuid", |d| d.uuid()).value().cloned();
         }
@@ -202,7 +207,7 @@ impl<'n> DeviceReader<'n> {
             ecc_uncorrected: self.get("ecc", |d| {
                 d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile)
             }),
-            processes: self.processes(),
+            processes: self.processes(described),
         };
         self.finish(sample, statics)
     }
@@ -276,7 +281,7 @@ impl<'n> DeviceReader<'n> {
     }
 
     /// Compute and graphics processes, one entry per pid, described from `/proc`.
-    fn processes(&mut self) -> Field<Vec<GpuProcess>> {
+    fn processes(&mut self, described: &mut ProcessDescriptions) -> Field<Vec<GpuProcess>> {
         let compute = self.get("compute processes", |d| d.running_compute_processes());
         let graphics = self.get("graphics processes", |d| d.running_graphics_processes());
         let lists = match (compute, graphics) {
@@ -307,7 +312,7 @@ impl<'n> DeviceReader<'n> {
                 used_memory_bytes: used,
                 ..GpuProcess::default()
             };
-            crate::host::describe_process(Path::new("/proc"), &mut process);
+            described.describe(&mut process);
             out.push(process);
         }
         Field::Value(out)

@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
@@ -136,6 +137,9 @@ fn tmp_root() -> PathBuf {
 }
 
 /// Compiles the fake (once per test binary and symbol set) and returns the library's path.
+///
+/// The output path is named after a hash of the source and flags and replaced atomically,
+/// so binaries building at the same time never see half a library and nothing piles up.
 fn build(omit: &[&str]) -> PathBuf {
     static BUILT: OnceLock<Mutex<BTreeMap<Vec<String>, PathBuf>>> = OnceLock::new();
     let key: Vec<String> = omit.iter().map(|s| s.to_string()).collect();
@@ -152,22 +156,27 @@ fn build(omit: &[&str]) -> PathBuf {
     if let Some(path) = built.get(&key) {
         return path.clone();
     }
-    let dir = tempfile::Builder::new()
-        .prefix("build-")
-        .tempdir_in(tmp_root())
-        .expect("creating the fake NVML build dir")
-        .keep();
+    let source = fs::read(SOURCE).unwrap_or_else(|e| panic!("reading {SOURCE}: {e}"));
+    let mut flags = vec![
+        "-shared".to_string(),
+        "-fPIC".into(),
+        "-O2".into(),
+        "-Wall".into(),
+        "-Wextra".into(),
+        "-Wl,-soname,libnvidia-ml.so.1".into(),
+    ];
+    flags.extend(omit.iter().map(|sym| format!("-DOMIT_{sym}")));
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&source, &flags).hash(&mut hasher);
+    let dir = tmp_root().join(format!("lib-{:016x}", hasher.finish()));
+    fs::create_dir_all(&dir).expect("creating the fake NVML build dir");
     let out = dir.join("libnvidia-ml.so.1");
-    let mut cc = Command::new("cc");
-    cc.args(["-shared", "-fPIC", "-O2", "-Wall", "-Wextra"])
-        .arg("-Wl,-soname,libnvidia-ml.so.1")
+    let partial = dir.join(format!("libnvidia-ml.so.1.{}.partial", std::process::id()));
+    let result = Command::new("cc")
+        .args(&flags)
         .arg("-o")
-        .arg(&out)
-        .arg(SOURCE);
-    for sym in omit {
-        cc.arg(format!("-DOMIT_{sym}"));
-    }
-    let result = cc
+        .arg(&partial)
+        .arg(SOURCE)
         .output()
         .unwrap_or_else(|e| panic!("running `cc` to build the fake NVML (install gcc): {e}"));
     assert!(
@@ -175,6 +184,7 @@ fn build(omit: &[&str]) -> PathBuf {
         "building the fake NVML failed:\n{}",
         String::from_utf8_lossy(&result.stderr)
     );
+    fs::rename(&partial, &out).expect("putting the fake NVML in place");
     built.insert(key, out.clone());
     out
 }

@@ -248,6 +248,7 @@ pub const VALUE_KEYS: &[&str] = &[
     "memory_total_bytes",
     "memory_used_bytes",
     "memory_reserved_bytes",
+    "memory_free_bytes",
     "temperature_c",
     "temperature_slowdown_c",
     "temperature_shutdown_c",

@@ -1,4 +1,4 @@
-//! The fake `libnvidia-ml.so.1` for tests: builds `tests/fake_nvml/fake_nvml.c` with the
+//! The fake `libnvidia-ml.so.1` for tests: builds `tests/fake_nvml/*.c` with the
 //! machine's `cc` (once per test binary), gives each test its own copy of the library in
 //! its own directory, and writes the state file the fake serves its values from.
 //!
@@ -51,7 +51,10 @@ pub const OPTIONAL_SYMBOLS: &[&str] = &[
     "nvmlDeviceGetGraphicsRunningProcesses_v3",
 ];
 
-const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml/fake_nvml.c");
+const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml");
+/// The C sources (compiled) and the header (hashed, so a change rebuilds).
+const SOURCES: &[&str] = &["fake_nvml.c", "state.c"];
+const HEADERS: &[&str] = &["state.h"];
 
 /// One running fake NVML: a private copy of the library plus its state file and setter log.
 pub struct FakeNvml {
@@ -156,7 +159,12 @@ fn build(omit: &[&str]) -> PathBuf {
     if let Some(path) = built.get(&key) {
         return path.clone();
     }
-    let source = fs::read(SOURCE).unwrap_or_else(|e| panic!("reading {SOURCE}: {e}"));
+    let dir = Path::new(SOURCE_DIR);
+    let source: Vec<Vec<u8>> = SOURCES
+        .iter()
+        .chain(HEADERS)
+        .map(|f| fs::read(dir.join(f)).unwrap_or_else(|e| panic!("reading {f}: {e}")))
+        .collect();
     let mut flags = vec![
         "-shared".to_string(),
         "-fPIC".into(),
@@ -168,15 +176,15 @@ fn build(omit: &[&str]) -> PathBuf {
     flags.extend(omit.iter().map(|sym| format!("-DOMIT_{sym}")));
     let mut hasher = std::hash::DefaultHasher::new();
     (&source, &flags).hash(&mut hasher);
-    let dir = tmp_root().join(format!("lib-{:016x}", hasher.finish()));
-    fs::create_dir_all(&dir).expect("creating the fake NVML build dir");
-    let out = dir.join("libnvidia-ml.so.1");
-    let partial = dir.join(format!("libnvidia-ml.so.1.{}.partial", std::process::id()));
+    let out_dir = tmp_root().join(format!("lib-{:016x}", hasher.finish()));
+    fs::create_dir_all(&out_dir).expect("creating the fake NVML build dir");
+    let out = out_dir.join("libnvidia-ml.so.1");
+    let partial = out_dir.join(format!("libnvidia-ml.so.1.{}.partial", std::process::id()));
     let result = Command::new("cc")
         .args(&flags)
         .arg("-o")
         .arg(&partial)
-        .arg(SOURCE)
+        .args(SOURCES.iter().map(|f| dir.join(f)))
         .output()
         .unwrap_or_else(|e| panic!("running `cc` to build the fake NVML (install gcc): {e}"));
     assert!(

@@ -27,4 +27,6 @@ pub use config::{
 };
 pub use engine::{shutdown, step};
 pub use error::{ConfigError, LoadError};
-pub use state::{ActiveRule, Firing, GpuState, RuleState, STATE_SCHEMA, State, UnitState};
+pub use state::{
+    ActiveRule, CapState, Firing, GpuState, HeldCap, RuleState, STATE_SCHEMA, State, UnitState,
+};

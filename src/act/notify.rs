@@ -189,12 +189,12 @@ impl DesktopNotifier {
     /// Sends `notification`; never fails, never waits longer than about twice the timeout.
     pub async fn send(&self, notification: &Notification) -> NotifyOutcome {
         let mut state = self.state.lock().await;
-        if let Some((retry_at, reason)) = &state.unavailable {
-            if Instant::now() < *retry_at {
-                return NotifyOutcome::BackingOff {
-                    reason: reason.clone(),
-                };
-            }
+        if let Some((retry_at, reason)) = &state.unavailable
+            && Instant::now() < *retry_at
+        {
+            return NotifyOutcome::BackingOff {
+                reason: reason.clone(),
+            };
         }
         match self.try_send(&mut state, notification).await {
             Ok(id) => {

@@ -185,3 +185,54 @@ fn a_unit_outside_the_allowlist_is_never_touched() {
         },
     );
 }
+
+#[test]
+fn concurrent_restarts_each_get_their_own_job_result() {
+    Sandbox::systemd().run(
+        test_path!(concurrent_restarts_each_get_their_own_job_result),
+        || {
+            block_on(async {
+                let systemd = systemd();
+                let (a, b, c) = tokio::join!(
+                    systemd.restart("fake-infer@0.service"),
+                    systemd.restart("fails-to-start.service"),
+                    systemd.restart("fake-infer@1.service"),
+                );
+                assert!(a.is_done(), "{a:?}");
+                assert!(
+                    matches!(
+                        &b,
+                        RestartOutcome::Job {
+                            result: JobResult::Failed,
+                            ..
+                        }
+                    ),
+                    "{b:?}"
+                );
+                assert!(c.is_done(), "{c:?}");
+            })
+        },
+    );
+}
+
+#[test]
+fn a_bus_without_systemd_is_an_error_outcome() {
+    // The notification sandbox has a bus but no systemd on it.
+    Sandbox::notify_without_server().run(
+        test_path!(a_bus_without_systemd_is_an_error_outcome),
+        || {
+            block_on(async {
+                let systemd = Systemd::at_address(
+                    crate::sandbox::env("DBUS_SESSION_BUS_ADDRESS"),
+                    SystemdOptions::default(),
+                );
+                match systemd.restart("fake-infer@0.service").await {
+                    RestartOutcome::Error(SystemdError::NoBus(message)) => {
+                        assert!(message.contains("systemd is not on this bus"), "{message}")
+                    }
+                    other => panic!("expected NoBus, got {other:?}"),
+                }
+            })
+        },
+    );
+}

@@ -3,8 +3,8 @@
 use crate::sandbox::{Sandbox, block_on};
 use crate::test_path;
 use gpuwarden::act::{
-    Event, EventKind, EventLog, EventResult, JobResult, RestartOutcome, Systemd, SystemdError,
-    SystemdOptions, UnitAllowlist, read_last,
+    Event, EventKind, EventLog, EventOutcome, EventResult, JobResult, RestartOutcome, Systemd,
+    SystemdError, SystemdOptions, UnitAllowlist, read_last,
 };
 use std::time::Duration;
 
@@ -232,6 +232,32 @@ fn a_bus_without_systemd_is_an_error_outcome() {
                     }
                     other => panic!("expected NoBus, got {other:?}"),
                 }
+            })
+        },
+    );
+}
+
+#[test]
+fn access_denied_says_it_needs_root_or_the_polkit_rule() {
+    Sandbox::systemd().deny_restart().run(
+        test_path!(access_denied_says_it_needs_root_or_the_polkit_rule),
+        || {
+            block_on(async {
+                let systemd = systemd();
+                let before = systemd.unit_state("fake-infer@0.service").await.unwrap();
+                let denied = systemd.restart("fake-infer@0.service").await;
+                assert!(
+                    matches!(
+                        &denied,
+                        RestartOutcome::Error(SystemdError::AccessDenied(_))
+                    ),
+                    "{denied:?}"
+                );
+                assert_eq!(denied.result(), EventResult::NoPermission);
+                let detail = denied.detail().unwrap();
+                assert!(detail.contains("needs root or the polkit rule"), "{detail}");
+                let after = systemd.unit_state("fake-infer@0.service").await.unwrap();
+                assert_eq!(after.main_pid, before.main_pid);
             })
         },
     );

@@ -72,6 +72,18 @@ impl Sandbox {
         self
     }
 
+    /// The systemd sandbox's bus refuses every RestartUnit with AccessDenied, as the system bus
+    /// does for an unprivileged daemon without the polkit rule.
+    pub fn deny_restart(mut self) -> Self {
+        assert_eq!(
+            self.kind,
+            Kind::Systemd,
+            "--deny-restart is for the systemd sandbox"
+        );
+        self.args.push("--deny-restart".into());
+        self
+    }
+
     /// True when this process runs inside a sandbox of this kind.
     pub fn is_inside(&self) -> bool {
         std::env::var("GPUWARDEN_SANDBOX").ok().as_deref() == Some(self.name())

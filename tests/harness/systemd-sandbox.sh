@@ -12,7 +12,7 @@
 # cgroup namespace first, so that cgroup is the only one systemd can see.
 #
 # Usage:
-#   systemd-sandbox.sh [--timeout SECS] [--unit FILE]... -- CMD ARGS...
+#   systemd-sandbox.sh [--timeout SECS] [--unit FILE]... [--deny-restart] -- CMD ARGS...
 #       Set up the manager, start the standard units, run CMD inside; exit code = CMD's
 #       (124 when CMD ran past --timeout, default 120 s).
 #   systemd-sandbox.sh --self-test
@@ -25,6 +25,8 @@
 #   needs-broken.service  Requires= and After=fails-to-start.service: its job ends "dependency"
 #   slow-start.service    ExecStartPre=/bin/sleep 30: a restart job takes 30 s (timeout paths)
 #   --unit FILE           copies FILE in as well (not started)
+#   --deny-restart        the bus refuses every RestartUnit call with AccessDenied, as it does
+#                         for an unprivileged daemon without the polkit rule
 #
 # Inside CMD's environment:
 #   DBUS_SYSTEM_BUS_ADDRESS, DBUS_SESSION_BUS_ADDRESS  the bus systemd1 is on (so code that talks
@@ -89,12 +91,13 @@ fi
 
 # ------------------------------ inside the namespaces (PID 1 here) --------------------------
 shift
-TIMEOUT=120; EXTRA_UNITS=(); CMD=(); SELFTEST=""
+TIMEOUT=120; EXTRA_UNITS=(); CMD=(); SELFTEST=""; DENY_RESTART=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --timeout) TIMEOUT=$2; shift 2 ;;
         --unit) EXTRA_UNITS+=("$2"); shift 2 ;;
         --self-test) SELFTEST=1; shift ;;
+        --deny-restart) DENY_RESTART=1; shift ;;
         --) shift; CMD=("$@"); break ;;
         *) echo "systemd-sandbox: unknown argument '$1' (see the header of $SELF)" >&2; exit 2 ;;
     esac
@@ -157,6 +160,22 @@ ExecStartPre=/bin/sleep 30
 ExecStart=/bin/sleep infinity
 EOF
 for f in "${EXTRA_UNITS[@]}"; do cp "$f" "$SANDBOX_UNIT_DIR/"; done
+if [[ -n $DENY_RESTART ]]; then
+    # session.conf includes /etc/dbus-1/session.d: cover it in OUR mount namespace only.
+    mkdir -p "$BASE/dbus-session.d"
+    cat > "$BASE/dbus-session.d/deny-restart.conf" <<'EOF'
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy context="mandatory">
+    <deny send_destination="org.freedesktop.systemd1"
+          send_interface="org.freedesktop.systemd1.Manager" send_member="RestartUnit"/>
+  </policy>
+</busconfig>
+EOF
+    [[ -d /etc/dbus-1/session.d ]] || { echo "systemd-sandbox: no /etc/dbus-1/session.d to cover" >&2; exit 2; }
+    mount -n --bind "$BASE/dbus-session.d" /etc/dbus-1/session.d
+fi
 
 /lib/systemd/systemd --user --log-target=console --log-level="${SD_LOG_LEVEL:-info}" &
 SD=$!

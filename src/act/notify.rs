@@ -154,6 +154,19 @@ struct State {
     warned: bool,
 }
 
+impl State {
+    /// Records a failure to reach a bus or server; true when it is the first since the last
+    /// success, i.e. the one failure worth a warning.
+    fn note_unavailable(&mut self) -> bool {
+        !std::mem::replace(&mut self.warned, true)
+    }
+
+    /// Records a success: the next outage gets its warning again.
+    fn note_working(&mut self) {
+        self.warned = false;
+    }
+}
+
 /// Notifications over the session bus.
 pub struct DesktopNotifier {
     address: Option<String>,
@@ -201,20 +214,19 @@ impl DesktopNotifier {
                 if state.unavailable.take().is_some() {
                     tracing::info!("desktop notifications work again");
                 }
-                state.warned = false;
+                state.note_working();
                 NotifyOutcome::Shown { id }
             }
             Err(Failure::Unavailable(reason)) => {
                 state.connection = None;
-                if state.warned {
-                    tracing::debug!("desktop notifications still unavailable: {reason}");
-                } else {
+                if state.note_unavailable() {
                     tracing::warn!(
                         "desktop notifications unavailable ({reason}); retrying at most every \
                          {:?}",
                         self.options.retry_after
                     );
-                    state.warned = true;
+                } else {
+                    tracing::debug!("desktop notifications still unavailable: {reason}");
                 }
                 state.unavailable =
                     Some((Instant::now() + self.options.retry_after, reason.clone()));
@@ -330,5 +342,15 @@ mod tests {
             matches!(second, NotifyOutcome::BackingOff { .. }),
             "{second:?}"
         );
+    }
+
+    #[test]
+    fn an_absent_bus_is_warned_about_once_until_it_works_again() {
+        let mut state = State::default();
+        assert!(state.note_unavailable(), "the first failure is a warning");
+        assert!(!state.note_unavailable(), "later ones are quiet");
+        assert!(!state.note_unavailable());
+        state.note_working();
+        assert!(state.note_unavailable(), "a new outage is a new warning");
     }
 }

@@ -10,17 +10,20 @@
 //! `Connection::system()` honours `DBUS_SYSTEM_BUS_ADDRESS`; the tests point it at a private
 //! `systemd --user` (tests/harness/systemd-sandbox.sh). The connection is made on first use and
 //! remade after it closes, so a daemon started before D-Bus keeps working once D-Bus is up.
+//! `outcome` holds the result types, `allowlist` the unit globs a restart must match.
 
-use super::events::{EventOutcome, EventResult};
+mod allowlist;
+mod outcome;
+
+pub use allowlist::UnitAllowlist;
+pub use outcome::{JobResult, RestartOutcome, SystemdError};
+
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use globset::{Glob, GlobSet, GlobSetBuilder};
-use std::fmt;
 use std::time::Duration;
-use thiserror::Error;
 use tokio::sync::Mutex;
 use zbus::proxy::CacheProperties;
-use zbus::{Connection, fdo, proxy};
+use zbus::{Connection, proxy};
 
 #[proxy(
     interface = "org.freedesktop.systemd1.Manager",
@@ -78,207 +81,6 @@ pub trait UnitRestarter: Send + Sync {
 pub trait UnitLookup: Send + Sync {
     /// The unit owning `pid`, `None` when systemd knows no unit for it.
     fn unit_of_pid(&self, pid: u32) -> BoxFuture<'_, Result<Option<String>, SystemdError>>;
-}
-
-/// systemd's verdict on a job (`JobRemoved`'s `result` argument).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JobResult {
-    Done,
-    Canceled,
-    /// systemd's own timeout (TimeoutStartSec/TimeoutStopSec) struck.
-    Timeout,
-    Failed,
-    /// A unit this one requires failed.
-    Dependency,
-    Skipped,
-    /// Another word systemd may send (invalid, assert, unsupported, collected, once, frozen).
-    Other(String),
-}
-
-impl JobResult {
-    pub fn parse(word: &str) -> Self {
-        match word {
-            "done" => JobResult::Done,
-            "canceled" => JobResult::Canceled,
-            "timeout" => JobResult::Timeout,
-            "failed" => JobResult::Failed,
-            "dependency" => JobResult::Dependency,
-            "skipped" => JobResult::Skipped,
-            other => JobResult::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            JobResult::Done => "done",
-            JobResult::Canceled => "canceled",
-            JobResult::Timeout => "timeout",
-            JobResult::Failed => "failed",
-            JobResult::Dependency => "dependency",
-            JobResult::Skipped => "skipped",
-            JobResult::Other(word) => word,
-        }
-    }
-}
-
-impl fmt::Display for JobResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a restart ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RestartOutcome {
-    /// systemd ran the restart job (object path `job`) and says how it went.
-    Job { job: String, result: JobResult },
-    /// No `JobRemoved` for the job within the job timeout; the job may still be running.
-    TimedOut { job: String, waited: Duration },
-    /// The unit matches no glob of the allowlist; nothing was sent to systemd.
-    NotAllowed { unit: String },
-    /// The call failed before a job existed.
-    Error(SystemdError),
-}
-
-impl RestartOutcome {
-    /// True when the unit was restarted (`JobRemoved` said `done`).
-    pub fn is_done(&self) -> bool {
-        matches!(
-            self,
-            RestartOutcome::Job {
-                result: JobResult::Done,
-                ..
-            }
-        )
-    }
-}
-
-impl EventOutcome for RestartOutcome {
-    fn result(&self) -> EventResult {
-        match self {
-            RestartOutcome::Job { result, .. } => match result {
-                JobResult::Done => EventResult::Ok,
-                JobResult::Timeout => EventResult::TimedOut,
-                _ => EventResult::Failed,
-            },
-            RestartOutcome::TimedOut { .. } => EventResult::TimedOut,
-            RestartOutcome::NotAllowed { .. } => EventResult::Refused,
-            RestartOutcome::Error(SystemdError::AccessDenied(_)) => EventResult::NoPermission,
-            RestartOutcome::Error(SystemdError::CallTimedOut(_)) => EventResult::TimedOut,
-            RestartOutcome::Error(_) => EventResult::Failed,
-        }
-    }
-
-    fn detail(&self) -> Option<String> {
-        Some(match self {
-            RestartOutcome::Job { job, result } => format!("job {job}: {result}"),
-            RestartOutcome::TimedOut { job, waited } => {
-                format!("job {job} did not finish within {waited:?}")
-            }
-            RestartOutcome::NotAllowed { unit } => {
-                format!("{unit} is outside the allowlist; not restarted")
-            }
-            RestartOutcome::Error(err) => err.to_string(),
-        })
-    }
-}
-
-/// Why talking to systemd failed.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum SystemdError {
-    #[error("cannot reach systemd on the system bus: {0}")]
-    NoBus(String),
-    #[error(
-        "access denied: restarting units needs root or the polkit rule \
-         (systemd/gpuwarden-restart.rules): {0}"
-    )]
-    AccessDenied(String),
-    #[error("no such unit: {0}")]
-    NoSuchUnit(String),
-    #[error("systemd did not answer within {0:?}")]
-    CallTimedOut(Duration),
-    #[error("{name}: {message}")]
-    Bus { name: String, message: String },
-}
-
-impl SystemdError {
-    /// Classifies a zbus error (a D-Bus error reply, an I/O error, a failed connect).
-    pub fn from_zbus(err: &zbus::Error, call_timeout: Duration) -> Self {
-        match err {
-            zbus::Error::FDO(fdo_err) => match fdo_err.as_ref() {
-                fdo::Error::AccessDenied(m)
-                | fdo::Error::InteractiveAuthorizationRequired(m)
-                | fdo::Error::AuthFailed(m) => SystemdError::AccessDenied(m.clone()),
-                fdo::Error::ServiceUnknown(m) | fdo::Error::NameHasNoOwner(m) => {
-                    SystemdError::NoBus(format!("systemd is not on this bus: {m}"))
-                }
-                fdo::Error::NoReply(_) | fdo::Error::Timeout(_) | fdo::Error::TimedOut(_) => {
-                    SystemdError::CallTimedOut(call_timeout)
-                }
-                fdo::Error::ZBus(inner) => Self::from_zbus(inner, call_timeout),
-                other => SystemdError::Bus {
-                    name: fdo_error_name(other),
-                    message: other.to_string(),
-                },
-            },
-            zbus::Error::MethodError(name, message, _) => {
-                let message = message.clone().unwrap_or_default();
-                match name.as_str() {
-                    "org.freedesktop.systemd1.NoSuchUnit"
-                    | "org.freedesktop.systemd1.LoadFailed" => SystemdError::NoSuchUnit(message),
-                    _ => SystemdError::Bus {
-                        name: name.to_string(),
-                        message,
-                    },
-                }
-            }
-            zbus::Error::InputOutput(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                SystemdError::CallTimedOut(call_timeout)
-            }
-            zbus::Error::InputOutput(_)
-            | zbus::Error::Connection(..)
-            | zbus::Error::Handshake(_)
-            | zbus::Error::Address(_) => SystemdError::NoBus(err.to_string()),
-            other => SystemdError::Bus {
-                name: "zbus".to_string(),
-                message: other.to_string(),
-            },
-        }
-    }
-}
-
-fn fdo_error_name(err: &fdo::Error) -> String {
-    use zbus::DBusError;
-    err.name().to_string()
-}
-
-/// Unit name globs (`vllm@*.service`); a unit that matches none is never restarted.
-#[derive(Clone, Debug)]
-pub struct UnitAllowlist {
-    globs: Vec<String>,
-    set: GlobSet,
-}
-
-impl UnitAllowlist {
-    /// Builds the allowlist; a bad glob is an error naming it.
-    pub fn new<S: AsRef<str>>(globs: &[S]) -> Result<Self, globset::Error> {
-        let mut builder = GlobSetBuilder::new();
-        for glob in globs {
-            builder.add(Glob::new(glob.as_ref())?);
-        }
-        Ok(UnitAllowlist {
-            globs: globs.iter().map(|g| g.as_ref().to_string()).collect(),
-            set: builder.build()?,
-        })
-    }
-
-    pub fn allows(&self, unit: &str) -> bool {
-        self.set.is_match(unit)
-    }
-
-    pub fn globs(&self) -> &[String] {
-        &self.globs
-    }
 }
 
 /// Timeouts and the allowlist of [`Systemd`].
@@ -352,6 +154,10 @@ impl Systemd {
     }
 
     /// Restarts `unit` and waits for its job (see the module doc for the steps).
+    ///
+    /// systemd's own start limit (by default 5 starts in 10 s) turns a fast restart loop into
+    /// `failed` jobs (`start-limit-hit` in the journal): the watchdog's restart budget should
+    /// stay well below it.
     pub async fn restart(&self, unit: &str) -> RestartOutcome {
         if let Some(allow) = &self.options.allowlist
             && !allow.allows(unit)
@@ -518,94 +324,4 @@ impl UnitLookup for Systemd {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn access_denied_says_what_is_missing() {
-        let err = zbus::Error::FDO(Box::new(fdo::Error::AccessDenied(
-            "Permission denied".to_string(),
-        )));
-        let classified = SystemdError::from_zbus(&err, Duration::from_secs(1));
-        assert_eq!(
-            classified,
-            SystemdError::AccessDenied("Permission denied".to_string())
-        );
-        let outcome = RestartOutcome::Error(classified);
-        assert_eq!(outcome.result(), EventResult::NoPermission);
-        assert!(
-            outcome
-                .detail()
-                .unwrap()
-                .contains("needs root or the polkit rule")
-        );
-    }
-
-    #[test]
-    fn interactive_authorization_is_access_denied_too() {
-        let err = zbus::Error::FDO(Box::new(fdo::Error::InteractiveAuthorizationRequired(
-            "Interactive authentication required.".to_string(),
-        )));
-        assert!(matches!(
-            SystemdError::from_zbus(&err, Duration::from_secs(1)),
-            SystemdError::AccessDenied(_)
-        ));
-    }
-
-    #[test]
-    fn method_timeout_is_a_call_timeout() {
-        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
-        let err = zbus::Error::InputOutput(std::sync::Arc::new(io));
-        assert_eq!(
-            SystemdError::from_zbus(&err, Duration::from_secs(3)),
-            SystemdError::CallTimedOut(Duration::from_secs(3))
-        );
-    }
-
-    #[test]
-    fn job_results_map_to_event_results() {
-        let job = |result| RestartOutcome::Job {
-            job: "/org/freedesktop/systemd1/job/7".to_string(),
-            result,
-        };
-        assert_eq!(job(JobResult::Done).result(), EventResult::Ok);
-        assert_eq!(job(JobResult::Failed).result(), EventResult::Failed);
-        assert_eq!(job(JobResult::Dependency).result(), EventResult::Failed);
-        assert_eq!(job(JobResult::Timeout).result(), EventResult::TimedOut);
-        assert_eq!(
-            JobResult::parse("collected"),
-            JobResult::Other("collected".into())
-        );
-        assert_eq!(JobResult::parse("canceled").as_str(), "canceled");
-    }
-
-    #[test]
-    fn allowlist_matches_globs_only() {
-        let allow = UnitAllowlist::new(&["fake-infer@*.service", "vllm.service"]).unwrap();
-        assert!(allow.allows("fake-infer@0.service"));
-        assert!(allow.allows("vllm.service"));
-        assert!(!allow.allows("bystander.service"));
-        assert!(!allow.allows("vllm.service.d"));
-        assert!(UnitAllowlist::new(&["bad[glob"]).is_err());
-    }
-
-    #[tokio::test]
-    async fn refused_unit_never_reaches_the_bus() {
-        let options = SystemdOptions {
-            allowlist: Some(UnitAllowlist::new(&["fake-infer@*.service"]).unwrap()),
-            ..SystemdOptions::default()
-        };
-        // An address nobody listens on: a refused unit must not even try to connect.
-        let systemd = Systemd::at_address("unix:path=/nonexistent/bus", options);
-        assert_eq!(
-            systemd.restart("sshd.service").await,
-            RestartOutcome::NotAllowed {
-                unit: "sshd.service".to_string()
-            }
-        );
-        assert!(matches!(
-            systemd.restart("fake-infer@0.service").await,
-            RestartOutcome::Error(SystemdError::NoBus(_))
-        ));
-    }
-}
+mod tests;

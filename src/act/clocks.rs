@@ -7,8 +7,8 @@
 //! daemon stops. Every call ends in a [`ClockOutcome`]; NotSupported and NoPermission are
 //! outcomes saying so, never panics or retries — the watchdog's ladder moves on.
 
-use super::events::{EventOutcome, EventResult};
-use crate::gpu::{ControlError, GpuControl};
+use super::events::{Event, EventKind, EventOutcome, EventResult};
+use crate::gpu::{ControlError, GpuControl, UnixMs};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -122,6 +122,19 @@ pub struct ClockOutcome {
 impl ClockOutcome {
     pub fn is_ok(&self) -> bool {
         self.result.is_ok()
+    }
+
+    /// The event recording this outcome (kind `clock_cap`, `clock_reapply` or `clock_undo`);
+    /// add the rule and the GPU's index with the [`Event`] builder.
+    pub fn to_event(&self, at_ms: UnixMs) -> Event {
+        let kind = match self.op {
+            ClockOp::Apply(_) => EventKind::ClockCap,
+            ClockOp::Reapply(_) => EventKind::ClockReapply,
+            ClockOp::Undo(_) => EventKind::ClockUndo,
+        };
+        Event::new(at_ms, kind, self.op.to_string())
+            .gpu(self.uuid.clone(), None)
+            .outcome(self)
     }
 }
 

@@ -7,7 +7,8 @@
 //! while unavailable the notifier waits [`NotifyOptions::retry_after`] before trying again, so
 //! a hot rule never turns into a hot connect loop.
 
-use super::events::{EventOutcome, EventResult};
+use super::events::{Event, EventKind, EventOutcome, EventResult};
+use crate::gpu::UnixMs;
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -89,6 +90,18 @@ pub enum NotifyOutcome {
     TimedOut(Duration),
     /// The server answered with an error.
     Failed(String),
+}
+
+impl NotifyOutcome {
+    /// The event recording that `notification` was sent (kind `notify`).
+    pub fn to_event(&self, at_ms: UnixMs, notification: &Notification) -> Event {
+        Event::new(
+            at_ms,
+            EventKind::Notify,
+            format!("notify \"{}\"", notification.summary),
+        )
+        .outcome(self)
+    }
 }
 
 impl EventOutcome for NotifyOutcome {

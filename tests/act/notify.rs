@@ -36,6 +36,10 @@ fn dunst_receives_the_notification() {
                 ))
                 .await
         });
+        let summary = Notification::new("GPU 0 over temperature", "", Urgency::Critical);
+        let event = outcome.to_event(1, &summary);
+        assert_eq!(event.result, EventResult::Ok);
+        assert_eq!(event.action, "notify \"GPU 0 over temperature\"");
         let NotifyOutcome::Shown { id } = outcome else {
             panic!("expected Shown, got {outcome:?}");
         };

@@ -3,7 +3,7 @@
 use crate::sandbox::{Sandbox, block_on};
 use crate::test_path;
 use gpuwarden::act::{
-    Event, EventKind, EventLog, EventOutcome, EventResult, JobResult, RestartOutcome, Systemd,
+    EventKind, EventLog, EventOutcome, EventResult, JobResult, RestartOutcome, Systemd,
     SystemdError, SystemdOptions, UnitAllowlist, read_last,
 };
 use std::time::Duration;
@@ -43,14 +43,16 @@ fn restart_changes_the_main_pid_and_returns_done() {
                 // The outcome becomes an event in the log, read back as the dashboard would.
                 let dir = tempfile::tempdir().unwrap();
                 let mut log = EventLog::open(dir.path()).unwrap();
-                let event = Event::new(1, EventKind::UnitRestart, "restart fake-infer@0.service")
+                let event = outcome
+                    .to_event(1, "fake-infer@0.service")
                     .gpu("GPU-0", Some(0))
-                    .rule("hot")
-                    .outcome(&outcome);
+                    .rule("hot");
                 log.append(&event).unwrap();
                 let back = read_last(log.path(), 10).unwrap();
                 assert_eq!(back, vec![event]);
                 assert_eq!(back[0].result, EventResult::Ok);
+                assert_eq!(back[0].kind, EventKind::UnitRestart);
+                assert_eq!(back[0].action, "restart fake-infer@0.service");
                 assert!(back[0].detail.as_deref().unwrap().ends_with(": done"));
             })
         },

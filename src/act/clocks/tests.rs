@@ -1,5 +1,5 @@
 use super::*;
-use crate::act::events::{EventOutcome, EventResult};
+use crate::act::events::{EventKind, EventOutcome, EventResult};
 use crate::act::record::{ControlCall, RecordingControl};
 use crate::gpu::Source;
 use crate::gpu::sim::{Scenario, SimConfig, SimSource};
@@ -169,6 +169,28 @@ fn persisted_caps_survive_a_restart_of_the_daemon() {
                 uuid: "GPU-a".into()
             },
         ]
+    );
+}
+
+#[test]
+fn outcomes_become_events_of_the_right_kind() {
+    let control = RecordingControl::new();
+    control.fail("GPU-b", ControlError::NoPermission);
+    let mut clocks = ClockActuator::new(Some(Box::new(control)));
+    let capped = clocks.apply("GPU-a", LOCK).to_event(5).rule("hot");
+    assert_eq!(
+        serde_json::to_string(&capped).unwrap(),
+        r#"{"at_ms":5,"kind":"clock_cap","gpu":"GPU-a","rule":"hot","action":"lock SM clocks 300-900 MHz","result":"ok"}"#
+    );
+    let again = &clocks.reapply_all()[0].to_event(6);
+    assert_eq!(again.kind, EventKind::ClockReapply);
+    assert_eq!(again.action, "re-apply: lock SM clocks 300-900 MHz");
+    let denied = clocks.apply("GPU-b", POWER).to_event(7);
+    assert_eq!(denied.result, EventResult::NoPermission);
+    let undone = clocks.undo("GPU-a", CapKind::LockedSm).unwrap().to_event(8);
+    assert_eq!(
+        (undone.kind, undone.action.as_str()),
+        (EventKind::ClockUndo, "undo SM clock lock")
     );
 }
 

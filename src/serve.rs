@@ -22,42 +22,6 @@ use std::time::{Duration, Instant};
 /// The default address, loopback only: exposing GPU data is the operator's decision.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9844";
 
-/// The `[http]` table of watchdog.toml as written (unknown keys rejected with their line):
-///
-/// ```toml
-/// [http]
-/// listen = "127.0.0.1:9844"    # "" turns the endpoint off
-/// token_file = "/etc/gpuwarden/token"
-/// ```
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawHttpConfig {
-    pub listen: Option<String>,
-    pub token_file: Option<std::path::PathBuf>,
-}
-
-/// The validated `[http]` table: `None` listen means the endpoint is off.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HttpConfig {
-    pub listen: Option<SocketAddr>,
-    pub token_file: Option<std::path::PathBuf>,
-}
-
-impl RawHttpConfig {
-    pub fn validate(&self) -> Result<HttpConfig, String> {
-        let listen = match self.listen.as_deref().unwrap_or(DEFAULT_LISTEN) {
-            "" => None,
-            s => Some(s.parse().map_err(|e| {
-                format!("http.listen: {s:?} is not an address like 127.0.0.1:9844 ({e})")
-            })?),
-        };
-        Ok(HttpConfig {
-            listen,
-            token_file: self.token_file.clone(),
-        })
-    }
-}
-
 /// Recent watchdog events as JSON, newest last; the daemon's event log implements this.
 pub trait EventFeed: Send + Sync {
     fn recent(&self, limit: usize) -> Vec<serde_json::Value>;
@@ -298,24 +262,6 @@ mod tests {
         assert!(s.authorized(&h));
         let open = ServeState::new(Duration::from_secs(5), Some(String::new()));
         assert!(open.authorized(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn http_config_defaults_to_loopback_and_names_a_bad_address() {
-        let c = RawHttpConfig::default().validate().unwrap();
-        assert_eq!(c.listen, Some(DEFAULT_LISTEN.parse().unwrap()));
-        let off: RawHttpConfig = toml::from_str("listen = \"\"").unwrap();
-        assert_eq!(off.validate().unwrap().listen, None);
-        let bad: RawHttpConfig = toml::from_str("listen = \"localhost\"").unwrap();
-        assert!(
-            bad.validate()
-                .unwrap_err()
-                .starts_with("http.listen: \"localhost\"")
-        );
-        let e = toml::from_str::<RawHttpConfig>("port = 1")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("line 1") && e.contains("port"), "{e}");
     }
 
     fn status_of(url: String) -> u16 {

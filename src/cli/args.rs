@@ -1,6 +1,7 @@
 //! What the user can type: global options shared by every command, and one struct per
 //! subcommand. `--help` is the first documentation most users read, so it teaches.
 
+pub use super::check_config::CheckConfigArgs;
 use crate::gpu::open::SourceSpec;
 use crate::gpu::sim::Scenario;
 use clap::{Args, Parser, Subcommand};
@@ -107,6 +108,8 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Exporter mode: sample and serve /metrics and the JSON API over HTTP, nothing else
     Serve(ServeArgs),
+    /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
+    CheckConfig(CheckConfigArgs),
 }
 
 impl Default for Command {

@@ -5,6 +5,7 @@
 //! its own file and returns an [`ExitCode`]; errors print their whole chain.
 
 mod args;
+mod check_config;
 mod serve;
 mod snapshot;
 mod top;
@@ -29,6 +30,7 @@ pub fn main() -> ExitCode {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
         Command::Serve(args) => serve::run(&cli, &args),
+        Command::CheckConfig(args) => check_config::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -21,7 +21,7 @@
 //! ```
 
 use super::deliver::Backoff;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -63,26 +63,30 @@ pub struct RawWebhook {
 }
 
 /// Validated alert settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertsConfig {
     pub outbox_dir: PathBuf,
     pub outbox_max: usize,
+    #[serde(flatten)]
     pub backoff: Backoff,
     pub alertmanager: Option<AlertmanagerConfig>,
     pub webhook: Option<WebhookConfig>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertmanagerConfig {
     pub url: String,
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
     pub resend_interval: Duration,
     pub generator_url: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WebhookConfig {
     pub url: String,
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     pub token_file: Option<PathBuf>,
 }
@@ -223,6 +227,34 @@ mod tests {
         );
         assert_eq!(c.webhook.unwrap().url, "http://127.0.0.1:8080/hooks/gpu");
         assert_eq!(c.backoff.max, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn watchdog_toml_carries_the_alerts_table_and_locates_its_mistakes() {
+        use std::path::Path;
+        let file = Path::new("watchdog.toml");
+        let c =
+            crate::policy::build::parse(file, "[alerts.alertmanager]\nurl = \"http://am:9093\"\n")
+                .unwrap();
+        let am = c.alerts.unwrap().alertmanager.unwrap();
+        assert_eq!(am.url, "http://am:9093");
+        let e = crate::policy::build::parse(
+            file,
+            "[watchdog]\ndry_run = true\n\n[alerts.webhook]\nurl = \"https://hooks.slack.com/x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("watchdog.toml:4") && e.contains("alerts.webhook.url"),
+            "{e}"
+        );
+        let e = crate::policy::build::parse(file, "[alerts]\nretries = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("watchdog.toml:2") && e.contains("retries"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -33,10 +33,12 @@ pub trait Sink: Send {
     fn send(&mut self, alerts: &[&Alert], now_ms: u64) -> Result<(), SendError>;
 }
 
-/// The retry schedule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The retry schedule (`retry_initial`, `retry_max` in watchdog.toml).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Backoff {
+    #[serde(rename = "retry_initial", with = "humantime_serde")]
     pub initial: Duration,
+    #[serde(rename = "retry_max", with = "humantime_serde")]
     pub max: Duration,
 }
 

@@ -158,6 +158,14 @@ impl Alerts {
         Ok(true)
     }
 
+    /// Applies a change made by [`alert_change`](super::alert_change).
+    pub fn apply(&mut self, change: super::AlertChange, now_ms: u64) -> Result<(), OutboxError> {
+        match change {
+            super::AlertChange::Fire(alert) => self.fire(alert, now_ms),
+            super::AlertChange::Resolve(identity) => self.resolve(&identity, now_ms).map(|_| ()),
+        }
+    }
+
     /// Identities of the alerts now firing.
     pub fn firing(&self) -> impl Iterator<Item = &str> {
         self.active.keys().map(String::as_str)

@@ -5,18 +5,21 @@
 //! resolve it. [`Alerts`](dispatch::Alerts) hands each alert to every configured sink's
 //! [`Outbox`](outbox::Outbox) (an fsynced journal on disk); a delivery thread per sink
 //! ([`deliver`]) sends what is pending and removes it only once the sink accepted it, backing
-//! off with jitter while the sink is down. `config` is the `[alerts]` part of watchdog.toml.
+//! off with jitter while the sink is down. `config` is the `[alerts]` part of watchdog.toml;
+//! `from_action` turns the policy engine's pages and resolves into alert changes.
 
 pub mod alertmanager;
 pub mod config;
 pub mod deliver;
 pub mod dispatch;
+pub mod from_action;
 pub mod outbox;
 pub mod time;
 pub mod webhook;
 
 pub use config::{AlertsConfig, RawAlertsConfig};
 pub use dispatch::Alerts;
+pub use from_action::{AlertChange, action_failed, alert_change};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -36,6 +36,25 @@ where
     }
 }
 
+/// The watchdog's event log (`act::events`) as the `/api/v1/events` feed: the last lines of
+/// the JSON-lines file, read on request.
+pub struct EventLogFeed(pub std::path::PathBuf);
+
+impl EventFeed for EventLogFeed {
+    fn recent(&self, limit: usize) -> Vec<serde_json::Value> {
+        match crate::act::events::read_last(&self.0, limit) {
+            Ok(events) => events
+                .iter()
+                .filter_map(|e| serde_json::to_value(e).ok())
+                .collect(),
+            Err(e) => {
+                tracing::warn!("reading the event log for /api/v1/events: {e}");
+                Vec::new()
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Latest {
     snapshot: Option<Arc<Snapshot>>,
@@ -262,6 +281,23 @@ mod tests {
         assert!(s.authorized(&h));
         let open = ServeState::new(Duration::from_secs(5), Some(String::new()));
         assert!(open.authorized(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn the_event_feed_reads_the_last_events_of_the_log() {
+        use crate::act::events::{Event, EventKind, EventLog};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let mut log = EventLog::open_file(&path).unwrap();
+        for i in 0..5u64 {
+            log.append(&Event::new(i, EventKind::RuleFired, "fired").rule(format!("r{i}")))
+                .unwrap();
+        }
+        let feed = EventLogFeed(path);
+        let last = feed.recent(2);
+        assert_eq!(last.len(), 2);
+        assert_eq!(last[1]["rule"], "r4");
+        assert!(EventLogFeed(dir.path().join("none")).recent(5).is_empty());
     }
 
     fn status_of(url: String) -> u16 {

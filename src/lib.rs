@@ -6,5 +6,7 @@
 
 pub mod cli;
 pub mod gpu;
+pub mod history;
 pub mod host;
+pub mod tui;
 pub mod units;

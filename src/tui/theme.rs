@@ -33,7 +33,7 @@ impl Thresholds {
         Level::of(c, self.temperature_c, self.temperature_c - 10.0)
     }
     pub fn memory(&self, pct: f64) -> Level {
-        Level::of(pct, self.memory_pct, self.memory_pct - 15.0)
+        Level::of(pct, self.memory_pct, self.memory_pct - 5.0)
     }
     /// Power at the limit is a warning, never critical: a busy card is meant to reach its cap
     /// (the `sw-power-cap` reason says when the cap holds it back).

@@ -13,11 +13,17 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Widget};
 
-/// The four charts side by side (the overview's strip).
+/// The charts side by side (the overview's strip): all four when wide, else utilization and
+/// temperature.
 pub(super) fn render_strip(app: &App, area: Rect, buf: &mut Buffer) {
-    let areas: [Rect; 4] = Layout::horizontal([Constraint::Fill(1); 4]).areas(area);
-    for (metric, a) in Metric::ALL.into_iter().zip(areas) {
-        render_chart(app, metric, a, buf);
+    let metrics: &[Metric] = if area.width >= 100 {
+        &Metric::ALL
+    } else {
+        &[Metric::Utilization, Metric::Temperature]
+    };
+    let areas = Layout::horizontal(vec![Constraint::Fill(1); metrics.len()]).split(area);
+    for (metric, a) in metrics.iter().zip(areas.iter()) {
+        render_chart(app, *metric, *a, buf);
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::super::app::App;
 use super::super::theme::Theme;
-use super::bar::{gib_short, rate};
+use super::bar::{fit, gib_short, rate};
 use super::{charts, gpus, processes};
 use crate::gpu::{Field, GpuSample};
 use crate::units::or_missing;
@@ -71,7 +71,11 @@ fn render_info(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
             if let Some(slow) = gpu.temperature_slowdown_c.get() {
                 s += &format!(" · slowdown {slow:.0}");
             }
-            if let Some(off) = gpu.temperature_shutdown_c.get() {
+            if let Some(off) = gpu
+                .temperature_shutdown_c
+                .get()
+                .filter(|_| area.width >= 110)
+            {
                 s += &format!(" · off {off:.0}");
             }
             s
@@ -92,7 +96,10 @@ fn render_info(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
     let throttle = gpus::throttle_spans(t, &gpu.throttle, 40);
     let columns: [Vec<(&str, Line<'_>)>; 3] = [
         vec![
-            ("uuid", gpu.uuid.as_str().into()),
+            (
+                "uuid",
+                fit(&gpu.uuid, (inner.width as usize / 2).saturating_sub(9)).into(),
+            ),
             ("pci", or_missing(&gpu.pci_bus_id, String::clone).into()),
             (
                 "driver",

@@ -125,7 +125,11 @@ fn header_row(t: &Theme, c: &Columns, area: Rect, buf: &mut Buffer) {
     put("UTIL", c.util, false);
     put("MEMORY GiB", c.mem, false);
     put("TEMP", c.temp, true);
-    put("POWER W", c.power, true);
+    put(
+        if c.wide_power { "POWER W" } else { "PWR W" },
+        c.power,
+        true,
+    );
     put("SM CLK", c.clock, true);
     put("THROTTLE", c.reasons, false);
 }

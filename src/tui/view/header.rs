@@ -2,7 +2,7 @@
 //! sort order) and the source-error line. Items drop from the right when the line is short.
 
 use super::super::app::App;
-use crate::units::gib;
+use super::bar::gib_short;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -13,31 +13,35 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let snap = app.snapshot();
     let mut left: Vec<Span<'static>> = vec![Span::styled(" gpuwarden ", t.brand()), " ".into()];
-    let mut items: Vec<(String, Style)> = Vec::new();
+    // (text, style, priority): when the line is short, the lowest priority goes first.
+    let mut items: Vec<(String, Style, u8)> = Vec::new();
     if let Some(s) = snap {
-        items.push((s.host.clone(), t.title()));
+        items.push((s.host.clone(), t.title(), 9));
         if let Some(d) = s.driver_version() {
-            items.push((format!("driver {d}"), t.text()));
+            items.push((format!("driver {d}"), t.text(), 5));
         }
         items.push((
-            format!("{} every {}", s.source, interval(app.interval_ms)),
+            format!("{} · {}", s.source, interval(app.interval_ms)),
             t.label(),
+            2,
         ));
         let n = s.gpus.len();
         items.push((
             format!("{n} GPU{}", if n == 1 { "" } else { "s" }),
             t.text(),
+            1,
         ));
     }
     if let Some(h) = &app.host {
-        items.push((format!("CPU {:.0}% of {}", h.cpu_pct, h.cpus), t.text()));
+        items.push((format!("CPU {:.0}% ×{}", h.cpu_pct, h.cpus), t.text(), 7));
         items.push((
             format!(
-                "RAM {} / {}",
-                gib(h.mem_used_bytes).trim_end_matches(" GiB"),
-                gib(h.mem_total_bytes)
+                "RAM {}/{} GiB",
+                gib_short(h.mem_used_bytes),
+                gib_short(h.mem_total_bytes)
             ),
             t.text(),
+            6,
         ));
     }
 
@@ -47,22 +51,30 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         right.push(" ".into());
     }
     if let Some(s) = snap {
-        right.push(Span::styled(clock(s.at_ms, app.utc_offset_s), t.title()));
+        let mut time = clock(s.at_ms, app.utc_offset_s);
+        if area.width < 100 {
+            time.truncate(8);
+        }
+        right.push(Span::styled(time, t.title()));
         right.push(" ".into());
     }
     let right_w: usize = right.iter().map(Span::width).sum();
-    let mut used: usize = left.iter().map(Span::width).sum();
-    for (i, (text, style)) in items.into_iter().enumerate() {
-        let sep = if i == 0 { "" } else { "  │  " };
-        let w = sep.len().min(5) + text.chars().count();
-        if used + w + right_w + 2 > area.width as usize {
-            break;
-        }
+    let brand_w: usize = left.iter().map(Span::width).sum();
+    let width = |items: &[(String, Style, u8)]| {
+        items
+            .iter()
+            .map(|(s, _, _)| s.chars().count() + 3)
+            .sum::<usize>()
+    };
+    while !items.is_empty() && brand_w + width(&items) + right_w > area.width as usize {
+        let lowest = (0..items.len()).min_by_key(|&i| items[i].2).unwrap_or(0);
+        items.remove(lowest);
+    }
+    for (i, (text, style, _)) in items.into_iter().enumerate() {
         if i > 0 {
-            left.push(Span::styled("  │  ", t.dim()));
+            left.push(Span::styled(" │ ", t.dim()));
         }
         left.push(Span::styled(text, style));
-        used += w;
     }
     Line::from(left).render(area, buf);
     if right_w <= area.width as usize {

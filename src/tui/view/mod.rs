@@ -74,10 +74,14 @@ fn overview(app: &App, area: Rect, buf: &mut Buffer) {
     let gpu_rows = app.gpus().len() as u16;
     let gpus_h = (gpu_rows + 3).min(area.height);
     let rest = area.height - gpus_h;
-    let charts_h = if rest >= 22 && area.width >= 100 {
-        (rest / 2).min(14)
-    } else {
-        0
+    // Processes keep room for their rows (at least 5 lines); charts take the rest, if useful.
+    let procs_h = (app.processes().len() as u16 + 3)
+        .max(8)
+        .min(rest / 2)
+        .max(5);
+    let charts_h = match rest.saturating_sub(procs_h).min(16) {
+        h if h >= 7 && area.width >= 60 => h,
+        _ => 0,
     };
     let [gpus_area, charts_area, lower] = Layout::vertical([
         Constraint::Length(gpus_h),

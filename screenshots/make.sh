@@ -5,6 +5,7 @@
 #
 #   screenshots/make.sh                 # all PNGs into screenshots/
 #   GPUWARDEN=path/to/gpuwarden screenshots/make.sh
+#   ONLY=top-detail screenshots/make.sh  # just one of them
 #
 # Needs (Debian): tmux aha chromium fonts-dejavu-core. Builds the release binary if missing.
 set -euo pipefail
@@ -28,6 +29,7 @@ printf 'set -g status off\nset -g default-terminal tmux-256color\n' > "$W/tmux.c
 # (tmux send-keys words, e.g. "2 Enter"), waits for two more samples, captures NAME.png.
 shot() {
     local name=$1 wait=$2 keys=$3; shift 3
+    [[ -z ${ONLY:-} || $ONLY == "$name" ]] || return 0
     tmux -S "$SOCK" kill-server 2>/dev/null || true
     LANG=C.UTF-8 tmux -S "$SOCK" -f "$W/tmux.conf" new-session -d -s shot -x "$COLS" -y "$ROWS" \
         "$(printf '%q ' env LANG=C.UTF-8 TERM=tmux-256color "$BIN" "$@")"
@@ -74,5 +76,6 @@ HTML
 shot top ${WAIT:-40} "" --demo --demo-gpus 8 --interval 500ms
 # GPU 2 (inference) in the detail view.
 shot top-detail ${WAIT:-40} "2 Enter" --demo --demo-gpus 8 --interval 500ms
-# GPU 0's cooling fails: it climbs past 85 °C and throttles.
-shot top-overheat ${WAIT_HOT:-60} "" --demo --scenario overheat --interval 500ms
+# GPU 0's cooling fails: in its detail view the temperature climbs through 85 °C and the
+# card throttles (power and clock drop).
+shot top-overheat ${WAIT_HOT:-45} "Enter" --demo --scenario overheat --interval 500ms

@@ -86,6 +86,13 @@ fn render_info(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
         (Some(w), Some(l)) => format!("{w:.0} / {l:.0} W ({:.0}%)", w * 100.0 / l.max(1.0)),
         _ => or_missing(&gpu.power_w, |w| format!("{w:.0} W")),
     };
+    let temp_style = gpu
+        .temperature_c
+        .get()
+        .map_or(t.text(), |c| t.level(app.thresholds.temperature(c)));
+    let mem_style = gpu
+        .memory_used_pct()
+        .map_or(t.text(), |p| t.level(app.thresholds.memory(p)));
     let link = or_missing(&gpu.pcie_link, |l| {
         format!("gen{} x{}", l.generation, l.width)
     });
@@ -127,8 +134,8 @@ fn render_info(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
                 )
                 .into(),
             ),
-            ("memory", mem.into()),
-            ("temp", temp.into()),
+            ("memory", Line::styled(mem, mem_style)),
+            ("temp", Line::styled(temp, temp_style)),
             ("power", power.into()),
             (
                 "ecc",

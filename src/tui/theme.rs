@@ -76,6 +76,7 @@ impl Level {
 const ACCENT: Color = Color::Indexed(38);
 const GREEN: Color = Color::Indexed(71);
 const YELLOW: Color = Color::Indexed(178);
+const ORANGE: Color = Color::Indexed(209);
 const RED: Color = Color::Indexed(203);
 const MAGENTA: Color = Color::Indexed(170);
 const LABEL: Color = Color::Indexed(249);
@@ -210,7 +211,7 @@ impl Theme {
     }
     /// Chart lines, one color per metric.
     pub fn chart(&self, index: usize) -> Style {
-        const COLORS: [Color; 4] = [ACCENT, MAGENTA, RED, YELLOW];
+        const COLORS: [Color; 4] = [ACCENT, MAGENTA, ORANGE, YELLOW];
         self.pick(Style::new().fg(COLORS[index % COLORS.len()]), Style::new())
     }
     /// Threshold lines drawn on charts.

@@ -4,6 +4,7 @@
 //! as a dotted line.
 
 use super::super::app::App;
+use super::super::theme::Level;
 use crate::gpu::GpuSample;
 use crate::history::{Metric, Series};
 use ratatui::buffer::Buffer;
@@ -44,9 +45,20 @@ fn render_chart(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
     };
     let series = app.history().gpu(&gpu.uuid).map(|h| h.series(metric));
     let color = t.chart(metric as usize);
+    // The current value turns to the warning colors when it nears its threshold.
+    let level = match (metric, metric.of(gpu)) {
+        (Metric::Temperature, Some(c)) => app.thresholds.temperature(c),
+        (Metric::MemoryUsed, Some(p)) => app.thresholds.memory(p),
+        _ => Level::Normal,
+    };
+    let now_style = if level == Level::Normal {
+        color
+    } else {
+        t.level(level)
+    };
     let title = Line::from(vec![
         Span::styled(format!(" {} ", name(metric)), t.title()),
-        Span::styled(now_text(metric, gpu), color),
+        Span::styled(now_text(metric, gpu), now_style),
         Span::raw(" "),
     ]);
     let block = Block::default()

@@ -1,9 +1,10 @@
 //! Drawing: `impl Widget for &App` lays out the screen and hands each area to a panel.
 //!
 //! The layout degrades with the terminal: at 120×40 the overview has the GPU table, a strip of
-//! history charts for the selected GPU and the process table; at 80×24 the charts move to the
-//! detail view (Enter); below that panels drop one by one, and a terminal too small for
-//! anything gets a one-line note instead of a panic.
+//! four history charts for the selected GPU and the process table; at 80×24 the strip keeps
+//! utilization and temperature; on shorter terminals the charts go first (they stay in the
+//! detail view), then the processes, and a terminal too small for anything gets a one-line
+//! note instead of a panic.
 
 mod bar;
 mod charts;

@@ -413,3 +413,27 @@ fn tab_moves_focus_to_processes_and_j_moves_the_process_row() {
     press(&mut app, "a");
     assert!(app.processes().iter().all(|r| r.gpu == 0));
 }
+
+/// The README's dashboard examples must stay valid command lines.
+#[test]
+fn readme_dashboard_examples_parse() {
+    use clap::Parser;
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("## Look: the dashboard")
+        .expect("the dashboard section");
+    let section = &readme[start..];
+    let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
+    let examples: Vec<&str> = section[..end]
+        .lines()
+        .filter(|l| l.starts_with("gpuwarden"))
+        .map(|l| l.split('#').next().unwrap_or(l).trim())
+        .collect();
+    assert!(examples.len() >= 3, "examples not found: {examples:?}");
+    for example in examples {
+        let args = example.split_whitespace();
+        if let Err(e) = gpuwarden::cli::Cli::try_parse_from(args) {
+            panic!("README example `{example}` does not parse: {e}");
+        }
+    }
+}

@@ -437,3 +437,27 @@ fn readme_dashboard_examples_parse() {
         }
     }
 }
+
+#[test]
+fn detail_panel_colors_a_hot_temperature() {
+    let (mut app, _) = app_after(Scenario::Overheat, 4, 150, true);
+    press(&mut app, "\n");
+    let terminal = draw(&app, 120, 40);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = (0..40)
+        .flat_map(|y| (0..110).map(move |x| (x, y)))
+        .find(|&(x, y)| {
+            (0..5).all(|i| {
+                buffer[(x + i, y)].symbol() == "temp ".get(i as usize..=i as usize).unwrap_or("")
+            })
+        })
+        .expect("a temp line in the detail panel");
+    let value = (x + 5..x + 20)
+        .find(|&vx| buffer[(vx, y)].symbol() == "°")
+        .expect("a temperature value");
+    assert_eq!(
+        buffer[(value, y)].fg,
+        Color::Indexed(203),
+        "hot is red in the detail panel too"
+    );
+}

@@ -190,7 +190,8 @@ fn render_info(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
 
 fn kv<'a>(t: &Theme, label: &str, w: usize, value: Line<'a>) -> Line<'a> {
     let mut spans = vec![Span::styled(format!("{label:<w$} "), t.label())];
-    spans.extend(value.spans);
+    let style = value.style;
+    spans.extend(value.spans.into_iter().map(|s| s.patch_style(style)));
     Line::from(spans)
 }
 

@@ -444,17 +444,22 @@ fn detail_panel_colors_a_hot_temperature() {
     press(&mut app, "\n");
     let terminal = draw(&app, 120, 40);
     let buffer = terminal.backend().buffer();
-    let (x, y) = (0..40)
-        .flat_map(|y| (0..110).map(move |x| (x, y)))
-        .find(|&(x, y)| {
-            (0..5).all(|i| {
-                buffer[(x + i, y)].symbol() == "temp ".get(i as usize..=i as usize).unwrap_or("")
-            })
-        })
+    let row = |y: u16| {
+        (0..120)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect::<String>()
+    };
+    let y = (0..40)
+        .find(|&y| row(y).contains("temp   "))
         .expect("a temp line in the detail panel");
-    let value = (x + 5..x + 20)
-        .find(|&vx| buffer[(vx, y)].symbol() == "°")
-        .expect("a temperature value");
+    // The info panel's temperature is the first "°" right of its label.
+    let label = row(y).chars().collect::<Vec<_>>();
+    let start = (0..label.len())
+        .find(|&i| label[i..].starts_with(&['t', 'e', 'm', 'p', ' ']))
+        .expect("the temp label");
+    let value = (start..label.len())
+        .find(|&i| label[i] == '°')
+        .expect("a temperature value") as u16;
     assert_eq!(
         buffer[(value, y)].fg,
         Color::Indexed(203),

@@ -371,6 +371,9 @@ async fn event_loop_shows_source_errors_and_survives_a_stopped_sampler() {
 #[path = "tui/real_terminal.rs"]
 mod real_terminal;
 
+#[path = "tui/fleet_view.rs"]
+mod fleet_view;
+
 #[test]
 fn without_a_terminal_top_says_so_and_exits_2() {
     assert_cmd::Command::cargo_bin("gpuwarden")

@@ -119,7 +119,22 @@ impl Default for Command {
 }
 
 #[derive(Clone, Debug, Default, Args)]
-pub struct TopArgs {}
+pub struct TopArgs {
+    /// Fleet view of other gpuwarden instances (`serve` or `watch`): host:port,...
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "HOST:PORT,...",
+        conflicts_with = "prometheus"
+    )]
+    pub agents: Vec<String>,
+    /// Fleet view of every host a Prometheus server scrapes (gpuwarden or dcgm-exporter)
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// File holding the bearer token the agents want
+    #[arg(long, value_name = "PATH", requires = "agents")]
+    pub token_file: Option<PathBuf>,
+}
 
 #[derive(Clone, Debug, Default, Args)]
 pub struct SnapshotArgs {

@@ -1,17 +1,36 @@
 //! `gpuwarden top`: the terminal dashboard (the dashboard itself lives in `crate::tui`).
 //!
-//! The source is opened before the terminal is taken over, so "no driver" prints a plain
-//! message and exits 2 instead of flashing a broken screen.
+//! With `--agents` or `--prometheus` it is the fleet dashboard instead: a hosts view fed by a
+//! `crate::fleet` source. The source is opened before the terminal is taken over, so "no
+//! driver" prints a plain message and exits 2 instead of flashing a broken screen.
 
 use super::Cli;
 use super::EXIT_OK;
 use super::args::TopArgs;
+use crate::fleet::FleetSource;
+use crate::fleet::agents::AgentsSource;
+use crate::fleet::prometheus::PrometheusSource;
 use crate::gpu::open::open;
+use crate::tui::fleet_run::run_fleet;
 use crate::tui::run::{Options, run as run_dashboard};
-use anyhow::Result;
+use crate::tui::{FleetApp, Theme};
+use anyhow::{Context, Result};
 use std::process::ExitCode;
+use std::time::Duration;
 
-pub fn run(cli: &Cli, _args: &TopArgs) -> Result<ExitCode> {
+/// How long one host (or Prometheus) may take to answer.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
+    if let Some(fleet) = fleet_source(args)? {
+        let (source, label) = fleet;
+        let mut app = FleetApp::new(Theme::new(cli.common.color()), label);
+        app.interval_ms = cli.common.interval.as_millis() as u64;
+        // A host is stale once it missed a few refreshes.
+        app.stale_after = (cli.common.interval * 3).max(Duration::from_secs(10));
+        run_fleet(app, source, cli.common.color())?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
     let source = open(&cli.source.spec())?;
     let options = Options {
         interval: cli.common.interval,
@@ -20,4 +39,28 @@ pub fn run(cli: &Cli, _args: &TopArgs) -> Result<ExitCode> {
     };
     run_dashboard(source, &options)?;
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The fleet source the options ask for, with its header label; `None` for the local GPUs.
+fn fleet_source(args: &TopArgs) -> Result<Option<(Box<dyn FleetSource>, String)>> {
+    if let Some(url) = &args.prometheus {
+        let source = PrometheusSource::new(url, FETCH_TIMEOUT);
+        return Ok(Some((Box::new(source), format!("prometheus {url}"))));
+    }
+    if args.agents.is_empty() {
+        return Ok(None);
+    }
+    let token = match &args.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token file {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let n = args.agents.len();
+    let label = format!("{n} agent{}", if n == 1 { "" } else { "s" });
+    let source = AgentsSource::new(args.agents.clone(), FETCH_TIMEOUT, token);
+    Ok(Some((Box::new(source), label)))
 }

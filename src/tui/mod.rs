@@ -4,9 +4,13 @@
 //! `view` draws the state (`impl Widget for &App`) with `theme`'s styles; `run` owns the
 //! terminal and the loop over samples, keys and resizes, generic over the ratatui backend so
 //! tests drive the whole app on a `TestBackend`. `watchdog` is the data of the panel a
-//! running watchdog fills. Sampling stays on the sampler thread.
+//! running watchdog fills. Sampling stays on the sampler thread. `fleet` and `fleet_run` do
+//! the same for many hosts: the hosts view, drill-down into one host, fetching off the UI
+//! thread.
 
 pub mod app;
+pub mod fleet;
+pub mod fleet_run;
 pub mod input;
 pub mod run;
 pub mod theme;
@@ -14,5 +18,6 @@ mod view;
 pub mod watchdog;
 
 pub use app::{App, Focus, Msg, SortKey};
+pub use fleet::{FleetApp, HostState};
 pub use theme::{Theme, Thresholds};
 pub use watchdog::{EventLine, RuleLine, WatchdogView};

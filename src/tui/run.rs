@@ -62,7 +62,7 @@ pub fn run(source: Box<dyn Source>, options: &Options) -> Result<()> {
 }
 
 /// Restores the terminal when dropped, whichever way `run` leaves.
-struct RestoreTerminal;
+pub(super) struct RestoreTerminal;
 
 impl Drop for RestoreTerminal {
     fn drop(&mut self) {
@@ -123,7 +123,7 @@ where
 }
 
 /// The local time zone's offset from UTC, so the header shows the user's clock.
-fn local_utc_offset_s() -> i32 {
+pub(super) fn local_utc_offset_s() -> i32 {
     // SAFETY: `time` and `localtime_r` only write into the locals passed to them.
     unsafe {
         let now = libc::time(std::ptr::null_mut());

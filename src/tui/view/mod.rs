@@ -12,6 +12,7 @@ mod detail;
 mod gpus;
 mod header;
 mod help;
+mod hosts;
 mod processes;
 mod watchdog;
 

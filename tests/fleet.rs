@@ -346,3 +346,95 @@ fn the_readme_fleet_examples_are_accepted_by_prometheus_alertmanager_and_gpuward
     assert_eq!(c.alertmanager.unwrap().url, "http://alertmanager:9093");
     assert_eq!(c.outbox_max, 10_000);
 }
+
+/// `top --prometheus` end to end: two real exporters, a real
+/// Prometheus scraping them, the dashboard's own fetcher thread reading Prometheus, and the
+/// hosts view and each host's GPU view drawn on a `TestBackend` with the exporters' values.
+#[test]
+fn top_prometheus_shows_both_hosts_and_their_gpus_with_the_exporters_values() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use gpuwarden::tui::fleet_run::spawn_fetcher;
+    use gpuwarden::tui::{FleetApp, Theme, input};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = |seed: &str, gpus: &str, scenario: &str| {
+        let args = ["--demo", "--demo-gpus", gpus, "--seed", seed, "--scenario"];
+        let mut args = args.to_vec();
+        args.extend([scenario, "--interval", "1h"]);
+        Exporter::start(&args)
+    };
+    let a = demo("3", "8", "mixed");
+    let b = demo("4", "2", "overheat");
+    let prom = Prometheus::start(&tmp.path().join("prom"), &[a.addr.clone(), b.addr.clone()]);
+    prom.wait_all_up(2);
+
+    let source = PrometheusSource::new(&prom.url(), Duration::from_secs(5));
+    let mut fetches = spawn_fetcher(Box::new(source), Duration::from_millis(500));
+    let mut app = FleetApp::new(Theme::new(false), format!("prometheus {}", prom.url()));
+    let (reports, at) = fetches.blocking_recv().expect("the fetcher thread answers");
+    app.on_fetch(reports, at);
+
+    let draw = |app: &FleetApp| {
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        terminal.draw(|f| f.render_widget(app, f.area())).unwrap();
+        terminal.backend().to_string()
+    };
+    let screen = draw(&app);
+    assert!(screen.contains("2 hosts, 10 GPUs"), "{screen}");
+    for exp in [&a, &b] {
+        let name = exp.addr.as_str();
+        let want = snapshot_of(exp);
+        let (i, c) = want
+            .gpus
+            .iter()
+            .filter_map(|g| Some((g.index, g.temperature_c.get()?)))
+            .max_by(|x, y| x.1.total_cmp(&y.1))
+            .unwrap();
+        let line = screen
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} has a line: {screen}"));
+        assert!(line.contains(&format!("{c:.0}°C gpu{i}")), "{line}");
+        assert!(line.contains(&format!(" {} ", want.gpus.len())), "{line}");
+    }
+
+    // Drill into each host: its GPU table is the exporter's GPUs with the exporter's values.
+    let press = |app: &mut FleetApp, code: KeyCode| {
+        let event = Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        if let Some(msg) = input::message(&event) {
+            app.update(msg);
+        }
+    };
+    let mut visited = Vec::new();
+    for _ in 0..2 {
+        let selected = app
+            .selected_host()
+            .expect("a host is selected")
+            .address
+            .clone();
+        let exp = if selected == a.addr { &a } else { &b };
+        visited.push(selected);
+        press(&mut app, KeyCode::Enter);
+        let host = app.drilled().expect("Enter opens the selected host");
+        let want = snapshot_of(exp);
+        assert_eq!(host.gpus().len(), want.gpus.len());
+        for (g, w) in host.gpus().iter().zip(&want.gpus) {
+            assert_eq!((g.index, &g.uuid), (w.index, &w.uuid));
+            assert_eq!(g.temperature_c, w.temperature_c);
+            assert_eq!(g.memory_used_bytes, w.memory_used_bytes);
+            assert_eq!(g.utilization_gpu_pct, w.utilization_gpu_pct);
+        }
+        let screen = draw(&app);
+        let t = want.gpus[0].temperature_c.get().unwrap();
+        assert!(screen.contains(&format!("{t:.0}°C")), "{screen}");
+        press(&mut app, KeyCode::Esc);
+        press(&mut app, KeyCode::Down);
+    }
+    visited.sort();
+    let mut both = vec![a.addr.clone(), b.addr.clone()];
+    both.sort();
+    assert_eq!(visited, both, "Down moves to the other host");
+    assert!(app.drilled().is_none() && !app.quit);
+}

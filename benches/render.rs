@@ -1,10 +1,13 @@
 //! How long one dashboard frame takes: 8 simulated GPUs with five minutes of history, drawn
 //! on ratatui's `TestBackend` at 120×40 (the overview with its chart strip, and the detail
-//! view). Target: under 1 ms per frame. Results go to BENCHMARKS.md ("Dashboard").
+//! view). Target: under 1 ms per frame. Results go to BENCHMARKS.md ("Dashboard"). The fleet
+//! dashboard's hosts view of 125 hosts × 8 GPUs (one fetch folded in, then full redraws at
+//! 120×40) goes to "Metrics and fleet".
 
+use gpuwarden::fleet::{HostData, HostReport};
 use gpuwarden::gpu::Source;
 use gpuwarden::gpu::sim::{Scenario, SimConfig, SimSource};
-use gpuwarden::tui::{App, Msg, Theme};
+use gpuwarden::tui::{App, FleetApp, Msg, Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -65,4 +68,70 @@ fn update_with_a_sample(bencher: divan::Bencher) {
     });
     let snapshot = source.sample(1_767_225_600_000).expect("a sample");
     bencher.bench_local(|| app.update(Msg::Sample(Box::new(snapshot.clone()))));
+}
+
+/// A fleet of 125 simulated hosts with 8 GPUs each, every fourth one unreachable.
+fn fleet_app() -> FleetApp {
+    let at = 1_767_225_600_000;
+    let reports = (0..125u32)
+        .map(|i| {
+            let address = format!("10.0.{}.{}:9400", i / 100, i % 100);
+            let result = if i % 4 == 3 {
+                Err("connection refused".to_string())
+            } else {
+                let mut source = SimSource::new(&SimConfig {
+                    gpus: 8,
+                    seed: u64::from(i),
+                    scenario: Scenario::Mixed,
+                });
+                let mut snapshot = source.sample(at).expect("the simulated fleet samples");
+                snapshot.host = format!("node-{i:03}");
+                Ok(HostData {
+                    snapshot,
+                    firing: vec![],
+                    xids: vec![],
+                })
+            };
+            HostReport { address, result }
+        })
+        .collect();
+    let mut app = FleetApp::new(Theme::new(true), "prometheus http://prom:9090");
+    app.on_fetch(reports, at);
+    app
+}
+
+#[divan::bench]
+fn hosts_view_125_hosts_x_8_gpus_120x40(bencher: divan::Bencher) {
+    let app = fleet_app();
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+    bencher.bench_local(|| {
+        terminal.clear().expect("clearing the test terminal");
+        terminal
+            .draw(|f| f.render_widget(&app, f.area()))
+            .expect("drawing");
+    });
+}
+
+/// Folding one fetch of 125 hosts × 8 GPUs into the fleet dashboard.
+#[divan::bench]
+fn fleet_fetch_125_hosts_x_8_gpus(bencher: divan::Bencher) {
+    let mut app = fleet_app();
+    let reports: Vec<HostReport> = fleet_app()
+        .fleet
+        .hosts
+        .iter()
+        .map(|h| HostReport {
+            address: h.address.clone(),
+            result: h
+                .snapshot
+                .clone()
+                .ok_or_else(String::new)
+                .map(|snapshot| HostData {
+                    snapshot,
+                    firing: vec![],
+                    xids: vec![],
+                }),
+        })
+        .collect();
+    bencher.bench_local(|| app.on_fetch(reports.clone(), 1_767_225_601_000));
 }

@@ -374,6 +374,9 @@ mod real_terminal;
 #[path = "tui/fleet_view.rs"]
 mod fleet_view;
 
+#[path = "tui/watchdog_feed.rs"]
+mod watchdog_feed;
+
 #[test]
 fn without_a_terminal_top_says_so_and_exits_2() {
     assert_cmd::Command::cargo_bin("gpuwarden")

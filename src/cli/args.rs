@@ -134,6 +134,10 @@ pub struct TopArgs {
     /// File holding the bearer token the agents want
     #[arg(long, value_name = "PATH", requires = "agents")]
     pub token_file: Option<PathBuf>,
+    /// Watchdog config whose thresholds color the bars and whose event log fills the
+    /// watchdog panel (default: /etc/gpuwarden/watchdog.toml when it exists)
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Args)]

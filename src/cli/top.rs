@@ -1,7 +1,8 @@
 //! `gpuwarden top`: the terminal dashboard (the dashboard itself lives in `crate::tui`).
 //!
 //! With `--agents` or `--prometheus` it is the fleet dashboard instead: a hosts view fed by a
-//! `crate::fleet` source. The source is opened before the terminal is taken over, so "no
+//! `crate::fleet` source. With a watchdog config (`--config`, or the default path when it
+//! exists) the local dashboard shows the watchdog's thresholds, rules and events. The source is opened before the terminal is taken over, so "no
 //! driver" prints a plain message and exits 2 instead of flashing a broken screen.
 
 use super::Cli;
@@ -13,6 +14,7 @@ use crate::fleet::prometheus::PrometheusSource;
 use crate::gpu::open::open;
 use crate::tui::fleet_run::run_fleet;
 use crate::tui::run::{Options, run as run_dashboard};
+use crate::tui::watchdog_feed::WatchdogFeed;
 use crate::tui::{FleetApp, Theme};
 use anyhow::{Context, Result};
 use std::process::ExitCode;
@@ -31,13 +33,14 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
         run_fleet(app, source, cli.common.color())?;
         return Ok(ExitCode::from(EXIT_OK));
     }
+    let watchdog = WatchdogFeed::open(args.config.as_deref())?;
     let source = open(&cli.source.spec())?;
     let options = Options {
         interval: cli.common.interval,
         color: cli.common.color(),
         gpus: cli.source.gpus.clone(),
     };
-    run_dashboard(source, &options)?;
+    run_dashboard(source, &options, watchdog)?;
     Ok(ExitCode::from(EXIT_OK))
 }
 

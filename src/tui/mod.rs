@@ -4,7 +4,8 @@
 //! `view` draws the state (`impl Widget for &App`) with `theme`'s styles; `run` owns the
 //! terminal and the loop over samples, keys and resizes, generic over the ratatui backend so
 //! tests drive the whole app on a `TestBackend`. `watchdog` is the data of the panel a
-//! running watchdog fills. Sampling stays on the sampler thread. `fleet` and `fleet_run` do
+//! running watchdog fills; `watchdog_feed` fills it from a config and its event log.
+//! Sampling stays on the sampler thread. `fleet` and `fleet_run` do
 //! the same for many hosts: the hosts view, drill-down into one host, fetching off the UI
 //! thread.
 
@@ -16,6 +17,7 @@ pub mod run;
 pub mod theme;
 mod view;
 pub mod watchdog;
+pub mod watchdog_feed;
 
 pub use app::{App, Focus, Msg, SortKey};
 pub use fleet::{FleetApp, HostState};

@@ -10,6 +10,7 @@
 use super::app::{App, Msg};
 use super::input;
 use super::theme::Theme;
+use super::watchdog_feed::WatchdogFeed;
 use crate::gpu::Source;
 use crate::gpu::sampler::{self, SampleResult};
 use crate::host::{HostReading, HostStats};
@@ -32,7 +33,13 @@ pub struct Options {
 }
 
 /// Runs the dashboard on the real terminal until the user quits.
-pub fn run(source: Box<dyn Source>, options: &Options) -> Result<()> {
+/// With `watchdog`, its config's thresholds color the bars and its event log fills the
+/// watchdog panel, refreshed with every sample.
+pub fn run(
+    source: Box<dyn Source>,
+    options: &Options,
+    mut watchdog: Option<WatchdogFeed>,
+) -> Result<()> {
     if !io::stdout().is_terminal() {
         bail!("the dashboard needs a terminal; for one sample as text try `gpuwarden snapshot`");
     }
@@ -50,12 +57,17 @@ pub fn run(source: Box<dyn Source>, options: &Options) -> Result<()> {
         let _restore = RestoreTerminal;
         let mut terminal = ratatui::try_init().context("setting up the terminal")?;
         let mut host = HostStats::new();
-        run_loop(
+        run_loop_with(
             &mut terminal,
             &mut app,
             samples,
             EventStream::new(),
             move || Some(host.read()),
+            |app| {
+                if let Some(feed) = &mut watchdog {
+                    feed.refresh(app);
+                }
+            },
         )
         .await
     })
@@ -77,9 +89,27 @@ impl Drop for RestoreTerminal {
 pub async fn run_loop<B, E>(
     terminal: &mut Terminal<B>,
     app: &mut App,
+    samples: Receiver<SampleResult>,
+    events: E,
+    host: impl FnMut() -> Option<HostReading>,
+) -> Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Stream<Item = io::Result<Event>> + Unpin,
+{
+    run_loop_with(terminal, app, samples, events, host, |_| {}).await
+}
+
+/// [`run_loop`] with `after_sample` called on the app after each sample was taken in (the
+/// watchdog feed refreshes thresholds and the panel there).
+pub async fn run_loop_with<B, E>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
     mut samples: Receiver<SampleResult>,
     mut events: E,
     mut host: impl FnMut() -> Option<HostReading>,
+    mut after_sample: impl FnMut(&mut App),
 ) -> Result<()>
 where
     B: Backend,
@@ -114,7 +144,11 @@ where
                 None => return Ok(()),
             },
         };
+        let sampled = matches!(msg, Msg::Sample(_));
         app.update(msg);
+        if sampled {
+            after_sample(app);
+        }
         if app.quit {
             return Ok(());
         }

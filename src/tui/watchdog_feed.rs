@@ -1,0 +1,180 @@
+//! The dashboard's view of the local watchdog (`gpuwarden top --config PATH`): the config's
+//! thresholds color the bars, and the daemon's event log (`state_dir/events.jsonl`) fills the
+//! watchdog panel — recent events, and which rules are active on which GPU (folded from the
+//! log's `rule_fired` / `rule_cleared` lines).
+//!
+//! The log is re-read only when its size or modification time changed, and then only its
+//! tail (`act::read_last`), so a sample costs one `stat` when nothing happened.
+
+use super::app::App;
+use super::theme::Thresholds;
+use super::watchdog::{EventLine, RuleLine, WatchdogView};
+use crate::act::events::EVENT_LOG_FILE;
+use crate::act::{Event, EventKind, read_last};
+use crate::gpu::GpuSample;
+use crate::policy::config::{Condition, Config, DEFAULT_CONFIG_PATH, Metric};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Events shown in the panel.
+const SHOWN_EVENTS: usize = 8;
+/// Events read to find the active rules.
+const SCANNED_EVENTS: usize = 1000;
+
+/// A loaded config and where its daemon writes its event log.
+#[derive(Debug)]
+pub struct WatchdogFeed {
+    config: Config,
+    events_path: PathBuf,
+    /// Size and modification time of the log when it was last read.
+    seen: Option<(u64, Option<SystemTime>)>,
+    view: WatchdogView,
+}
+
+impl WatchdogFeed {
+    /// The config at `path`; without one, the default path if it exists, else `None`. An
+    /// invalid config is an error naming the file and line.
+    pub fn open(path: Option<&Path>) -> Result<Option<WatchdogFeed>> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => PathBuf::from(DEFAULT_CONFIG_PATH),
+            None => return Ok(None),
+        };
+        let config = crate::policy::load(&path)
+            .with_context(|| format!("loading the watchdog config {}", path.display()))?;
+        Ok(Some(WatchdogFeed::new(config)))
+    }
+
+    pub fn new(config: Config) -> WatchdogFeed {
+        let events_path = config.watchdog.state_dir.join(EVENT_LOG_FILE);
+        let view = WatchdogView {
+            rules: config
+                .rules
+                .iter()
+                .map(|r| RuleLine {
+                    name: r.name.clone(),
+                    summary: summary(&r.condition),
+                    active_on: Vec::new(),
+                })
+                .collect(),
+            events: Vec::new(),
+        };
+        WatchdogFeed {
+            config,
+            events_path,
+            seen: None,
+            view,
+        }
+    }
+
+    /// Sets the app's thresholds from the config and refreshes its watchdog panel.
+    pub fn refresh(&mut self, app: &mut App) {
+        app.thresholds = thresholds(&self.config, app.gpus());
+        self.read_log();
+        app.watchdog = Some(self.view.clone());
+    }
+
+    fn read_log(&mut self) {
+        let meta = std::fs::metadata(&self.events_path).ok();
+        let now = meta.map(|m| (m.len(), m.modified().ok()));
+        if now == self.seen && self.seen.is_some() {
+            return;
+        }
+        self.seen = now;
+        let events = match read_last(&self.events_path, SCANNED_EVENTS) {
+            Ok(events) => events,
+            Err(e) => {
+                self.view.events = vec![EventLine {
+                    at_ms: 0,
+                    text: format!("cannot read the event log: {e}"),
+                    failed: true,
+                }];
+                return;
+            }
+        };
+        let active = active_rules(&events);
+        for rule in &mut self.view.rules {
+            rule.active_on = active.get(rule.name.as_str()).cloned().unwrap_or_default();
+        }
+        let first = events.len().saturating_sub(SHOWN_EVENTS);
+        self.view.events = events[first..].iter().map(event_line).collect();
+    }
+}
+
+/// The lowest `above` threshold rules put on each metric over the GPUs on screen (the level a
+/// bar turns critical at); the defaults where no rule says.
+pub fn thresholds(config: &Config, gpus: &[GpuSample]) -> Thresholds {
+    let lowest = |metric: Metric| {
+        gpus.iter()
+            .flat_map(|g| config.limits(metric, g.index, &g.uuid))
+            .filter(|l| l.above)
+            .map(|l| l.threshold)
+            .min_by(f64::total_cmp)
+    };
+    let d = Thresholds::default();
+    Thresholds {
+        temperature_c: lowest(Metric::TemperatureC).unwrap_or(d.temperature_c),
+        memory_pct: lowest(Metric::MemoryUsedPct).unwrap_or(d.memory_pct),
+        power_pct: lowest(Metric::PowerPctOfLimit).unwrap_or(d.power_pct),
+    }
+}
+
+/// Rule name → GPU indexes it is active on, from the log's fired/cleared events in order.
+fn active_rules(events: &[Event]) -> BTreeMap<&str, Vec<u32>> {
+    let mut active: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for e in events {
+        let (Some(rule), Some(gpu)) = (e.rule.as_deref(), e.gpu_index) else {
+            continue;
+        };
+        let on = active.entry(rule).or_default();
+        match e.kind {
+            EventKind::RuleFired if !on.contains(&gpu) => on.push(gpu),
+            EventKind::RuleCleared => on.retain(|g| *g != gpu),
+            _ => {}
+        }
+        on.sort_unstable();
+    }
+    active
+}
+
+fn event_line(e: &Event) -> EventLine {
+    let mut text = String::new();
+    if let Some(i) = e.gpu_index {
+        text.push_str(&format!("GPU {i}: "));
+    }
+    text.push_str(&e.action);
+    if let Some(rule) = &e.rule {
+        text.push_str(&format!(" ({rule})"));
+    }
+    if !e.result.is_ok() {
+        let result = serde_json::to_value(e.result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        text.push_str(&format!(" — {result}"));
+        if let Some(d) = &e.detail {
+            text.push_str(&format!(": {d}"));
+        }
+    }
+    EventLine {
+        at_ms: e.at_ms,
+        text,
+        failed: !e.result.is_ok() || e.kind == EventKind::RuleFired,
+    }
+}
+
+/// `temperature > 85.0 °C`, `throttle hw-thermal`.
+fn summary(c: &Condition) -> String {
+    match c {
+        Condition::Above {
+            metric, threshold, ..
+        } => format!("{} > {}", metric.label(), metric.format(*threshold)),
+        Condition::Below {
+            metric, threshold, ..
+        } => format!("{} < {}", metric.label(), metric.format(*threshold)),
+        Condition::Throttle(r) => format!("throttle {}", r.name()),
+        Condition::GpuLost => "GPU lost".to_string(),
+    }
+}

@@ -403,12 +403,11 @@ impl SimGpu {
         }
     }
 
+    /// The GPU's processes. Their memory sums to at most `mem_used` (600 MiB stay with the
+    /// driver's context): the first process holds two shares, every other one share.
     fn processes(&self, mem_used: u64) -> Vec<GpuProcess> {
-        let share = if self.pids.is_empty() {
-            0
-        } else {
-            mem_used.saturating_sub(600 << 20) / self.pids.len() as u64
-        };
+        let held = mem_used.saturating_sub(600 << 20);
+        let share = held / (self.pids.len() as u64 + 1);
         self.pids
             .iter()
             .enumerate()
@@ -438,10 +437,10 @@ impl SimGpu {
                 };
                 GpuProcess {
                     pid,
-                    used_memory_bytes: Some(if k == 0 {
-                        share + share / 3
-                    } else {
-                        share * 2 / 3
+                    used_memory_bytes: Some(match (k, self.pids.len()) {
+                        (0, 1) => held,
+                        (0, _) => share * 2,
+                        _ => share,
                     }),
                     user: Some(user.to_string()),
                     command: Some(command),

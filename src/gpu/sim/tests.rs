@@ -155,3 +155,32 @@ fn scenario_names_round_trip() {
             .contains("overheat")
     );
 }
+
+#[test]
+fn processes_never_hold_more_memory_than_their_gpu_uses() {
+    let mut one_pid = 0;
+    for name in Scenario::NAMES {
+        let scenario: Scenario = name.parse().expect("a scenario name");
+        let mut src = SimSource::new(&SimConfig {
+            gpus: 8,
+            seed: 7,
+            scenario,
+        });
+        for snap in run(&mut src, 90) {
+            for g in &snap.gpus {
+                let (Some(procs), Some(used)) = (g.processes.value(), g.memory_used_bytes.get())
+                else {
+                    continue;
+                };
+                let held: u64 = procs.iter().filter_map(|p| p.used_memory_bytes).sum();
+                assert!(
+                    held <= used,
+                    "{scenario:?} gpu {}: processes hold {held} of {used} bytes",
+                    g.index
+                );
+                one_pid += usize::from(procs.len() == 1);
+            }
+        }
+    }
+    assert!(one_pid > 0, "some GPU has a single process");
+}

@@ -8,6 +8,7 @@ mod args;
 mod check_config;
 mod snapshot;
 mod top;
+mod watch;
 
 pub use args::{Cli, Command, CommonArgs, SourceArgs};
 
@@ -29,6 +30,7 @@ pub fn main() -> ExitCode {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
+        Command::Watch(args) => watch::run(&cli, &args),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 mod ladder;
 pub mod raw;
+mod rules;
 pub mod state;
 pub mod summary;
 mod values;
@@ -26,4 +27,6 @@ pub use config::{
 };
 pub use engine::{shutdown, step};
 pub use error::{ConfigError, LoadError};
-pub use state::{ActiveRule, Firing, GpuState, RuleState, STATE_SCHEMA, State, UnitState};
+pub use state::{
+    ActiveRule, CapState, Firing, GpuState, HeldCap, RuleState, STATE_SCHEMA, State, UnitState,
+};

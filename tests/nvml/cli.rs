@@ -56,6 +56,7 @@ fn check_gpu_json(gpu: &Value, want: &crate::fake_nvml::FakeGpu, driver: &str) {
     }
 }
 
+/// Needs a machine without NVIDIA's driver (as CI is): with one, the real library loads.
 #[test]
 fn snapshot_without_a_driver_exits_2_naming_the_library_and_demo() {
     let out = gpuwarden().arg("snapshot").assert().code(2);

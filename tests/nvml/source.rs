@@ -390,3 +390,20 @@ fn static_identity_is_read_once_and_cached() {
     );
     assert_eq!(second.gpus[0].temperature_c, Field::Value(60.0));
 }
+
+#[test]
+fn a_gpu_without_a_handle_keeps_its_place_with_the_reason_everywhere() {
+    let mut state = FakeState::with_gpus(2);
+    state.gpus[0] = state.gpus[0]
+        .clone()
+        .fail("GetHandleByIndex_v2", NO_PERMISSION);
+    let fake = FakeNvml::new(&state);
+    let snap = sample(&mut open(&fake));
+    let g = &snap.gpus[0];
+    assert_eq!(g.status, GpuStatus::Ok);
+    assert_eq!(g.index, 0);
+    assert_eq!(g.uuid, "unknown-0");
+    assert_eq!(g.temperature_c.why(), Some(Missing::NoPermission));
+    assert_eq!(g.processes.why(), Some(Missing::NoPermission));
+    assert_matches_fake(&snap.gpus[1], &state.gpus[1], 1, "550.54.15");
+}

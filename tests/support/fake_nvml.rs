@@ -1,4 +1,4 @@
-//! The fake `libnvidia-ml.so.1` for tests: builds `tests/fake_nvml/fake_nvml.c` with the
+//! The fake `libnvidia-ml.so.1` for tests: builds `tests/fake_nvml/*.c` with the
 //! machine's `cc` (once per test binary), gives each test its own copy of the library in
 //! its own directory, and writes the state file the fake serves its values from.
 //!
@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
@@ -50,7 +51,10 @@ pub const OPTIONAL_SYMBOLS: &[&str] = &[
     "nvmlDeviceGetGraphicsRunningProcesses_v3",
 ];
 
-const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml/fake_nvml.c");
+const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml");
+/// The C sources (compiled) and the header (hashed, so a change rebuilds).
+const SOURCES: &[&str] = &["fake_nvml.c", "state.c"];
+const HEADERS: &[&str] = &["state.h"];
 
 /// One running fake NVML: a private copy of the library plus its state file and setter log.
 pub struct FakeNvml {
@@ -136,6 +140,9 @@ fn tmp_root() -> PathBuf {
 }
 
 /// Compiles the fake (once per test binary and symbol set) and returns the library's path.
+///
+/// The output path is named after a hash of the source and flags and replaced atomically,
+/// so binaries building at the same time never see half a library and nothing piles up.
 fn build(omit: &[&str]) -> PathBuf {
     static BUILT: OnceLock<Mutex<BTreeMap<Vec<String>, PathBuf>>> = OnceLock::new();
     let key: Vec<String> = omit.iter().map(|s| s.to_string()).collect();
@@ -152,22 +159,32 @@ fn build(omit: &[&str]) -> PathBuf {
     if let Some(path) = built.get(&key) {
         return path.clone();
     }
-    let dir = tempfile::Builder::new()
-        .prefix("build-")
-        .tempdir_in(tmp_root())
-        .expect("creating the fake NVML build dir")
-        .keep();
-    let out = dir.join("libnvidia-ml.so.1");
-    let mut cc = Command::new("cc");
-    cc.args(["-shared", "-fPIC", "-O2", "-Wall", "-Wextra"])
-        .arg("-Wl,-soname,libnvidia-ml.so.1")
+    let dir = Path::new(SOURCE_DIR);
+    let source: Vec<Vec<u8>> = SOURCES
+        .iter()
+        .chain(HEADERS)
+        .map(|f| fs::read(dir.join(f)).unwrap_or_else(|e| panic!("reading {f}: {e}")))
+        .collect();
+    let mut flags = vec![
+        "-shared".to_string(),
+        "-fPIC".into(),
+        "-O2".into(),
+        "-Wall".into(),
+        "-Wextra".into(),
+        "-Wl,-soname,libnvidia-ml.so.1".into(),
+    ];
+    flags.extend(omit.iter().map(|sym| format!("-DOMIT_{sym}")));
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&source, &flags).hash(&mut hasher);
+    let out_dir = tmp_root().join(format!("lib-{:016x}", hasher.finish()));
+    fs::create_dir_all(&out_dir).expect("creating the fake NVML build dir");
+    let out = out_dir.join("libnvidia-ml.so.1");
+    let partial = out_dir.join(format!("libnvidia-ml.so.1.{}.partial", std::process::id()));
+    let result = Command::new("cc")
+        .args(&flags)
         .arg("-o")
-        .arg(&out)
-        .arg(SOURCE);
-    for sym in omit {
-        cc.arg(format!("-DOMIT_{sym}"));
-    }
-    let result = cc
+        .arg(&partial)
+        .args(SOURCES.iter().map(|f| dir.join(f)))
         .output()
         .unwrap_or_else(|e| panic!("running `cc` to build the fake NVML (install gcc): {e}"));
     assert!(
@@ -175,6 +192,7 @@ fn build(omit: &[&str]) -> PathBuf {
         "building the fake NVML failed:\n{}",
         String::from_utf8_lossy(&result.stderr)
     );
+    fs::rename(&partial, &out).expect("putting the fake NVML in place");
     built.insert(key, out.clone());
     out
 }
@@ -238,6 +256,7 @@ pub const VALUE_KEYS: &[&str] = &[
     "memory_total_bytes",
     "memory_used_bytes",
     "memory_reserved_bytes",
+    "memory_free_bytes",
     "temperature_c",
     "temperature_slowdown_c",
     "temperature_shutdown_c",

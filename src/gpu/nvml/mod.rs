@@ -5,7 +5,8 @@
 //! the watchdog uses from another thread) and a cache of what never changes while NVML is
 //! initialised: UUID, name, PCI bus id, clock maxima, temperature thresholds, the driver
 //! version. Everything else is read again on every sample by `read`, field by field, so one
-//! unsupported metric or one lost GPU never fails the whole snapshot.
+//! unsupported metric or one lost GPU never fails the whole snapshot; `processes` remembers
+//! who each GPU process is, so `/proc` is read once per process rather than per sample.
 
 mod control;
 mod processes;

@@ -9,7 +9,8 @@
 use crate::gpu::model::GpuProcess;
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 
 #[derive(Clone)]
 struct Described {
@@ -24,6 +25,9 @@ struct Described {
 pub struct ProcessDescriptions {
     proc_root: PathBuf,
     by_pid: HashMap<u32, Described>,
+    /// Reused for every `/proc/PID/stat` read, so a cache hit allocates nothing.
+    path: PathBuf,
+    stat: String,
 }
 
 impl ProcessDescriptions {
@@ -31,12 +35,14 @@ impl ProcessDescriptions {
         ProcessDescriptions {
             proc_root: proc_root.into(),
             by_pid: HashMap::new(),
+            path: PathBuf::new(),
+            stat: String::new(),
         }
     }
 
     /// Fills `user`, `command` and `unit` of `process`.
     pub fn describe(&mut self, process: &mut GpuProcess) {
-        let Some(start_time) = start_time(&self.proc_root, process.pid) else {
+        let Some(start_time) = self.start_time(process.pid) else {
             // Not visible here (another pid namespace): nothing to read, nothing to cache.
             self.by_pid.remove(&process.pid);
             return;
@@ -74,20 +80,46 @@ impl ProcessDescriptions {
     }
 }
 
-/// The process's start time in clock ticks since boot, from `/proc/PID/stat`.
-fn start_time(proc_root: &Path, pid: u32) -> Option<u64> {
-    let mut path = proc_root.join(pid.to_string());
-    path.push("stat");
-    let stat = fs::read_to_string(path).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: fields after it
-    // start behind the last ')'. starttime is field 22, the 20th after the name.
+impl ProcessDescriptions {
+    /// The process's start time in clock ticks since boot, from `/proc/PID/stat`.
+    fn start_time(&mut self, pid: u32) -> Option<u64> {
+        self.path.clear();
+        self.path.push(&self.proc_root);
+        self.path.push(itoa(pid, &mut [0; 10]));
+        self.path.push("stat");
+        self.stat.clear();
+        fs::File::open(&self.path)
+            .and_then(|mut f| f.read_to_string(&mut self.stat))
+            .ok()?;
+        parse_start_time(&self.stat)
+    }
+}
+
+/// starttime is field 22 of `/proc/PID/stat`. The command name (field 2) may contain
+/// spaces and parentheses, so fields are counted from behind its last ')'.
+fn parse_start_time(stat: &str) -> Option<u64> {
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `n` in decimal without allocating.
+fn itoa(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn fake_proc(dir: &Path, pid: u32, start: u64, cmd: &str) {
         let p = dir.join(pid.to_string());
@@ -143,9 +175,18 @@ mod tests {
     fn start_time_survives_odd_command_names() {
         let dir = tempfile::tempdir().unwrap();
         fake_proc(dir.path(), 9, 4242, "x");
-        assert_eq!(start_time(dir.path(), 9), Some(4242));
-        let me = std::process::id();
-        assert!(start_time(Path::new("/proc"), me).is_some_and(|t| t > 0));
-        assert_eq!(start_time(dir.path(), 10), None);
+        let mut fake = ProcessDescriptions::new(dir.path());
+        assert_eq!(fake.start_time(9), Some(4242));
+        assert_eq!(fake.start_time(10), None);
+        let mut real = ProcessDescriptions::new("/proc");
+        assert!(real.start_time(std::process::id()).is_some_and(|t| t > 0));
+        assert_eq!(parse_start_time("1 (a) b) c"), None);
+    }
+
+    #[test]
+    fn itoa_writes_decimal() {
+        for n in [0, 7, 10, 4242, u32::MAX] {
+            assert_eq!(itoa(n, &mut [0; 10]), n.to_string());
+        }
     }
 }

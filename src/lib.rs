@@ -10,7 +10,10 @@
 pub mod act;
 pub mod cli;
 pub mod daemon;
+pub mod fleet;
 pub mod gpu;
 pub mod host;
+pub mod metrics;
 pub mod policy;
+pub mod serve;
 pub mod units;

@@ -5,6 +5,8 @@
 
 #[path = "support/fake_nvml.rs"]
 mod fake_nvml;
+#[path = "harness/prom.rs"]
+mod prom;
 #[path = "harness/sandbox.rs"]
 mod sandbox;
 
@@ -12,5 +14,7 @@ mod sandbox;
 mod daemon;
 #[path = "watch/e2e.rs"]
 mod e2e;
+#[path = "watch/oncall.rs"]
+mod oncall;
 #[path = "watch/signals.rs"]
 mod signals;

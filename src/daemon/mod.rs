@@ -7,9 +7,11 @@
 //! one (with a `config_rejected` event saying why) when the new file is invalid.
 
 pub mod dispatch;
+pub mod oncall;
 pub mod persist;
 pub mod service;
 
+use crate::act::events::EVENT_LOG_FILE;
 use crate::act::{
     ClockActuator, DesktopNotifier, Event, EventKind, EventLog, EventResult, NotifyOptions,
     Systemd, SystemdOptions, UnitAllowlist,
@@ -20,9 +22,11 @@ use crate::gpu::sampler::{self, now_ms};
 use crate::policy::{self, Config};
 use anyhow::{Context, Result};
 use dispatch::Dispatcher;
+use oncall::{OnCall, snake};
 use service::ServiceManager;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -60,7 +64,10 @@ struct Watch {
     events: EventLog,
     dispatcher: Dispatcher,
     samples: tokio::sync::mpsc::Receiver<sampler::SampleResult>,
+    /// How long the last sample took, in ns (for `/metrics`).
+    sample_ns: Arc<AtomicU64>,
     service: ServiceManager,
+    oncall: OnCall,
 }
 
 impl Watch {
@@ -85,7 +92,11 @@ impl Watch {
         let systemd = Systemd::system(systemd_options(&config)?);
         let notifier = DesktopNotifier::session(NotifyOptions::default());
         let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
-        let samples = sampler::spawn(source, config.watchdog.interval);
+        let (timed, sample_ns) = sampler::Timed::wrap(source);
+        let samples = sampler::spawn(Box::new(timed), config.watchdog.interval);
+        let host = crate::host::hostname();
+        let (oncall, oncall_problem) =
+            OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE));
         let mut watch = Watch {
             state: persisted.policy,
             opts,
@@ -94,7 +105,9 @@ impl Watch {
             events,
             dispatcher,
             samples,
+            sample_ns,
             service: ServiceManager::new(),
+            oncall,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
         let started = Event::new(now_ms(), EventKind::Started, format!("watch{mode}")).result(
@@ -102,6 +115,11 @@ impl Watch {
             Some(watch.opts.config_path.display().to_string()),
         );
         watch.log(started);
+        if let Some(why) = oncall_problem {
+            let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
+                .result(EventResult::Failed, Some(why));
+            watch.log(e);
+        }
         if let Some(why) = warning {
             let e = Event::new(now_ms(), EventKind::Started, "load state")
                 .result(EventResult::Failed, Some(why));
@@ -122,6 +140,7 @@ impl Watch {
         let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        self.serve_http().await;
         let mut ready = false;
         loop {
             tokio::select! {
@@ -159,19 +178,46 @@ impl Watch {
             self.shutdown("sampler stopped").await;
         } else {
             self.save();
+            self.oncall.shutdown();
         }
         Ok(())
     }
 
+    /// Starts the HTTP endpoint on `[watchdog] listen`; a port in use is reported, not fatal:
+    /// guarding the GPUs matters more than being scraped.
+    async fn serve_http(&mut self) {
+        let listen = self.config.watchdog.listen;
+        match crate::serve::bind(listen, Arc::clone(&self.oncall.serve)).await {
+            Ok((addr, server)) => {
+                tracing::info!("serving /metrics and /api/v1 on http://{addr}");
+                tokio::spawn(async move {
+                    if let Err(e) = server.await {
+                        tracing::error!("the HTTP endpoint stopped: {e}");
+                    }
+                });
+            }
+            Err(e) => {
+                let e = Event::new(now_ms(), EventKind::Started, format!("listen on {listen}"))
+                    .result(EventResult::Failed, Some(e.to_string()));
+                self.log(e);
+            }
+        }
+    }
+
     fn on_sample(&mut self, mut snap: Snapshot) {
         snap.select(self.opts.gpus.as_deref());
-        let actions = policy::step(&self.config, &mut self.state, &snap, snap.at_ms);
+        let at = snap.at_ms;
+        let actions = policy::step(&self.config, &mut self.state, &snap, at);
+        let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
+        self.oncall.serve.publish(snap, took);
+        self.oncall.on_actions(&actions, at);
         if !actions.is_empty() {
             for e in self.dispatcher.dispatch(&actions) {
                 self.log(e);
             }
             self.save();
         }
+        self.oncall.tick(&self.config, &self.state, at);
         self.service.ping();
         self.service.status(&self.status_line());
     }
@@ -231,6 +277,8 @@ impl Watch {
         }
         self.drain(Duration::from_secs(10)).await;
         self.save();
+        self.oncall.tick(&self.config, &self.state, now_ms());
+        self.oncall.shutdown();
         self.log(
             Event::new(now_ms(), EventKind::Stopped, "stop")
                 .result(EventResult::Ok, Some(why.into())),
@@ -263,6 +311,7 @@ impl Watch {
     }
 
     fn log(&mut self, event: Event) {
+        self.oncall.on_event(&event);
         if self.opts.echo_events {
             println!("{}", describe(&event));
         }
@@ -306,12 +355,4 @@ pub fn describe(e: &Event) -> String {
         snake(&e.kind),
         e.action
     )
-}
-
-/// The snake_case name serde gives a unit variant (`rule_fired`, `not_supported`).
-fn snake<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{value:?}"))
 }

@@ -16,6 +16,7 @@ fn policy(rule: &str, budget: u32, cooldown: &str, auto: bool) -> String {
 [watchdog]
 interval = "200ms"
 state_dir = "@STATE@"
+listen = "127.0.0.1:0"
 
 [restarts]
 budget = {budget}

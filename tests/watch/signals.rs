@@ -6,6 +6,7 @@ const GOOD: &str = r#"
 [watchdog]
 interval = "200ms"
 state_dir = "@STATE@"
+listen = "127.0.0.1:0"
 
 [[rule]]
 name = "gpu-hot"
@@ -99,6 +100,7 @@ fn watch_demo_overheat_dry_run_fires_the_ladder_without_touching_anything() {
 [watchdog]
 interval = "100ms"
 state_dir = "@STATE@"
+listen = "127.0.0.1:0"
 
 [units]
 allow = ["train@*.service"]

@@ -110,6 +110,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
     CheckConfig(CheckConfigArgs),
+    /// The watchdog daemon: thresholds → clock caps → unit restarts → alerts
+    ///
+    /// Try it without a GPU: `gpuwarden watch --demo --scenario overheat --dry-run
+    /// --config watchdog.toml --state-dir /tmp/gw`.
+    Watch(WatchArgs),
 }
 
 impl Default for Command {
@@ -129,6 +134,25 @@ pub struct SnapshotArgs {
     /// CSV with a header row, one line per GPU
     #[arg(long)]
     pub csv: bool,
+}
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct WatchArgs {
+    /// The policy (default /etc/gpuwarden/watchdog.toml)
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Decide and log every action, change nothing (no caps, no restarts)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take one sample, carry out its actions, and exit
+    #[arg(long)]
+    pub once: bool,
+    /// Where state and the event log live (overrides [watchdog] state_dir)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Do not print events on stdout (they still go to the event log)
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Debug, Args)]

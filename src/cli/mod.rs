@@ -9,6 +9,7 @@ mod check_config;
 mod serve;
 mod snapshot;
 mod top;
+mod watch;
 
 pub use args::{Cli, Command, CommonArgs, SourceArgs};
 
@@ -31,6 +32,7 @@ pub fn main() -> ExitCode {
         Command::Snapshot(args) => snapshot::run(&cli, &args),
         Command::Serve(args) => serve::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
+        Command::Watch(args) => watch::run(&cli, &args),
     };
     match result {
         Ok(code) => code,

@@ -154,7 +154,11 @@ impl Source for MultiSource {
                 Ok(snap) => {
                     names.push(snap.source);
                     host.get_or_insert(snap.host);
-                    part.last = snap.gpus.iter().map(|g| (g.index, g.uuid.clone())).collect();
+                    part.last = snap
+                        .gpus
+                        .iter()
+                        .map(|g| (g.index, g.uuid.clone()))
+                        .collect();
                     snap.gpus
                 }
                 Err(e) => {
@@ -185,8 +189,11 @@ impl Source for MultiSource {
     }
 
     fn control(&self) -> Option<Box<dyn GpuControl>> {
-        let controls: Vec<Box<dyn GpuControl>> =
-            self.parts.iter().filter_map(|p| p.source.control()).collect();
+        let controls: Vec<Box<dyn GpuControl>> = self
+            .parts
+            .iter()
+            .filter_map(|p| p.source.control())
+            .collect();
         (!controls.is_empty()).then(|| Box::new(MultiControl { controls }) as Box<dyn GpuControl>)
     }
 }

@@ -166,7 +166,9 @@ impl GpuControl for AmdControl {
         let (hwmon, cap) = self.cap_path(&dev)?;
         let before = self.read(&cap)?;
         if !watts.is_finite() || watts <= 0.0 {
-            return Err(ControlError::Other(format!("power limit {watts} W is not positive")));
+            return Err(ControlError::Other(format!(
+                "power limit {watts} W is not positive"
+            )));
         }
         let uw = (watts * 1e6).round() as u64;
         let bound = |name: &str| hwmon.watts(name).get().filter(|w| *w > 0.0);

@@ -98,7 +98,14 @@ pub fn mask_text(mask: &[u32]) -> String {
 /// `16.0 GT/s PCIe` → 4 (PCIe generation from the transfer rate).
 pub fn pcie_generation(speed: &str) -> Option<u32> {
     let rate: f64 = speed.split_whitespace().next()?.parse().ok()?;
-    let gens = [(2.5, 1), (5.0, 2), (8.0, 3), (16.0, 4), (32.0, 5), (64.0, 6)];
+    let gens = [
+        (2.5, 1),
+        (5.0, 2),
+        (8.0, 3),
+        (16.0, 4),
+        (32.0, 5),
+        (64.0, 6),
+    ];
     gens.iter()
         .find(|(gt, _)| (rate - gt).abs() < 0.01)
         .map(|(_, g)| *g)

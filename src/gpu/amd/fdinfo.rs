@@ -32,15 +32,19 @@ pub fn scan(proc_root: &Path) -> Result<ProcessesByCard, Missing> {
     // (pdev, pid) -> client id -> vram bytes
     let mut clients: BTreeMap<(String, u32), BTreeMap<String, Option<u64>>> = BTreeMap::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
             continue;
         };
         for fd in fds.flatten() {
-            let is_drm = fs::read_link(fd.path())
-                .is_ok_and(|target| target.starts_with("/dev/dri/"));
+            let is_drm =
+                fs::read_link(fd.path()).is_ok_and(|target| target.starts_with("/dev/dri/"));
             if !is_drm {
                 continue;
             }
@@ -144,7 +148,10 @@ mod tests {
                 vram_bytes: Some(2 << 20),
             })
         );
-        assert_eq!(parse_client("drm-driver:\ti915\ndrm-pdev:\t0000:00:02.0\n"), None);
+        assert_eq!(
+            parse_client("drm-driver:\ti915\ndrm-pdev:\t0000:00:02.0\n"),
+            None
+        );
         let newer = "drm-driver: amdgpu\ndrm-pdev: 0000:03:00.0\ndrm-client-id: 1\n\
                      drm-resident-vram: 3 MiB\n";
         assert_eq!(parse_client(newer).unwrap().vram_bytes, Some(3 << 20));

@@ -96,9 +96,21 @@ impl<'a> Hwmon<'a> {
         self.u64("fan1_input")
     }
 
-    /// The clock labelled `label` (`sclk`, `mclk`) in MHz, from `freqN_input` (Hz).
+    /// The clock labelled `label` (`sclk`, `mclk`) in MHz, from `freqN_input` (Hz). Without
+    /// labels (the `radeon` driver) `freq1` is `sclk` and `freq2` is `mclk`, as in amdgpu.
     pub fn clock_mhz(&self, label: &str) -> Field<u32> {
-        match self.numbered("freq", label) {
+        let n = self.numbered("freq", label).or_else(|| {
+            let n = match label {
+                "sclk" => 1,
+                "mclk" => 2,
+                _ => return None,
+            };
+            let unlabelled = self
+                .path(&format!("freq{n}_label"))
+                .is_some_and(|p| self.fs.read(&p).is_err());
+            unlabelled.then_some(n)
+        });
+        match n {
             Some(n) => self
                 .u64(&format!("freq{n}_input"))
                 .map(|hz| (hz / 1_000_000) as u32),
@@ -118,7 +130,10 @@ impl<'a> Hwmon<'a> {
             .iter()
             .filter_map(|p| {
                 let name = p.file_name()?.to_str()?;
-                name.strip_prefix("temp")?.strip_suffix("_input")?.parse().ok()
+                name.strip_prefix("temp")?
+                    .strip_suffix("_input")?
+                    .parse()
+                    .ok()
             })
             .collect();
         numbers.sort_unstable();
@@ -148,7 +163,11 @@ impl<'a> Hwmon<'a> {
         let dir = self.dir.as_ref()?;
         self.fs.list(dir).ok()?.iter().find_map(|p| {
             let name = p.file_name()?.to_str()?;
-            let n: u32 = name.strip_prefix(prefix)?.strip_suffix("_label")?.parse().ok()?;
+            let n: u32 = name
+                .strip_prefix(prefix)?
+                .strip_suffix("_label")?
+                .parse()
+                .ok()?;
             (read_text(self.fs, p).value()? == label).then_some(n)
         })
     }

@@ -37,7 +37,10 @@ impl Sysfs for RealSysfs {
     fn write(&self, path: &Path, value: &str) -> io::Result<()> {
         use std::io::Write;
         // Never create: an attribute that is not there is not supported.
-        let mut file = fs::OpenOptions::new().write(true).truncate(true).open(path)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)?;
         file.write_all(value.as_bytes())
     }
 

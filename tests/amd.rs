@@ -1,0 +1,18 @@
+//! The AMD source against real recorded sysfs trees of eleven cards (tests/fixtures/amd-sysfs,
+//! from LACT, MIT): parsed samples, the CLI, the watchdog's sysfs writes, broken trees,
+//! processes from fdinfo, and a mixed NVIDIA + AMD fleet.
+
+#[path = "amd/cards.rs"]
+mod cards;
+#[path = "amd/cli.rs"]
+mod cli;
+#[path = "amd/control.rs"]
+mod control;
+#[path = "amd/expected.rs"]
+mod expected;
+#[path = "amd/faults.rs"]
+mod faults;
+#[path = "amd/processes.rs"]
+mod processes;
+#[path = "amd/support.rs"]
+mod support;

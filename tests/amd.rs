@@ -12,6 +12,8 @@ mod control;
 mod expected;
 #[path = "amd/faults.rs"]
 mod faults;
+#[path = "amd/mixed.rs"]
+mod mixed;
 #[path = "amd/processes.rs"]
 mod processes;
 #[path = "amd/support.rs"]

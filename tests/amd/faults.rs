@@ -212,3 +212,42 @@ proptest! {
         }
     }
 }
+
+/// Removes the card's directory the moment one of its files is read.
+struct Vanishing {
+    trigger: &'static str,
+    card_dir: std::path::PathBuf,
+}
+
+impl gpuwarden::gpu::amd::Sysfs for Vanishing {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        if path.ends_with(self.trigger) && self.card_dir.exists() {
+            std::fs::remove_dir_all(&self.card_dir)?;
+        }
+        RealSysfs.read(path)
+    }
+    fn write(&self, path: &Path, value: &str) -> std::io::Result<()> {
+        RealSysfs.write(path, value)
+    }
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+        RealSysfs.list(dir)
+    }
+}
+
+#[test]
+fn a_card_that_vanishes_while_it_is_read_is_lost_not_all_unsupported() {
+    let dir = copy_tree("rx6600");
+    let root = dir.path().join("tree");
+    let proc = fake_proc();
+    let fs = Arc::new(Vanishing {
+        trigger: "mem_busy_percent",
+        card_dir: root.join("card1"),
+    });
+    let mut src = source(&root, proc.path(), fs);
+    let snap = src.sample(1).unwrap();
+    assert_eq!(snap.gpus.len(), 1);
+    assert_eq!(snap.gpus[0].status, GpuStatus::Lost);
+    assert_eq!(snap.gpus[0].uuid, "amd-0000:12:00.0");
+    let again = src.sample(2).unwrap();
+    assert_eq!(again.gpus[0].status, GpuStatus::Lost);
+}

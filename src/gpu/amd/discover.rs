@@ -43,6 +43,11 @@ pub fn uuid_for(pci_address: &str) -> String {
     format!("amd-{pci_address}")
 }
 
+/// The PCI address inside an AMD UUID.
+pub fn pci_address_of(uuid: &str) -> Option<&str> {
+    uuid.strip_prefix("amd-")
+}
+
 /// Where the `card*` directories are: `ROOT/class/drm` when it exists, else `ROOT`.
 pub fn drm_dir(fs: &dyn Sysfs, root: &Path) -> PathBuf {
     let class = root.join("class").join("drm");

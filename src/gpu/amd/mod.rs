@@ -128,8 +128,14 @@ impl AmdSource {
         found
             .iter()
             .map(|f| {
-                let mut card =
-                    card::read_card(&*self.fs, f, self.index_of(&f.uuid()), self.driver(f));
+                let index = self.index_of(&f.uuid());
+                let mut card = card::read_card(&*self.fs, f, index, self.driver(f));
+                if self.fs.list(&f.device_dir).is_err() {
+                    // Gone while it was being read: its fields say "not supported" only
+                    // because the files vanished, so report the card lost instead.
+                    card.sample = lost_sample(index, &f.uuid());
+                    return card;
+                }
                 card.sample.processes = match &mut processes {
                     Ok(by_card) => Field::Value(by_card.remove(&f.pci_address).unwrap_or_default()),
                     Err(why) => Field::missing(*why),
@@ -165,14 +171,7 @@ impl Source for AmdSource {
         let mut gpus: Vec<GpuSample> = present.into_iter().map(|c| c.sample).collect();
         for (i, uuid) in self.indexed.iter().enumerate() {
             if !gpus.iter().any(|g| &g.uuid == uuid) {
-                let index = u32::try_from(i).unwrap_or(u32::MAX);
-                let mut lost = GpuSample::lost(index, uuid.clone(), Vendor::Amd);
-                lost.pci_bus_id = uuid
-                    .strip_prefix("amd-")
-                    .map_or(Field::missing(Missing::GpuLost), |a| {
-                        Field::Value(a.to_string())
-                    });
-                gpus.push(lost);
+                gpus.push(lost_sample(u32::try_from(i).unwrap_or(u32::MAX), uuid));
             }
         }
         gpus.sort_by_key(|g| g.index);
@@ -188,4 +187,14 @@ impl Source for AmdSource {
             Arc::clone(&self.shared),
         )))
     }
+}
+
+/// A lost AMD card: identity, index and PCI address kept, every metric `gpu_lost`.
+fn lost_sample(index: u32, uuid: &str) -> GpuSample {
+    let mut lost = GpuSample::lost(index, uuid, Vendor::Amd);
+    lost.pci_bus_id = discover::pci_address_of(uuid)
+        .map_or(Field::missing(Missing::GpuLost), |a| {
+            Field::Value(a.to_string())
+        });
+    lost
 }

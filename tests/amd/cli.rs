@@ -60,7 +60,7 @@ fn the_environment_names_the_root_and_all_vendors_is_the_default() {
     let csv = String::from_utf8(out.stdout).unwrap();
     let row = csv.lines().nth(1).expect("one GPU row");
     assert!(
-        row.contains(",amd-0000:03:00.0,amd,ok,Radeon RX 9070/9070 XT,0000:03:00.0,"),
+        row.contains(",amd-0000:03:00.0,amd,ok,AMD Radeon RX 9070/9070 XT,0000:03:00.0,"),
         "{row}"
     );
 }

@@ -45,7 +45,11 @@ pub const EXPECTED: [Expected; 11] = [
         sclk_mhz: Some(300),
         pcie: Some((3, 1)),
         fan_pct: Some(20),
-        ..card("hd7870", "amd-0000:01:00.0", "Radeon HD 7870 (Pitcairn XT)")
+        ..card(
+            "hd7870",
+            "amd-0000:01:00.0",
+            "AMD Radeon HD 7870 (Pitcairn XT)",
+        )
     },
     // DPM tables empty, no power reading, no gpu_busy_percent.
     Expected {
@@ -56,7 +60,7 @@ pub const EXPECTED: [Expected; 11] = [
         vram_used_bytes: Some(495_321_088),
         pcie: Some((2, 4)),
         fan_pct: Some(40),
-        ..card("r7-240", "amd-0000:01:00.0", "Radeon R7 240 (Oland)")
+        ..card("r7-240", "amd-0000:01:00.0", "AMD Radeon R7 240 (Oland)")
     },
     Expected {
         util_pct: Some(0),
@@ -72,7 +76,7 @@ pub const EXPECTED: [Expected; 11] = [
         ..card(
             "rx5700xt",
             "amd-0000:28:00.0",
-            "Radeon RX 5600 XT/5700/5700 XT",
+            "AMD Radeon RX 5600 XT/5700/5700 XT",
         )
     },
     // The link files were recorded outside card0/device (see the fixtures' README).
@@ -87,7 +91,11 @@ pub const EXPECTED: [Expected; 11] = [
         mclk_mhz: Some(1750),
         vram_used_bytes: Some(536_870_912),
         fan_pct: Some(14),
-        ..card("rx580", "amd-0000:09:00.0", "Radeon RX 470/480/570/580/590")
+        ..card(
+            "rx580",
+            "amd-0000:09:00.0",
+            "AMD Radeon RX 470/480/570/580/590",
+        )
     },
     Expected {
         util_pct: Some(0),
@@ -103,7 +111,7 @@ pub const EXPECTED: [Expected; 11] = [
         ..card(
             "rx6600",
             "amd-0000:12:00.0",
-            "Radeon RX 6600/6600 XT/6650 XT",
+            "AMD Radeon RX 6600/6600 XT/6650 XT",
         )
     },
     Expected {
@@ -121,7 +129,7 @@ pub const EXPECTED: [Expected; 11] = [
         ..card(
             "rx6900xt",
             "amd-0000:0c:00.0",
-            "Radeon RX 6800/6800 XT/6900 XT",
+            "AMD Radeon RX 6800/6800 XT/6900 XT",
         )
     },
     Expected {
@@ -138,7 +146,7 @@ pub const EXPECTED: [Expected; 11] = [
         ..card(
             "rx7600s",
             "amd-0000:03:00.0",
-            "Radeon RX 7600/7600 XT/7600S/7700S",
+            "AMD Radeon RX 7600/7600 XT/7600S/7700S",
         )
     },
     Expected {
@@ -152,7 +160,11 @@ pub const EXPECTED: [Expected; 11] = [
         mclk_mhz: Some(1249),
         pcie: Some((4, 16)),
         fan_pct: Some(0),
-        ..card("rx7900xtx", "amd-0000:03:00.0", "Radeon RX 7900 XT/XTX/GRE")
+        ..card(
+            "rx7900xtx",
+            "amd-0000:03:00.0",
+            "AMD Radeon RX 7900 XT/XTX/GRE",
+        )
     },
     // Sleep level `S:` in pp_dpm_sclk; PCIe 5.
     Expected {
@@ -166,7 +178,7 @@ pub const EXPECTED: [Expected; 11] = [
         mclk_mhz: Some(1124),
         pcie: Some((5, 16)),
         fan_pct: Some(46),
-        ..card("rx9070", "amd-0000:03:00.0", "Radeon RX 9070/9070 XT")
+        ..card("rx9070", "amd-0000:03:00.0", "AMD Radeon RX 9070/9070 XT")
     },
     // APU: no fan, no thresholds, memory clock only from the `*` line of pp_dpm_mclk.
     Expected {
@@ -178,7 +190,11 @@ pub const EXPECTED: [Expected; 11] = [
         sclk_max_mhz: Some(1600),
         mclk_mhz: Some(687),
         pcie: Some((3, 16)),
-        ..card("vangogh", "amd-0000:04:00.0", "Steam Deck APU (Van Gogh)")
+        ..card(
+            "vangogh",
+            "amd-0000:04:00.0",
+            "AMD Steam Deck APU (Van Gogh)",
+        )
     },
     Expected {
         util_pct: Some(0),
@@ -192,6 +208,6 @@ pub const EXPECTED: [Expected; 11] = [
         vram_used_bytes: Some(16_613_376),
         pcie: Some((3, 16)),
         fan_pct: Some(0),
-        ..card("vega56", "amd-0000:0b:00.0", "Radeon RX Vega 56/64")
+        ..card("vega56", "amd-0000:0b:00.0", "AMD Radeon RX Vega 56/64")
     },
 ];

@@ -4,6 +4,7 @@
 //! One device id often covers several products (a 5600 XT and a 5700 XT share `731f`),
 //! so the table names the family honestly instead of guessing one product. An id that is
 //! not in the table shows as `AMD GPU 1002:XXXX`, which `lspci -nn` users can look up.
+//! Names start with `AMD` (as NVML's start with `NVIDIA`), so a mixed fleet reads clearly.
 
 /// `(device id, name)`, vendor 0x1002.
 const NAMES: &[(u16, &str)] = &[
@@ -63,7 +64,7 @@ pub fn card_name(product_name: Option<&str>, vendor_id: u16, device_id: Option<u
     }
     match device_id {
         Some(d) => known_name(d)
-            .map(str::to_string)
+            .map(|name| format!("AMD {name}"))
             .unwrap_or_else(|| format!("AMD GPU {vendor_id:04x}:{d:04x}")),
         None => "AMD GPU".to_string(),
     }
@@ -81,7 +82,7 @@ mod tests {
         );
         assert_eq!(
             card_name(Some(""), 0x1002, Some(0x73bf)),
-            "Radeon RX 6800/6800 XT/6900 XT"
+            "AMD Radeon RX 6800/6800 XT/6900 XT"
         );
         assert_eq!(card_name(None, 0x1002, Some(0xabcd)), "AMD GPU 1002:abcd");
         assert_eq!(card_name(None, 0x1002, None), "AMD GPU");

@@ -10,10 +10,14 @@ mod cli;
 mod control;
 #[path = "amd/expected.rs"]
 mod expected;
+#[path = "support/fake_nvml.rs"]
+mod fake_nvml;
 #[path = "amd/faults.rs"]
 mod faults;
 #[path = "amd/mixed.rs"]
 mod mixed;
+#[path = "amd/mixed_nvml.rs"]
+mod mixed_nvml;
 #[path = "amd/processes.rs"]
 mod processes;
 #[path = "amd/support.rs"]

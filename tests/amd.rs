@@ -1,6 +1,6 @@
 //! The AMD source against real recorded sysfs trees of eleven cards (tests/fixtures/amd-sysfs,
 //! from LACT, MIT): parsed samples, the CLI, the watchdog's sysfs writes, broken trees,
-//! processes from fdinfo, and a mixed NVIDIA + AMD fleet.
+//! processes from fdinfo, the watchdog's clock actuator, and a mixed NVIDIA + AMD fleet.
 
 #[path = "amd/cards.rs"]
 mod cards;
@@ -22,3 +22,5 @@ mod mixed_nvml;
 mod processes;
 #[path = "amd/support.rs"]
 mod support;
+#[path = "amd/watchdog.rs"]
+mod watchdog;

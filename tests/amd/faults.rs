@@ -105,6 +105,10 @@ fn a_card_removed_between_samples_stays_lost_with_its_identity_until_it_returns(
         assert_eq!(g.status, GpuStatus::Lost);
         assert_eq!((g.index, g.uuid.as_str()), (0, "amd-0000:12:00.0"));
         assert_eq!(g.pci_bus_id.value().unwrap(), "0000:12:00.0");
+        assert_eq!(
+            g.name.value().unwrap(),
+            "AMD Radeon RX 6600/6600 XT/6650 XT"
+        );
         assert_eq!(g.temperature_c.why(), Some(Missing::GpuLost));
     }
 

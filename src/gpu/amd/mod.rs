@@ -38,6 +38,7 @@ use super::model::{GpuSample, Snapshot, UnixMs, Vendor};
 use super::source::{GpuControl, Source, SourceError};
 use control::Shared;
 use discover::{FoundCard, find_cards};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -66,6 +67,8 @@ pub struct AmdSource {
     host: String,
     /// UUIDs in index order.
     indexed: Vec<String>,
+    /// The last name read for each UUID, kept for the card when it is lost.
+    last_names: BTreeMap<String, String>,
     shared: Arc<Mutex<Shared>>,
 }
 
@@ -94,6 +97,7 @@ impl AmdSource {
             fs,
             host: crate::host::hostname(),
             indexed: Vec::new(),
+            last_names: BTreeMap::new(),
             shared: Arc::new(Mutex::new(Shared::default())),
         };
         source.register(&found);
@@ -125,7 +129,7 @@ impl AmdSource {
         let found = find_cards(&*self.fs, &self.config.sysfs_root);
         self.register(&found);
         let mut processes = fdinfo::scan(&self.config.proc_root);
-        found
+        let cards: Vec<AmdCard> = found
             .iter()
             .map(|f| {
                 let index = self.index_of(&f.uuid());
@@ -133,7 +137,7 @@ impl AmdSource {
                 if self.fs.list(&f.device_dir).is_err() {
                     // Gone while it was being read: its fields say "not supported" only
                     // because the files vanished, so report the card lost instead.
-                    card.sample = lost_sample(index, &f.uuid());
+                    card.sample = lost_sample(index, &f.uuid(), self.last_names.get(&f.uuid()));
                     return card;
                 }
                 card.sample.processes = match &mut processes {
@@ -142,7 +146,14 @@ impl AmdSource {
                 };
                 card
             })
-            .collect()
+            .collect();
+        for card in &cards {
+            if let Some(name) = card.sample.name.value() {
+                self.last_names
+                    .insert(card.sample.uuid.clone(), name.clone());
+            }
+        }
+        cards
     }
 
     fn driver(&self, card: &FoundCard) -> Field<String> {
@@ -171,7 +182,8 @@ impl Source for AmdSource {
         let mut gpus: Vec<GpuSample> = present.into_iter().map(|c| c.sample).collect();
         for (i, uuid) in self.indexed.iter().enumerate() {
             if !gpus.iter().any(|g| &g.uuid == uuid) {
-                gpus.push(lost_sample(u32::try_from(i).unwrap_or(u32::MAX), uuid));
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                gpus.push(lost_sample(index, uuid, self.last_names.get(uuid)));
             }
         }
         gpus.sort_by_key(|g| g.index);
@@ -189,9 +201,13 @@ impl Source for AmdSource {
     }
 }
 
-/// A lost AMD card: identity, index and PCI address kept, every metric `gpu_lost`.
-fn lost_sample(index: u32, uuid: &str) -> GpuSample {
+/// A lost AMD card: identity, index, PCI address and last known name kept, every metric
+/// `gpu_lost`.
+fn lost_sample(index: u32, uuid: &str, name: Option<&String>) -> GpuSample {
     let mut lost = GpuSample::lost(index, uuid, Vendor::Amd);
+    if let Some(name) = name {
+        lost.name = Field::Value(name.clone());
+    }
     lost.pci_bus_id = discover::pci_address_of(uuid)
         .map_or(Field::missing(Missing::GpuLost), |a| {
             Field::Value(a.to_string())

@@ -1,6 +1,7 @@
 //! The AMD source against real recorded sysfs trees of eleven cards (tests/fixtures/amd-sysfs,
-//! from LACT, MIT): parsed samples, the CLI, the watchdog's sysfs writes, broken trees,
-//! processes from fdinfo, the watchdog's clock actuator, and a mixed NVIDIA + AMD fleet.
+//! from LACT, MIT): parsed samples, the CLI, the sysfs writes of clock and power actions,
+//! broken trees, processes from fdinfo, the watchdog's clock actuator, and a mixed NVIDIA +
+//! AMD fleet in `snapshot` and the dashboard.
 
 #[path = "amd/cards.rs"]
 mod cards;
@@ -8,6 +9,8 @@ mod cards;
 mod cli;
 #[path = "amd/control.rs"]
 mod control;
+#[path = "amd/dashboard.rs"]
+mod dashboard;
 #[path = "amd/expected.rs"]
 mod expected;
 #[path = "support/fake_nvml.rs"]

@@ -2,6 +2,7 @@
 //! subcommand. `--help` is the first documentation most users read, so it teaches.
 
 pub use super::check_config::CheckConfigArgs;
+use crate::gpu::multi::VendorChoice;
 use crate::gpu::open::SourceSpec;
 use crate::gpu::sim::Scenario;
 use clap::{Args, Parser, Subcommand};
@@ -46,6 +47,13 @@ pub struct SourceArgs {
     /// Path to libnvidia-ml.so.1 (default: the system's loader search path)
     #[arg(long, global = true, env = "GPUWARDEN_NVML_LIB", value_name = "PATH")]
     pub nvml_lib: Option<PathBuf>,
+    /// Which GPUs: nvidia, amd, or all (every vendor found)
+    #[arg(long, global = true, default_value = "all", value_name = "VENDOR")]
+    pub vendor: VendorChoice,
+    /// Read AMD cards from this sysfs tree instead of /sys (a recorded tree holding
+    /// card*/device works too)
+    #[arg(long, global = true, env = "GPUWARDEN_SYSFS_ROOT", value_name = "DIR")]
+    pub sysfs_root: Option<PathBuf>,
     /// Only these GPUs, by index, like nvidia-smi: `-i 0,2`
     #[arg(
         short = 'i',
@@ -65,6 +73,8 @@ impl SourceArgs {
             SourceSpec {
                 demo: None,
                 nvml_lib: self.nvml_lib.clone(),
+                vendor: self.vendor,
+                sysfs_root: self.sysfs_root.clone(),
             }
         }
     }

@@ -4,6 +4,7 @@
 //! (CPU, RAM, which user and systemd unit own a process); `cli` turns the command line into a
 //! run of one of the jobs; `units` formats numbers for people.
 
+pub mod bench;
 pub mod cli;
 pub mod gpu;
 pub mod host;

@@ -105,6 +105,8 @@ pub enum Command {
     Top(TopArgs),
     /// One sample of every GPU, as a table, JSON or CSV
     Snapshot(SnapshotArgs),
+    /// Burn every selected GPU, check every result and judge each GPU (PASS/WARN/FAIL)
+    Bench(super::bench::BenchArgs),
 }
 
 impl Default for Command {

@@ -1,0 +1,413 @@
+//! One GPU's burn: its own host thread and CUDA context, kernels launched back to back
+//! until told to stop, every result read back and checked against the host's value.
+//!
+//! `mixed` runs the tensor kernel on one stream while the copy and the pattern pass run on
+//! a second, so the card sees compute and memory load at once. Kernel lengths start short
+//! and double until a launch takes ~50 ms, so a slow card is never stuck in one launch and
+//! a fast one is not dominated by launch overhead.
+
+use super::{CudaDevice, error_name};
+use crate::bench::reference::{self, Check};
+use crate::bench::tally::{Launch, SharedTally};
+use crate::bench::{Part, Workload, kernels};
+use cudarc::driver::sys::CUdevice_attribute as Attr;
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DriverError, LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::Ptx;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Seed of the memory pattern; odd passes use its complement.
+const PATTERN_SEED: u32 = 0x5A5A_C3C3;
+/// A launch this long is long enough.
+const TARGET_LAUNCH_S: f64 = 0.05;
+
+/// What a worker runs and when it stops.
+#[derive(Clone)]
+pub struct Plan {
+    pub workload: Workload,
+    /// Share of free VRAM the memory workload covers (0..1].
+    pub memory_fraction: f64,
+    pub start: Instant,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Starts the burn of `dev` on its own thread.
+pub fn spawn(dev: CudaDevice, plan: Plan, tally: SharedTally) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("gpuwarden-burn-{}", dev.ordinal))
+        .spawn(move || {
+            let result = burn(&dev, &plan, &tally);
+            let mut t = tally.lock();
+            if let Err(e) = result {
+                t.errors.push(e);
+            }
+            t.finished = true;
+        })
+}
+
+fn ctx_err(what: &str) -> impl Fn(DriverError) -> String + '_ {
+    move |e| format!("{what}: {}", error_name(&e))
+}
+
+fn burn(dev: &CudaDevice, plan: &Plan, tally: &SharedTally) -> Result<(), String> {
+    let ctx = CudaContext::new(dev.ordinal).map_err(ctx_err("creating a CUDA context"))?;
+    let sms = ctx
+        .attribute(Attr::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+        .map_err(ctx_err("reading the SM count"))?
+        .max(1) as u32;
+    let per_sm = ctx
+        .attribute(Attr::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR)
+        .map_err(ctx_err("reading threads per SM"))?
+        .clamp(256, 4096) as u32;
+    let compute_stream = ctx.new_stream().map_err(ctx_err("creating a stream"))?;
+    let memory_stream = ctx.new_stream().map_err(ctx_err("creating a stream"))?;
+    let mut compute = match plan.workload {
+        Workload::Fp32 => Some(Compute::new(
+            &ctx,
+            &compute_stream,
+            Part::Fp32,
+            sms,
+            per_sm,
+        )?),
+        Workload::Tensor | Workload::Mixed => {
+            let (major, minor) = ctx
+                .compute_capability()
+                .map_err(ctx_err("reading the compute capability"))?;
+            if major < 8 {
+                return Err(format!(
+                    "the tensor workload needs BF16 tensor cores (sm_80 or newer); this GPU is \
+                     sm_{major}{minor} (try --workload fp32 or memory)"
+                ));
+            }
+            Some(Compute::new(
+                &ctx,
+                &compute_stream,
+                Part::Tensor,
+                sms,
+                per_sm,
+            )?)
+        }
+        Workload::Memory => None,
+    };
+    let mut memory = match plan.workload {
+        Workload::Memory | Workload::Mixed => Some(Memory::new(
+            &ctx,
+            &memory_stream,
+            plan.memory_fraction,
+            sms,
+        )?),
+        _ => None,
+    };
+    let mut pass = 0u32;
+    while !plan.stop.load(Ordering::Relaxed) {
+        if let Some(c) = compute.as_mut() {
+            c.launch(&compute_stream)?;
+        }
+        if let Some(m) = memory.as_mut() {
+            m.copy(&memory_stream, plan.start, tally)?;
+            m.pattern(&memory_stream, pass, plan.start, tally)?;
+        }
+        if let Some(c) = compute.as_mut() {
+            c.finish(&compute_stream, plan.start, tally)?;
+        }
+        pass = pass.wrapping_add(1);
+    }
+    Ok(())
+}
+
+/// The FP32 or tensor kernel with its output buffer and current length.
+struct Compute {
+    part: Part,
+    func: CudaFunction,
+    out: CudaSlice<f32>,
+    cfg: LaunchConfig,
+    iters: u32,
+    max_iters: u32,
+    launched: Option<Instant>,
+    expected: HashMap<u32, f32>,
+}
+
+impl Compute {
+    fn new(
+        ctx: &Arc<CudaContext>,
+        stream: &Arc<CudaStream>,
+        part: Part,
+        sms: u32,
+        per_sm: u32,
+    ) -> Result<Self, String> {
+        let (file, src, name, block, max_iters) = match part {
+            Part::Fp32 => (
+                "fp32.ptx",
+                kernels::FP32_PTX,
+                kernels::FP32_KERNEL,
+                256,
+                1 << 17,
+            ),
+            _ => (
+                "tensor.ptx",
+                kernels::TENSOR_PTX,
+                kernels::TENSOR_KERNEL,
+                128,
+                1 << 20,
+            ),
+        };
+        let module = ctx
+            .load_module(Ptx::from_src(src))
+            .map_err(|e| format!("loading {file}: {}", error_name(&e)))?;
+        let func = module
+            .load_function(name)
+            .map_err(|e| format!("finding {name} in {file}: {}", error_name(&e)))?;
+        let blocks = sms * (per_sm / block).max(1);
+        let out = stream
+            .alloc_zeros::<f32>((blocks * block) as usize)
+            .map_err(ctx_err("allocating the result buffer"))?;
+        Ok(Compute {
+            part,
+            func,
+            out,
+            cfg: LaunchConfig {
+                grid_dim: (blocks, 1, 1),
+                block_dim: (block, 1, 1),
+                shared_mem_bytes: 0,
+            },
+            iters: 64,
+            max_iters,
+            launched: None,
+            expected: HashMap::new(),
+        })
+    }
+
+    fn launch(&mut self, stream: &Arc<CudaStream>) -> Result<(), String> {
+        let mut b = stream.launch_builder(&self.func);
+        b.arg(&mut self.out).arg(&self.iters);
+        // SAFETY: the kernel takes (f32* out, u32 iters) and writes one f32 per thread of
+        // the grid, which is exactly `out`'s length.
+        unsafe { b.launch(self.cfg) }
+            .map_err(|e| format!("launching {}: {}", self.part.name(), error_name(&e)))?;
+        self.launched = Some(Instant::now());
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        stream: &Arc<CudaStream>,
+        start: Instant,
+        tally: &SharedTally,
+    ) -> Result<(), String> {
+        let what = self.part.name();
+        stream
+            .synchronize()
+            .map_err(|e| format!("running the {what} kernel: {}", error_name(&e)))?;
+        let secs = self.launched.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let values = stream
+            .clone_dtoh(&self.out)
+            .map_err(|e| format!("reading {what} results back: {}", error_name(&e)))?;
+        let iters = self.iters;
+        let expected = match self.part {
+            Part::Fp32 => *self
+                .expected
+                .entry(iters)
+                .or_insert_with(|| reference::fp32_expected(iters)),
+            _ => reference::TENSOR_EXPECTED,
+        };
+        let check = reference::verify(&values, expected);
+        let threads = f64::from(self.cfg.grid_dim.0 * self.cfg.block_dim.0);
+        let work = match self.part {
+            Part::Fp32 => threads * f64::from(iters) * reference::FP32_FLOP_PER_THREAD_ITER as f64,
+            _ => {
+                let mmas = reference::TENSOR_MMA_PER_WARP_ITER as f64 * f64::from(iters) + 4.0;
+                threads / 32.0 * mmas * reference::TENSOR_FLOP_PER_MMA as f64
+            }
+        };
+        record(
+            tally,
+            start,
+            Launch {
+                part: self.part,
+                end_s: 0.0,
+                work,
+                secs,
+            },
+            check,
+            0,
+        );
+        if secs < TARGET_LAUNCH_S && self.iters < self.max_iters {
+            self.iters = (self.iters * 2).min(self.max_iters);
+        }
+        Ok(())
+    }
+}
+
+fn record(
+    tally: &SharedTally,
+    start: Instant,
+    mut launch: Launch,
+    check: Check,
+    pattern_errors: u64,
+) {
+    let now = start.elapsed().as_secs_f64();
+    launch.end_s = now;
+    let mut t = tally.lock();
+    t.launches.push(launch);
+    t.wrong_results += check.mismatches;
+    t.non_finite += check.non_finite;
+    t.pattern_errors += pattern_errors;
+    if check.mismatches > 0 || pattern_errors > 0 {
+        t.note_fault(now);
+    }
+}
+
+/// The copy buffers and the pattern region.
+struct Memory {
+    copy: CudaFunction,
+    write: CudaFunction,
+    verify: CudaFunction,
+    src: CudaSlice<u32>,
+    dst: CudaSlice<u32>,
+    region: CudaSlice<u32>,
+    errors: CudaSlice<u32>,
+    cfg: LaunchConfig,
+}
+
+const MIB: usize = 1 << 20;
+
+impl Memory {
+    fn new(
+        ctx: &Arc<CudaContext>,
+        stream: &Arc<CudaStream>,
+        fraction: f64,
+        sms: u32,
+    ) -> Result<Self, String> {
+        let module = ctx
+            .load_module(Ptx::from_src(kernels::MEMORY_PTX))
+            .map_err(|e| format!("loading memory.ptx: {}", error_name(&e)))?;
+        let f = |name: &str| {
+            module
+                .load_function(name)
+                .map_err(|e| format!("finding {name} in memory.ptx: {}", error_name(&e)))
+        };
+        let (copy, write, verify) = (
+            f(kernels::COPY_KERNEL)?,
+            f(kernels::PATTERN_WRITE_KERNEL)?,
+            f(kernels::PATTERN_VERIFY_KERNEL)?,
+        );
+        let (free, _total) = ctx.mem_get_info().map_err(ctx_err("reading free memory"))?;
+        let budget = (free as f64 * fraction) as usize;
+        // Copy buffers: large enough to defeat the L2 cache, small next to the pattern region.
+        let copy_bytes = (budget / 8).min(1024 * MIB) / 16 * 16;
+        let words = |bytes: usize| bytes / 4;
+        // SAFETY (the three allocs): the kernels write every word before any is read.
+        let src = unsafe { stream.alloc::<u32>(words(copy_bytes)) }
+            .map_err(ctx_err("allocating the copy source"))?;
+        let dst = unsafe { stream.alloc::<u32>(words(copy_bytes)) }
+            .map_err(ctx_err("allocating the copy target"))?;
+        let mut region_bytes = budget.saturating_sub(2 * copy_bytes + 64 * MIB) / 16 * 16;
+        let region = loop {
+            // Free memory moves (other processes, fragmentation): retry smaller.
+            match unsafe { stream.alloc::<u32>(words(region_bytes)) } {
+                Ok(r) => break r,
+                Err(_) if region_bytes > 256 * MIB => region_bytes = region_bytes / 2 / 16 * 16,
+                Err(e) => {
+                    return Err(format!(
+                        "allocating {} MiB for the pattern check: {}",
+                        region_bytes / MIB,
+                        error_name(&e)
+                    ));
+                }
+            }
+        };
+        let errors = stream
+            .alloc_zeros::<u32>(1)
+            .map_err(ctx_err("allocating the error counter"))?;
+        Ok(Memory {
+            copy,
+            write,
+            verify,
+            src,
+            dst,
+            region,
+            errors,
+            cfg: LaunchConfig {
+                grid_dim: (sms * 4, 1, 1),
+                block_dim: (512, 1, 1),
+                shared_mem_bytes: 0,
+            },
+        })
+    }
+
+    fn copy(
+        &mut self,
+        stream: &Arc<CudaStream>,
+        start: Instant,
+        tally: &SharedTally,
+    ) -> Result<(), String> {
+        let n16 = (self.src.len() / 4) as u64;
+        let t = Instant::now();
+        let mut b = stream.launch_builder(&self.copy);
+        b.arg(&self.src).arg(&mut self.dst).arg(&n16);
+        // SAFETY: copy_stream(src, dst, n16) touches n16 16-byte vectors of each buffer.
+        unsafe { b.launch(self.cfg) }.map_err(|e| format!("launching copy: {}", error_name(&e)))?;
+        stream
+            .synchronize()
+            .map_err(|e| format!("running the copy kernel: {}", error_name(&e)))?;
+        let work = 2.0 * 16.0 * n16 as f64;
+        let launch = Launch {
+            part: Part::Copy,
+            end_s: 0.0,
+            work,
+            secs: t.elapsed().as_secs_f64(),
+        };
+        record(tally, start, launch, Check::default(), 0);
+        Ok(())
+    }
+
+    fn pattern(
+        &mut self,
+        stream: &Arc<CudaStream>,
+        pass: u32,
+        start: Instant,
+        tally: &SharedTally,
+    ) -> Result<(), String> {
+        let seed = if pass % 2 == 0 {
+            PATTERN_SEED
+        } else {
+            !PATTERN_SEED
+        };
+        let n16 = (self.region.len() / 4) as u64;
+        let t = Instant::now();
+        stream
+            .memset_zeros(&mut self.errors)
+            .map_err(ctx_err("clearing the error counter"))?;
+        let mut b = stream.launch_builder(&self.write);
+        b.arg(&mut self.region).arg(&n16).arg(&seed);
+        // SAFETY: pattern_write(buf, n16, seed) writes n16 vectors of `region`.
+        unsafe { b.launch(self.cfg) }
+            .map_err(|e| format!("launching pattern_write: {}", error_name(&e)))?;
+        let mut b = stream.launch_builder(&self.verify);
+        b.arg(&self.region)
+            .arg(&n16)
+            .arg(&seed)
+            .arg(&mut self.errors);
+        // SAFETY: pattern_verify reads n16 vectors of `region` and adds to one u32.
+        unsafe { b.launch(self.cfg) }
+            .map_err(|e| format!("launching pattern_verify: {}", error_name(&e)))?;
+        let bad = stream
+            .clone_dtoh(&self.errors)
+            .map_err(|e| format!("running the pattern check: {}", error_name(&e)))?;
+        let bad = bad.first().copied().unwrap_or(0);
+        let work = 2.0 * 16.0 * n16 as f64;
+        let launch = Launch {
+            part: Part::Pattern,
+            end_s: 0.0,
+            work,
+            secs: t.elapsed().as_secs_f64(),
+        };
+        record(tally, start, launch, Check::default(), u64::from(bad));
+        Ok(())
+    }
+}

@@ -1,8 +1,10 @@
 //! One GPU's burn: its own host thread and CUDA context, kernels launched back to back
 //! until told to stop, every result read back and checked against the host's value.
 //!
-//! `mixed` runs the tensor kernel on one stream while the copy and the pattern pass run on
-//! a second, so the card sees compute and memory load at once. Kernel lengths start short
+//! `mixed` runs the tensor kernel on one stream while copies (and every 16th time a pattern
+//! pass) run back to back on a second until the tensor kernel is done, so the card sees
+//! compute and memory load at once. Compute kernels are timed with CUDA events (GPU time),
+//! copies and pattern passes by the host around a synchronize. Kernel lengths start short
 //! and double until a launch takes ~50 ms, so a slow card is never stuck in one launch and
 //! a fast one is not dominated by launch overhead.
 
@@ -10,9 +12,10 @@ use super::{CudaDevice, error_name};
 use crate::bench::reference::{self, Check};
 use crate::bench::tally::{Launch, SharedTally};
 use crate::bench::{Part, Workload, kernels};
-use cudarc::driver::sys::CUdevice_attribute as Attr;
+use cudarc::driver::sys::{CUdevice_attribute as Attr, CUevent_flags};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, DriverError, LaunchConfig, PushKernelArg,
+    CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DriverError, LaunchConfig,
+    PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
@@ -25,6 +28,9 @@ use std::time::Instant;
 const PATTERN_SEED: u32 = 0x5A5A_C3C3;
 /// A launch this long is long enough.
 const TARGET_LAUNCH_S: f64 = 0.05;
+/// In `mixed`, one pattern pass per this many copies (the first copy included) (a pass over most of VRAM takes as
+/// long as dozens of copies).
+const PATTERN_EVERY: u32 = 16;
 
 /// What a worker runs and when it stops.
 #[derive(Clone)]
@@ -104,18 +110,36 @@ fn burn(dev: &CudaDevice, plan: &Plan, tally: &SharedTally) -> Result<(), String
         _ => None,
     };
     let mut pass = 0u32;
+    let mut copies = 0u32;
     while !plan.stop.load(Ordering::Relaxed) {
-        if let Some(c) = compute.as_mut() {
-            c.launch(&compute_stream)?;
+        match (compute.as_mut(), memory.as_mut()) {
+            (Some(c), None) => {
+                c.launch(&compute_stream)?;
+                c.finish(&compute_stream, plan.start, tally)?;
+            }
+            (None, Some(m)) => {
+                m.copy(&memory_stream, plan.start, tally)?;
+                m.pattern(&memory_stream, pass, plan.start, tally)?;
+                pass = pass.wrapping_add(1);
+            }
+            (Some(c), Some(m)) => {
+                // Mixed: keep the memory stream busy for as long as the tensor kernel runs.
+                c.launch(&compute_stream)?;
+                loop {
+                    m.copy(&memory_stream, plan.start, tally)?;
+                    copies = copies.wrapping_add(1);
+                    if copies % PATTERN_EVERY == 1 {
+                        m.pattern(&memory_stream, pass, plan.start, tally)?;
+                        pass = pass.wrapping_add(1);
+                    }
+                    if c.is_done() || plan.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+                c.finish(&compute_stream, plan.start, tally)?;
+            }
+            (None, None) => return Ok(()),
         }
-        if let Some(m) = memory.as_mut() {
-            m.copy(&memory_stream, plan.start, tally)?;
-            m.pattern(&memory_stream, pass, plan.start, tally)?;
-        }
-        if let Some(c) = compute.as_mut() {
-            c.finish(&compute_stream, plan.start, tally)?;
-        }
-        pass = pass.wrapping_add(1);
     }
     Ok(())
 }
@@ -128,7 +152,8 @@ struct Compute {
     cfg: LaunchConfig,
     iters: u32,
     max_iters: u32,
-    launched: Option<Instant>,
+    /// Events around the running launch: kernel time measured on the GPU.
+    timing: Option<(CudaEvent, CudaEvent)>,
     expected: HashMap<u32, f32>,
 }
 
@@ -177,21 +202,33 @@ impl Compute {
             },
             iters: 64,
             max_iters,
-            launched: None,
+            timing: None,
             expected: HashMap::new(),
         })
     }
 
     fn launch(&mut self, stream: &Arc<CudaStream>) -> Result<(), String> {
-        // Timed from before the launch: launch overhead is part of the cost.
-        self.launched = Some(Instant::now());
+        let event = || {
+            stream
+                .record_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+                .map_err(ctx_err("recording a timing event"))
+        };
+        let begin = event()?;
         let mut b = stream.launch_builder(&self.func);
         b.arg(&mut self.out).arg(&self.iters);
         // SAFETY: the kernel takes (f32* out, u32 iters) and writes one f32 per thread of
         // the grid, which is exactly `out`'s length.
         unsafe { b.launch(self.cfg) }
             .map_err(|e| format!("launching {}: {}", self.part.name(), error_name(&e)))?;
+        self.timing = Some((begin, event()?));
         Ok(())
+    }
+
+    /// Whether the running launch has finished (without waiting).
+    fn is_done(&self) -> bool {
+        self.timing
+            .as_ref()
+            .is_none_or(|(_, end)| end.is_complete())
     }
 
     fn finish(
@@ -204,7 +241,16 @@ impl Compute {
         stream
             .synchronize()
             .map_err(|e| format!("running the {what} kernel: {}", error_name(&e)))?;
-        let secs = self.launched.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let secs = match self.timing.take() {
+            Some((begin, end)) => {
+                f64::from(
+                    begin
+                        .elapsed_ms(&end)
+                        .map_err(ctx_err("timing the kernel"))?,
+                ) / 1000.0
+            }
+            None => 0.0,
+        };
         let values = stream
             .clone_dtoh(&self.out)
             .map_err(|e| format!("reading {what} results back: {}", error_name(&e)))?;

@@ -9,5 +9,7 @@ mod demo;
 mod fake_driver;
 #[path = "bench/ptx.rs"]
 mod ptx;
+#[path = "bench/readme.rs"]
+mod readme;
 #[path = "bench/support.rs"]
 mod support;

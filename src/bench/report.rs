@@ -61,6 +61,8 @@ pub struct GpuReport {
     pub power_limit_w: Option<f64>,
     pub power_avg_pct_of_limit: Option<f64>,
     pub power_peak_pct_of_limit: Option<f64>,
+    /// Seconds until power first reached 95 % of the enforced limit.
+    pub seconds_to_95pct_power: Option<f64>,
     pub clock_sm_mhz: Option<(u32, u32)>,
     pub clock_mem_mhz: Option<(u32, u32)>,
     pub utilization_avg_pct: Option<f64>,
@@ -145,7 +147,7 @@ pub fn build(input: ReportInput<'_>, runs: &[GpuRun], watch: &Watch) -> BenchRep
                 wrong_results: r.tally.wrong_results,
                 non_finite: r.tally.non_finite,
                 pattern_errors: r.tally.pattern_errors,
-                first_fault_s: round1(r.tally.first_fault_s),
+                first_fault_s: r.tally.first_fault_s.map(|s| (s * 1000.0).round() / 1000.0),
                 errors: r.tally.errors.clone(),
                 temperature_peak_c: w.temp_peak_c,
                 temperature_final_c: w.temp_final_c,
@@ -155,6 +157,7 @@ pub fn build(input: ReportInput<'_>, runs: &[GpuRun], watch: &Watch) -> BenchRep
                 power_limit_w: w.power_limit_w,
                 power_avg_pct_of_limit: round1(w.power_avg_pct()),
                 power_peak_pct_of_limit: round1(w.power_peak_pct),
+                seconds_to_95pct_power: round1(w.secs_to_95pct_power),
                 clock_sm_mhz: w.sm_mhz,
                 clock_mem_mhz: w.mem_mhz,
                 utilization_avg_pct: round1(w.util_avg_pct()),
@@ -219,14 +222,18 @@ pub fn table(r: &BenchReport) -> String {
             r.threshold_c,
             to_threshold
         );
+        let to_95 = g
+            .seconds_to_95pct_power
+            .map_or_else(|| "never".to_string(), |t| format!("after {t:.1} s"));
         let _ = writeln!(
             s,
-            "  power        avg {} ({} of limit), peak {} ({}), limit {}",
+            "  power        avg {} ({} of limit), peak {} ({}), limit {}, 95 % {}",
             opt(g.power_avg_w, " W"),
             opt(g.power_avg_pct_of_limit, " %"),
             opt(g.power_peak_w, " W"),
             opt(g.power_peak_pct_of_limit, " %"),
-            opt(g.power_limit_w, " W")
+            opt(g.power_limit_w, " W"),
+            to_95
         );
         let range =
             |r: Option<(u32, u32)>| r.map_or("-".to_string(), |(a, b)| format!("{a}-{b} MHz"));

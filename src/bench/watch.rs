@@ -25,6 +25,8 @@ pub struct GpuWatch {
     pct_sum: f64,
     pct_n: u64,
     pub power_peak_pct: Option<f64>,
+    /// Seconds from the start until power first reached 95 % of the enforced limit.
+    pub secs_to_95pct_power: Option<f64>,
     pub sm_mhz: Option<(u32, u32)>,
     pub mem_mhz: Option<(u32, u32)>,
     util_sum: f64,
@@ -76,6 +78,9 @@ impl GpuWatch {
             self.pct_sum += pct;
             self.pct_n += 1;
             self.power_peak_pct = Some(self.power_peak_pct.map_or(pct, |x| x.max(pct)));
+            if pct >= 95.0 && self.secs_to_95pct_power.is_none() {
+                self.secs_to_95pct_power = Some(t_s);
+            }
         }
         if let Some(f) = g.clock_sm_mhz.get() {
             widen(&mut self.sm_mhz, f);
@@ -196,6 +201,7 @@ mod tests {
         assert_eq!(g.power_avg_w(), Some(612.5));
         assert_eq!(g.power_peak_w, Some(700.0));
         assert_eq!(g.power_peak_pct, Some(100.0));
+        assert_eq!(g.secs_to_95pct_power, Some(0.25));
         assert_eq!(g.sm_mhz, Some((990, 1980)));
         assert_eq!(g.throttle_secs(ThrottleReason::HwThermal), 0.5);
         assert_eq!(g.throttle_list()[0].reason, "hw-thermal");

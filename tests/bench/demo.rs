@@ -47,6 +47,7 @@ fn healthy_simulated_gpus_pass_with_a_full_report() {
         assert!(g[key].as_f64().is_some(), "{key} missing: {g:#}");
     }
     assert!(g["power_avg_pct_of_limit"].as_f64() > Some(90.0), "{g:#}");
+    assert!(g["seconds_to_95pct_power"].as_f64() < Some(30.0), "{g:#}");
     assert!(g["clock_sm_mhz"].as_array().is_some(), "{g:#}");
 }
 

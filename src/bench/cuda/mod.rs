@@ -7,6 +7,7 @@
 //! PCI order, so ordinals alone would pair the wrong cards. Without NVML the CUDA devices
 //! sorted by PCI address give the same numbering nvidia-smi would.
 
+mod memory;
 pub mod worker;
 
 use cudarc::driver::{result, sys};

@@ -21,18 +21,14 @@ pub struct Row {
 
 /// One progress line (pure, so tests can pin it).
 pub fn line(row: &Row, t_s: f64, duration_s: f64) -> String {
+    // Health first (temperature, power, clock, faults), then the rates: on a narrow terminal
+    // the line is cut from the right.
     let mut s = format!(
         "GPU {:>2} {:>4.0}/{:.0}s",
         row.index,
         t_s.min(duration_s),
         duration_s
     );
-    for (part, rate) in &row.rates {
-        match rate {
-            Some(r) => s.push_str(&format!("  {} {:>7.1} {}", part.name(), r, part.unit())),
-            None => s.push_str(&format!("  {} -", part.name())),
-        }
-    }
     if let Some(t) = row.temp_c {
         s.push_str(&format!("  {t:>3.0}°C"));
     }
@@ -42,11 +38,17 @@ pub fn line(row: &Row, t_s: f64, duration_s: f64) -> String {
         _ => {}
     }
     if let Some(f) = row.sm_mhz {
-        s.push_str(&format!("  SM {f} MHz"));
+        s.push_str(&format!("  SM {f:>4} MHz"));
     }
     s.push_str(&format!("  faults {}", row.faults));
     if let Some(why) = &row.stopped {
         s.push_str(&format!("  [{why}]"));
+    }
+    for (part, rate) in &row.rates {
+        match rate {
+            Some(r) => s.push_str(&format!("  {} {:.1} {}", part.name(), r, part.unit())),
+            None => s.push_str(&format!("  {} -", part.name())),
+        }
     }
     s
 }
@@ -84,9 +86,12 @@ impl Progress {
                 // Up over the previous block, then rewrite each line.
                 out.push_str(&format!("\x1b[{}A", self.drawn));
             }
+            // A wrapped line would break the cursor-up redraw: cut at the terminal's width.
+            let width =
+                crossterm::terminal::size().map_or(120, |(w, _)| usize::from(w.max(20)) - 1);
             for r in rows {
                 out.push_str("\r\x1b[2K");
-                out.push_str(&line(r, t_s, duration_s));
+                out.extend(line(r, t_s, duration_s).chars().take(width));
                 out.push('\n');
             }
             self.drawn = rows.len();
@@ -131,13 +136,17 @@ mod tests {
         };
         assert_eq!(
             line(&row, 12.4, 60.0),
-            "GPU  1   12/60s  tensor   612.3 TFLOP/s  copy -   71°C   655 W ( 94 %)  SM 1980 MHz  faults 0"
+            "GPU  1   12/60s   71°C   655 W ( 94 %)  SM 1980 MHz  faults 0  tensor 612.3 TFLOP/s  copy -"
         );
         let lost = Row {
             stopped: Some("lost".into()),
             ..Row::default()
         };
-        assert!(line(&lost, 70.0, 60.0).ends_with("faults 0  [lost]"));
+        assert!(
+            line(&lost, 70.0, 60.0).ends_with("faults 0  [lost]"),
+            "{}",
+            line(&lost, 70.0, 60.0)
+        );
         assert!(line(&lost, 70.0, 60.0).contains("60/60s"));
     }
 }

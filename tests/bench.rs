@@ -7,9 +7,13 @@
 mod demo;
 #[path = "bench/fake_driver.rs"]
 mod fake_driver;
+#[path = "support/fake_nvml.rs"]
+mod fake_nvml;
 #[path = "bench/ptx.rs"]
 mod ptx;
 #[path = "bench/readme.rs"]
 mod readme;
 #[path = "bench/support.rs"]
 mod support;
+#[path = "bench/with_nvml.rs"]
+mod with_nvml;

@@ -107,6 +107,7 @@ pub fn run_demo(opts: &Options, sim: &SimConfig) -> Result<Finished, CouldNotRun
     let workload = opts.workload;
     let (watch, samples) = burn_loop(
         opts,
+        true,
         Some(&mut source),
         start_ms,
         &targets,
@@ -172,6 +173,7 @@ pub fn run_cuda(opts: &Options, nvml_lib: Option<PathBuf>) -> Result<Finished, C
     }
     let (watch, samples) = burn_loop(
         opts,
+        false,
         source.as_mut().map(|s| s.as_mut() as &mut dyn Source),
         start_ms,
         &targets,
@@ -205,6 +207,7 @@ pub fn run_cuda(opts: &Options, nvml_lib: Option<PathBuf>) -> Result<Finished, C
 
 fn burn_loop(
     opts: &Options,
+    simulated: bool,
     mut source: Option<&mut dyn Source>,
     start_ms: u64,
     targets: &[Target],
@@ -214,11 +217,19 @@ fn burn_loop(
     let mut samples = Vec::new();
     let mut progress = Progress::new(opts.progress_to_stderr);
     let indices: Vec<u32> = targets.iter().map(|t| t.index).collect();
-    let speed = opts.speed.max(1e-3);
+    let speed = if simulated { opts.speed.max(1e-3) } else { 1.0 };
     let start = Instant::now();
     let mut last_t = 0.0;
+    let mut tick = 0u32;
     loop {
-        let t = (start.elapsed().as_secs_f64() * speed).min(opts.duration_s);
+        // Simulated runs step time exactly (same seed, same report); real ones read the clock.
+        let t = if simulated {
+            f64::from(tick) * opts.interval_s
+        } else {
+            start.elapsed().as_secs_f64()
+        }
+        .min(opts.duration_s);
+        tick += 1;
         if let Some(src) = source.as_deref_mut()
             && let Ok(mut snap) = src.sample(start_ms + (t * 1000.0) as u64)
         {

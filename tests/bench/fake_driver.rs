@@ -1,7 +1,7 @@
 //! The real binary on the fake CUDA driver: results pass verification, each injected error
 //! gives the verdict and exit code a user must see.
 
-use super::support::{bench_on_fake, empty_dir, findings, gpu, report};
+use super::support::{bench_on_fake, empty_dir, fake_cuda_dir_without, findings, gpu, report};
 use assert_cmd::Command;
 use predicates::str::contains;
 
@@ -202,4 +202,29 @@ fn selecting_one_gpu_benches_only_that_one() {
     let gpus = r["gpus"].as_array().cloned().unwrap_or_default();
     assert_eq!(gpus.len(), 1);
     assert_eq!(gpus[0]["index"], 1);
+}
+
+#[test]
+fn a_driver_missing_a_symbol_is_reported_not_a_crash() {
+    // cudarc panics on a missing symbol; at start that means "could not run" (exit 2) ...
+    bench_on_fake(None)
+        .env("LD_LIBRARY_PATH", fake_cuda_dir_without("cuDeviceGetCount"))
+        .args(SHORT)
+        .assert()
+        .code(2)
+        .stderr(contains("failed to start"))
+        .stderr(contains("cuDeviceGetCount"));
+    // ... and in a worker, that GPU's failure, reported without waiting out the grace time.
+    let r = report(
+        bench_on_fake(None)
+            .env("LD_LIBRARY_PATH", fake_cuda_dir_without("cuLaunchKernel"))
+            .args(SHORT),
+        1,
+    );
+    let f = findings(gpu(&r, 0));
+    assert!(
+        f.iter()
+            .any(|t| t.contains("the CUDA driver library failed") && t.contains("cuLaunchKernel")),
+        "{f:?}"
+    );
 }

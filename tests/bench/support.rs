@@ -7,26 +7,37 @@ use std::sync::OnceLock;
 /// The directory holding the freshly built fake `libcuda.so.1`.
 pub fn fake_cuda_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake_cuda");
-        std::fs::create_dir_all(&dir).expect("creating the fake CUDA directory");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cuda/fake_cuda.c");
-        // Built under a private name, then renamed into place: a concurrent run never sees
-        // a half-written library.
-        let out = dir.join(format!("libcuda.so.1.{}", std::process::id()));
-        let status = std::process::Command::new("cc")
-            .args(["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror"])
-            .arg("-Wl,-soname,libcuda.so.1")
-            .arg("-o")
-            .arg(&out)
-            .arg(&src)
-            .arg("-lm")
-            .status()
-            .expect("running cc (the C compiler is needed to build the fake CUDA driver)");
-        assert!(status.success(), "building {} failed", src.display());
-        std::fs::rename(&out, dir.join("libcuda.so.1")).expect("moving the fake driver into place");
-        dir
-    })
+    DIR.get_or_init(|| build_fake_cuda("fake_cuda", None))
+}
+
+/// A fake `libcuda.so.1` built without `symbol` (`cuLaunchKernel`, `cuDeviceGetCount`).
+pub fn fake_cuda_dir_without(symbol: &str) -> PathBuf {
+    build_fake_cuda(&format!("fake_cuda_without_{symbol}"), Some(symbol))
+}
+
+fn build_fake_cuda(name: &str, omit: Option<&str>) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).expect("creating the fake CUDA directory");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cuda/fake_cuda.c");
+    // Built under a private name, then renamed into place: a concurrent run never sees
+    // a half-written library.
+    let out = dir.join(format!("libcuda.so.1.{}", std::process::id()));
+    let mut cc = std::process::Command::new("cc");
+    cc.args(["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror"])
+        .arg("-Wl,-soname,libcuda.so.1")
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .arg("-lm");
+    if let Some(symbol) = omit {
+        cc.arg(format!("-DOMIT_{symbol}"));
+    }
+    let status = cc
+        .status()
+        .expect("running cc (the C compiler is needed to build the fake CUDA driver)");
+    assert!(status.success(), "building {} failed", src.display());
+    std::fs::rename(&out, dir.join("libcuda.so.1")).expect("moving the fake driver into place");
+    dir
 }
 
 /// An empty directory: a library path where no `libcuda.so.1` can be found.

@@ -19,6 +19,9 @@
  *   FAKE_CUDA_CC=MAJOR         compute capability major (default 9)
  *   FAKE_CUDA_LOG=PATH         append one line per module load and kernel launch
  *
+ * -DOMIT_cuLaunchKernel / -DOMIT_cuDeviceGetCount leave that symbol out, like a broken or
+ * too old driver (cudarc panics on a missing symbol; the bench must not).
+ *
  * Build: cc -shared -fPIC -O2 -Wl,-soname,libcuda.so.1 -o libcuda.so.1 fake_cuda.c -lm
  */
 #include <math.h>
@@ -110,11 +113,13 @@ CUresult cuInit(unsigned flags) {
     return OK;
 }
 CUresult cuDriverGetVersion(int *v) { *v = 12080; return OK; }
+#ifndef OMIT_cuDeviceGetCount
 CUresult cuDeviceGetCount(int *n) {
     if (!initialized) return NOT_INITIALIZED;
     *n = ndevices();
     return OK;
 }
+#endif
 CUresult cuDeviceGet(CUdevice *d, int ordinal) {
     if (!initialized) return NOT_INITIALIZED;
     if (ordinal < 0 || ordinal >= ndevices()) return INVALID_DEVICE;
@@ -266,21 +271,22 @@ CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name) {
 
 /* ---- kernels, executed on the host ---- */
 static const float FP32_C[8] = {1e-4f, 2e-4f, 3e-4f, 4e-4f, 5e-4f, 6e-4f, 7e-4f, 8e-4f};
-static float fp32_value(unsigned iters) {
+__attribute__((unused)) static float fp32_value(unsigned iters) {
     float a[8];
     for (int k = 0; k < 8; k++) a[k] = -(float)(k + 1);
     for (unsigned long s = 0; s < (unsigned long)iters * 4; s++)
         for (int k = 0; k < 8; k++) a[k] = fmaf(a[k], 0.9999f, FP32_C[k]);
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
-static uint32_t pattern(uint64_t w, uint32_t seed) {
+__attribute__((unused)) static uint32_t pattern(uint64_t w, uint32_t seed) {
     return ((uint32_t)w * 0x9E3779B1u) ^ ((uint32_t)(w >> 32) * 0x85EBCA77u) ^ seed;
 }
-static void pause_us(long us) {
+__attribute__((unused)) static void pause_us(long us) {
     struct timespec t = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&t, NULL);
 }
 
+#ifndef OMIT_cuLaunchKernel
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                         unsigned by, unsigned bz, unsigned shmem, CUstream s, void **params,
                         void **extra) {
@@ -328,3 +334,4 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
     pause_us(us);
     return OK;
 }
+#endif

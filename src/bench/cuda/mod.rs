@@ -83,11 +83,30 @@ pub enum CudaUnavailable {
     Init { code: String },
 }
 
+/// The message of a caught panic.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+        .to_string()
+}
+
 /// Starts the driver and lists its devices, sorted by PCI address.
 pub fn discover() -> Result<Vec<CudaDevice>, CudaUnavailable> {
     if !driver_present() {
         return Err(CudaUnavailable::NoDriver);
     }
+    // An old or broken libcuda without a symbol cudarc needs makes it panic.
+    std::panic::catch_unwind(discover_devices).unwrap_or_else(|panic| {
+        Err(CudaUnavailable::Init {
+            code: panic_text(panic.as_ref()),
+        })
+    })
+}
+
+fn discover_devices() -> Result<Vec<CudaDevice>, CudaUnavailable> {
     let fail = |e: result::DriverError| {
         let code = error_name(&e);
         if e.0 == sys::cudaError_enum::CUDA_ERROR_NO_DEVICE {

@@ -46,7 +46,17 @@ pub fn spawn(dev: CudaDevice, plan: Plan, tally: SharedTally) -> std::io::Result
     std::thread::Builder::new()
         .name(format!("gpuwarden-burn-{}", dev.ordinal))
         .spawn(move || {
-            let result = burn(&dev, &plan, &tally);
+            // cudarc panics on a driver that lacks a symbol it needs; that is this GPU's
+            // failure, not a reason to leave the bench waiting for a worker that is gone.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                burn(&dev, &plan, &tally)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(format!(
+                    "the CUDA driver library failed: {}",
+                    super::panic_text(panic.as_ref())
+                ))
+            });
             let mut t = tally.lock();
             if let Err(e) = result {
                 t.errors.push(e);

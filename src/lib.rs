@@ -1,9 +1,12 @@
 //! gpuwarden: look at, guard and prove GPUs, on one sampling core.
 //!
+//! `act` holds the actuators (clock caps, unit restarts, notifications, the event log);
 //! `gpu` is the sampling core (model, sources, sampler); `host` reads the machine itself
 //! (CPU, RAM, which user and systemd unit own a process); `cli` turns the command line into a
-//! run of one of the jobs; `units` formats numbers for people.
+//! run of one of the jobs; `bench` is the verifying burn (CUDA kernels, checks, verdicts);
+//! `units` formats numbers for people.
 
+pub mod act;
 pub mod bench;
 pub mod cli;
 pub mod gpu;

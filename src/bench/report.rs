@@ -262,3 +262,54 @@ pub fn table(r: &BenchReport) -> String {
     let _ = writeln!(s, "result: {}", r.status.name());
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::tally::Launch;
+
+    fn run(index: u32, wrong: u64) -> GpuRun {
+        let mut tally = Tally::default();
+        tally.launches.push(Launch {
+            part: Part::Fp32,
+            end_s: 5.0,
+            work: 30e12,
+            secs: 0.5,
+        });
+        tally.wrong_results = wrong;
+        GpuRun {
+            index,
+            name: "NVIDIA A100-SXM4-80GB".into(),
+            tally,
+        }
+    }
+
+    #[test]
+    fn a_report_without_telemetry_says_why_and_judges_the_kernels() {
+        let input = ReportInput {
+            host: "node7".into(),
+            source: "cuda",
+            workload: Workload::Fp32,
+            duration_s: 10.0,
+            judging: Judging::default(),
+            telemetry_missing: Some("could not load libnvidia-ml.so.1".into()),
+        };
+        let r = build(input, &[run(0, 0), run(1, 2)], &Watch::new(85.0));
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(r.gpus[0].verdict, Status::Pass);
+        assert_eq!(r.gpus[0].throughput[0].steady, Some(60.0));
+        assert_eq!(r.gpus[1].verdict, Status::Fail);
+        let t = table(&r);
+        for line in [
+            "gpuwarden bench on node7 (cuda): workload fp32, 10 s, temperature rule 85 °C",
+            "no temperatures or power: could not load libnvidia-ml.so.1",
+            "GPU 1  NVIDIA A100-SXM4-80GB  FAIL",
+            "  throughput   fp32 60.0 TFLOP/s",
+            "  temperature  peak -, final -, 85 °C not reached",
+            "  FAIL: 2 results differed from the host reference (0 NaN/Inf)",
+            "result: FAIL",
+        ] {
+            assert!(t.contains(line), "missing {line:?} in\n{t}");
+        }
+    }
+}

@@ -2,8 +2,9 @@
 //!
 //! `act` holds the actuators (clock caps, unit restarts, notifications, the event log);
 //! `gpu` is the sampling core (model, sources, sampler); `host` reads the machine itself
-//! (CPU, RAM, which user and systemd unit own a process); `cli` turns the command line into a
-//! run of one of the jobs; `bench` is the verifying burn (CUDA kernels, checks, verdicts);
+//! (CPU, RAM, which user and systemd unit own a process); `policy` is the watchdog's config
+//! (`watchdog.toml`) and its pure engine; `cli` turns the command line into a run of one of
+//! the jobs; `bench` is the verifying burn (CUDA kernels, checks, verdicts);
 //! `units` formats numbers for people.
 
 pub mod act;
@@ -11,4 +12,5 @@ pub mod bench;
 pub mod cli;
 pub mod gpu;
 pub mod host;
+pub mod policy;
 pub mod units;

@@ -6,6 +6,7 @@
 
 mod args;
 mod bench;
+mod check_config;
 mod snapshot;
 mod top;
 
@@ -28,6 +29,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command.clone().unwrap_or_default() {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
+        Command::CheckConfig(args) => check_config::run(&args),
         Command::Bench(args) => bench::run(&cli, &args),
     };
     match result {

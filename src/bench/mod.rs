@@ -5,7 +5,8 @@
 //! - `cuda` runs it on real GPUs through the CUDA driver API (cudarc, loaded at run time),
 //!   one host thread and context per GPU; `demo` runs it on the simulated fleet;
 //! - `tally` collects what the kernels did, `watch` what the sampling core saw meanwhile;
-//! - `verdict` (pure) and `peaks` judge; `report` and `progress` show it; `run` ties it up.
+//! - `verdict` (pure) and `peaks` judge; `replay` runs the watchdog's rules over the
+//!   samples (`--with-policy`); `report` and `progress` show it; `run` ties it up.
 
 pub mod cuda;
 pub mod demo;
@@ -13,6 +14,7 @@ pub mod kernels;
 pub mod peaks;
 pub mod progress;
 pub mod reference;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod tally;

@@ -1,6 +1,7 @@
 //! The bench report: per GPU throughput, faults, temperatures, power, clocks, throttling and
 //! the verdict, as a table for people or JSON (`--json`) for scripts.
 
+use super::replay::PolicyReplay;
 use super::tally::Tally;
 use super::verdict::{self, Finding, GpuFacts, Judging, Status};
 use super::watch::{GpuWatch, ThrottleSeen, Watch};
@@ -36,6 +37,8 @@ pub struct BenchReport {
     /// The worst verdict of all GPUs.
     pub status: Status,
     pub gpus: Vec<GpuReport>,
+    /// What the watchdog would have done during the burn (`--with-policy`, dry run).
+    pub watchdog: Option<PolicyReplay>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -175,6 +178,7 @@ pub fn build(input: ReportInput<'_>, runs: &[GpuRun], watch: &Watch) -> BenchRep
         telemetry_missing: input.telemetry_missing,
         status: gpus.iter().map(|g| g.verdict).max().unwrap_or(Status::Fail),
         gpus,
+        watchdog: None,
     }
 }
 
@@ -256,6 +260,22 @@ pub fn table(r: &BenchReport) -> String {
         let _ = writeln!(s, "  throttle     {throttle}");
         for f in &g.findings {
             let _ = writeln!(s, "  {}: {}", f.status.name(), f.text);
+        }
+    }
+    if let Some(w) = &r.watchdog {
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "watchdog (dry run of {}): {} actions",
+            w.config,
+            w.actions.len()
+        );
+        for a in &w.actions {
+            let _ = writeln!(
+                s,
+                "  {:>6.1} s  GPU {}  {} {}: {}",
+                a.at_s, a.gpu, a.severity, a.action, a.summary
+            );
         }
     }
     let _ = writeln!(s);

@@ -5,10 +5,12 @@
 use super::{Cli, EXIT_ENVIRONMENT, EXIT_FINDING, EXIT_OK};
 use crate::bench::run::{self, Options};
 use crate::bench::verdict::{Judging, Status};
-use crate::bench::{Workload, report};
+use crate::bench::{Workload, replay, report};
+use crate::policy;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,9 +36,14 @@ pub struct BenchArgs {
     /// What a degraded GPU (hardware throttling, slow) gets: warn or fail
     #[arg(long, default_value = "warn", value_parser = parse_degraded, value_name = "warn|fail")]
     pub degraded: Status,
-    /// Temperature rule the report measures time-to-reach against, in °C
-    #[arg(long, default_value_t = 85.0, value_name = "CELSIUS")]
-    pub threshold: f64,
+    /// Temperature rule the report measures time-to-reach against, in °C (default 85, or
+    /// the lowest temperature_c rule of --with-policy)
+    #[arg(long, value_name = "CELSIUS")]
+    pub threshold: Option<f64>,
+    /// Replay this watchdog.toml's rules over the bench's samples (dry run) and list what
+    /// the watchdog would have done
+    #[arg(long, value_name = "FILE")]
+    pub with_policy: Option<PathBuf>,
     /// The report as JSON on stdout (progress goes to stderr)
     #[arg(long)]
     pub json: bool,
@@ -87,6 +94,24 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
     if !(args.demo_speed > 0.0 && args.demo_speed <= 1000.0) {
         anyhow::bail!("--demo-speed {} is outside (0, 1000]", args.demo_speed);
     }
+    let policy = match &args.with_policy {
+        Some(path) => match policy::load(path) {
+            Ok(config) => Some((path.display().to_string(), config)),
+            Err(e) => {
+                eprintln!("gpuwarden: bench could not run: --with-policy: {e}");
+                return Ok(ExitCode::from(EXIT_ENVIRONMENT));
+            }
+        },
+        None => None,
+    };
+    let threshold_c = args
+        .threshold
+        .or_else(|| {
+            policy
+                .as_ref()
+                .and_then(|(_, c)| replay::temperature_threshold(c))
+        })
+        .unwrap_or(85.0);
     let opts = Options {
         duration_s: args.duration.as_secs_f64(),
         workload: args.workload,
@@ -95,7 +120,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
             degraded: args.degraded,
             tolerance_pct: args.tolerance,
         },
-        threshold_c: args.threshold,
+        threshold_c,
         speed: if cli.source.demo {
             args.demo_speed
         } else {
@@ -110,13 +135,16 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
         Some(sim) => run::run_demo(&opts, sim),
         None => run::run_cuda(&opts, spec.nvml_lib.clone()),
     };
-    let finished = match finished {
+    let mut finished = match finished {
         Ok(f) => f,
         Err(e) => {
             eprintln!("gpuwarden: bench could not run: {e}");
             return Ok(ExitCode::from(EXIT_ENVIRONMENT));
         }
     };
+    if let Some((file, config)) = &policy {
+        finished.report.watchdog = Some(replay::replay(config, file, &finished.samples));
+    }
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&finished.report)?;
         s.push('\n');

@@ -147,3 +147,96 @@ fn with_json_stdout_is_only_the_report() {
         "progress goes to stderr"
     );
 }
+
+#[test]
+fn with_policy_lists_what_the_watchdog_would_have_done_and_times_its_threshold() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/watchdog.toml");
+    let r = report(
+        &mut demo(&[
+            "--duration",
+            "60s",
+            "--json",
+            "--scenario",
+            "overheat",
+            "-i",
+            "0,1",
+            "--with-policy",
+            config,
+        ]),
+        1,
+    );
+    let w = &r["watchdog"];
+    assert_eq!(w["config"], config);
+    let actions = w["actions"].as_array().cloned().unwrap_or_default();
+    let fired: Vec<(u64, &str)> = actions
+        .iter()
+        .filter(|a| a["action"] == "fired")
+        .filter_map(|a| Some((a["gpu"].as_u64()?, a["rule"].as_str()?)))
+        .collect();
+    assert!(fired.contains(&(0, "gpu-hot")), "{w:#}");
+    assert!(
+        fired.iter().all(|(gpu, _)| *gpu == 0),
+        "the healthy GPU fires nothing: {w:#}"
+    );
+    // A dry run: the cap is listed, and the hot card stays hot (nothing was applied).
+    assert!(actions.iter().any(|a| a["action"] == "cap_clocks"), "{w:#}");
+    assert!(
+        gpu(&r, 0)["temperature_final_c"].as_f64() > Some(85.0),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn with_policy_takes_the_temperature_threshold_from_its_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("watchdog.toml");
+    std::fs::write(
+        &path,
+        "[[rule]]\nname = \"warm\"\nmetric = \"temperature_c\"\nabove = 71\nfor = \"5s\"\nseverity = \"warning\"\nsteps = [{ after = \"0s\", do = \"notify\" }]\n",
+    )
+    .expect("writing the config");
+    let path = path.to_string_lossy().to_string();
+    let r = report(
+        &mut demo(&[
+            "--duration",
+            "30s",
+            "--json",
+            "--scenario",
+            "training",
+            "--with-policy",
+            &path,
+        ]),
+        0,
+    );
+    assert_eq!(r["threshold_c"], 71.0, "{r:#}");
+    // --threshold still wins.
+    let r = report(
+        &mut demo(&[
+            "--duration",
+            "5s",
+            "--json",
+            "--with-policy",
+            &path,
+            "--threshold",
+            "90",
+        ]),
+        0,
+    );
+    assert_eq!(r["threshold_c"], 90.0);
+}
+
+#[test]
+fn an_invalid_policy_stops_the_bench_before_it_starts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[rule]]\nname = \"x\"\nmetric = \"temprature_c\"\nabove = 1\n",
+    )
+    .expect("write");
+    demo(&["--duration", "5s", "--with-policy", &path.to_string_lossy()])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicates::str::contains("bad.toml:3"));
+}

@@ -66,3 +66,65 @@ pub fn replay(config: &Config, file: &str, samples: &[Snapshot]) -> PolicyReplay
         actions,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::Source;
+    use crate::gpu::sim::{Scenario, SimConfig, SimSource};
+    use std::path::Path;
+
+    const CONFIG: &str = r#"
+[[rule]]
+name = "hot"
+metric = "temperature_c"
+above = 88
+for = "5s"
+severity = "critical"
+steps = [{ after = "0s", do = "notify" }]
+
+[[rule]]
+name = "warm"
+metric = "temperature_c"
+above = 80
+for = "5s"
+severity = "warning"
+steps = [{ after = "0s", do = "notify" }]
+"#;
+
+    fn config() -> Config {
+        policy::parse(Path::new("test.toml"), CONFIG).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_threshold_is_the_lowest_temperature_rule() {
+        assert_eq!(temperature_threshold(&config()), Some(80.0));
+        let none = policy::parse(Path::new("t.toml"), "").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(temperature_threshold(&none), None);
+    }
+
+    #[test]
+    fn replaying_an_overheating_burn_fires_both_rules_in_order() {
+        let sim = SimSource::new(&SimConfig {
+            gpus: 2,
+            seed: 1,
+            scenario: Scenario::Overheat,
+        });
+        for i in 0..2 {
+            sim.set_burn(i, true);
+        }
+        let mut source = sim;
+        let samples: Vec<Snapshot> = (0..=120u64)
+            .filter_map(|k| source.sample(1_000_000 + k * 250).ok())
+            .collect();
+        let r = replay(&config(), "test.toml", &samples);
+        let fired: Vec<(&str, u32)> = r
+            .actions
+            .iter()
+            .filter(|a| a.action == "fired")
+            .filter_map(|a| Some((a.rule.as_deref()?, a.gpu)))
+            .collect();
+        assert_eq!(fired, [("warm", 0), ("hot", 0)], "{:#?}", r.actions);
+        assert!(r.actions.iter().all(|a| a.at_s > 5.0), "{:#?}", r.actions);
+    }
+}

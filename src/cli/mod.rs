@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod check_config;
+mod serve;
 mod snapshot;
 mod top;
 
@@ -29,6 +30,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command.clone().unwrap_or_default() {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
+        Command::Serve(args) => serve::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Bench(args) => bench::run(&cli, &args),
     };

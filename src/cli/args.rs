@@ -125,6 +125,8 @@ pub enum Command {
     /// Try it without a GPU: `gpuwarden watch --demo --scenario overheat --dry-run
     /// --config watchdog.toml --state-dir /tmp/gw`.
     Watch(WatchArgs),
+    /// Burn every selected GPU, check every result and judge each GPU (PASS/WARN/FAIL)
+    Bench(super::bench::BenchArgs),
 }
 
 impl Default for Command {

@@ -127,9 +127,11 @@ pub fn run_demo(opts: &Options, sim: &SimConfig) -> Result<Finished, CouldNotRun
 /// Runs the bench on the real GPUs through the CUDA driver.
 pub fn run_cuda(opts: &Options, nvml_lib: Option<PathBuf>) -> Result<Finished, CouldNotRun> {
     let devices = cuda::discover()?;
+    // The burn runs on CUDA, so its telemetry comes from NVIDIA's GPUs only.
     let spec = SourceSpec {
-        demo: None,
         nvml_lib,
+        vendor: crate::gpu::multi::VendorChoice::Nvidia,
+        ..SourceSpec::default()
     };
     let start_ms = now_ms();
     let (mut source, first, telemetry_missing) = match open::open(&spec) {

@@ -105,6 +105,8 @@ pub enum Command {
     Top(TopArgs),
     /// One sample of every GPU, as a table, JSON or CSV
     Snapshot(SnapshotArgs),
+    /// Record samples as JSON lines, for `replay` and `top --trace`
+    Record(super::record::RecordArgs),
 }
 
 impl Default for Command {

@@ -5,6 +5,7 @@
 //! its own file and returns an [`ExitCode`]; errors print their whole chain.
 
 mod args;
+mod record;
 mod snapshot;
 mod top;
 
@@ -27,6 +28,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command.clone().unwrap_or_default() {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
+        Command::Record(args) => record::run(&cli, &args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! What the user can type: global options shared by every command, and one struct per
 //! subcommand. `--help` is the first documentation most users read, so it teaches.
 
+pub use super::check_config::CheckConfigArgs;
 use crate::gpu::open::SourceSpec;
 use crate::gpu::sim::Scenario;
 use clap::{Args, Parser, Subcommand};
@@ -105,6 +106,8 @@ pub enum Command {
     Top(TopArgs),
     /// One sample of every GPU, as a table, JSON or CSV
     Snapshot(SnapshotArgs),
+    /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
+    CheckConfig(CheckConfigArgs),
     /// Record samples as JSON lines, for `replay` and `top --trace`
     Record(super::record::RecordArgs),
 }

@@ -5,6 +5,7 @@
 //! its own file and returns an [`ExitCode`]; errors print their whole chain.
 
 mod args;
+mod check_config;
 mod record;
 mod snapshot;
 mod top;
@@ -28,6 +29,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command.clone().unwrap_or_default() {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
+        Command::CheckConfig(args) => check_config::run(&args),
         Command::Record(args) => record::run(&cli, &args),
     };
     match result {

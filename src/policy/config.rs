@@ -1,0 +1,383 @@
+//! The validated watchdog policy: what `watchdog.toml` means once every value was checked.
+//!
+//! Second phase of loading (like ripgrep's high-level args): durations are parsed, clear
+//! levels sit on the right side of their thresholds, unit names are valid systemd names,
+//! allowlist globs are compiled, ladders are in order. Everything downstream — the engine,
+//! `check-config`, the daemon, the dashboard's threshold colors — reads only these types.
+//! [`super::build`] turns a [`super::raw::RawConfig`] into a [`Config`].
+
+use crate::gpu::{GpuSample, ThrottleReason};
+use globset::GlobSet;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the daemon and `check-config` look when no path is given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/gpuwarden/watchdog.toml";
+
+/// The whole validated policy.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub watchdog: Watchdog,
+    pub restarts: RestartPolicy,
+    pub units: Units,
+    /// The default clock cap for `cap_clocks` steps of rules without their own `cap`.
+    pub clock_cap: Option<CapSpec>,
+    pub rules: Vec<Rule>,
+}
+
+/// `[watchdog]`: how the daemon runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Watchdog {
+    /// Time between samples (default 1 s, floor 100 ms).
+    pub interval: Duration,
+    /// Decide and log every action, change nothing.
+    pub dry_run: bool,
+    /// Where state and the event log live (default `/var/lib/gpuwarden`).
+    pub state_dir: PathBuf,
+    /// Address of the HTTP endpoint (`/metrics`, `/healthz`, API); default `127.0.0.1:9844`.
+    pub listen: SocketAddr,
+}
+
+/// `[restarts]`: limits on restarting any one unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestartPolicy {
+    /// At most this many restarts of one unit…
+    pub budget: u32,
+    /// …within this sliding window (default 3 per 1 h).
+    pub window: Duration,
+    /// Minimum time between two restarts of one unit (default 10 min).
+    pub cooldown: Duration,
+    /// How long the systemd actuator waits for a restart job to finish (default 90 s).
+    pub job_timeout: Duration,
+}
+
+/// `[units]`: which units belong to which GPU, and which may be restarted at all.
+#[derive(Clone, Debug)]
+pub struct Units {
+    /// Also take the units owning each GPU's processes (from `/proc/PID/cgroup`).
+    pub auto: bool,
+    /// Only units matching one of these globs are ever restarted.
+    pub allow: Allowlist,
+    /// Units pinned to a GPU by index or UUID.
+    pub map: Vec<UnitMapping>,
+}
+
+impl Units {
+    /// The units to restart for this GPU: pinned ones plus (with `auto`) the owners of its
+    /// processes, sorted and without repeats. The allowlist is NOT applied here: the engine
+    /// applies it so that every refusal becomes a visible action.
+    pub fn for_gpu(&self, gpu: &GpuSample) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .map
+            .iter()
+            .filter(|m| m.gpu.matches(gpu.index, &gpu.uuid))
+            .flat_map(|m| m.units.iter().cloned())
+            .collect();
+        if self.auto
+            && let Some(procs) = gpu.processes.value()
+        {
+            out.extend(procs.iter().filter_map(|p| p.unit.clone()));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Unit name globs; a unit outside them is never restarted.
+#[derive(Clone, Debug)]
+pub struct Allowlist {
+    pub patterns: Vec<String>,
+    pub(crate) set: GlobSet,
+}
+
+impl Allowlist {
+    pub fn allows(&self, unit: &str) -> bool {
+        self.set.is_match(unit)
+    }
+}
+
+/// `[[units.map]]`: units pinned to one GPU.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitMapping {
+    pub gpu: GpuRef,
+    pub units: Vec<String>,
+}
+
+/// A GPU named in the config: by index (as nvidia-smi shows it) or by UUID.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GpuRef {
+    Index(u32),
+    Uuid(String),
+}
+
+impl GpuRef {
+    pub fn matches(&self, index: u32, uuid: &str) -> bool {
+        match self {
+            GpuRef::Index(i) => *i == index,
+            GpuRef::Uuid(u) => u.eq_ignore_ascii_case(uuid),
+        }
+    }
+}
+
+impl fmt::Display for GpuRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GpuRef::Index(i) => write!(f, "GPU {i}"),
+            GpuRef::Uuid(u) => f.write_str(u),
+        }
+    }
+}
+
+/// How to slow a GPU down: a locked SM clock range and/or a power limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapSpec {
+    /// Locked SM clock range in MHz (`nvidia-smi -lgc min,max`).
+    pub sm_clock_mhz: Option<(u32, u32)>,
+    pub power_limit: Option<PowerLimit>,
+    /// Undo the cap when the rule clears (default true); otherwise it stays until the daemon
+    /// stops.
+    pub undo_on_clear: bool,
+    /// Re-apply while held, because limits do not survive a driver reload (default 1 min).
+    pub reapply_every: Duration,
+}
+
+/// A power limit in watts or as a share of the limit in force when the GPU is first capped.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PowerLimit {
+    Watts(f64),
+    /// Percent of the enforced limit the GPU reported just before gpuwarden first capped it
+    /// (the snapshot does not carry the board's default limit).
+    Percent(f64),
+}
+
+/// How bad a rule is when it fires.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    #[default]
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub const NAMES: [&'static str; 3] = ["info", "warning", "critical"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which GPUs a rule watches.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum GpuSelector {
+    #[default]
+    All,
+    Only(Vec<GpuRef>),
+}
+
+impl GpuSelector {
+    pub fn matches(&self, index: u32, uuid: &str) -> bool {
+        match self {
+            GpuSelector::All => true,
+            GpuSelector::Only(refs) => refs.iter().any(|r| r.matches(index, uuid)),
+        }
+    }
+}
+
+/// One `[[rule]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// Unique; the identity of the rule in events, alerts and metrics.
+    pub name: String,
+    pub description: Option<String>,
+    pub condition: Condition,
+    /// How long the condition must hold before the rule fires (`for`).
+    pub sustain: Duration,
+    /// How long the clear condition must hold before the rule clears (`clear_for`).
+    pub clear_sustain: Duration,
+    pub severity: Severity,
+    pub gpus: GpuSelector,
+    /// The escalation ladder, ordered by `after`.
+    pub steps: Vec<Step>,
+    /// The cap its `cap_clocks` step applies (its own `cap`, else `[clock_cap]`).
+    pub cap: Option<CapSpec>,
+}
+
+/// When a rule fires and when it clears.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// Fires while `metric > threshold`; clears once `metric <= clear` (`clear <= threshold`).
+    Above {
+        metric: Metric,
+        threshold: f64,
+        clear: f64,
+    },
+    /// Fires while `metric < threshold`; clears once `metric >= clear` (`clear >= threshold`).
+    Below {
+        metric: Metric,
+        threshold: f64,
+        clear: f64,
+    },
+    /// Fires while the GPU reports this clocks-event (throttle) reason.
+    Throttle(ThrottleReason),
+    /// Fires while the GPU has fallen off the bus.
+    GpuLost,
+}
+
+impl Condition {
+    pub fn is_gpu_lost(&self) -> bool {
+        matches!(self, Condition::GpuLost)
+    }
+}
+
+/// A numeric metric a rule can compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    TemperatureC,
+    /// Degrees left below the GPU's own slowdown temperature (fires `below`).
+    TemperatureMarginC,
+    MemoryUsedPct,
+    UtilizationPct,
+    PowerPctOfLimit,
+    /// Uncorrected ECC errors since the driver loaded.
+    EccUncorrected,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 6] = [
+        Metric::TemperatureC,
+        Metric::TemperatureMarginC,
+        Metric::MemoryUsedPct,
+        Metric::UtilizationPct,
+        Metric::PowerPctOfLimit,
+        Metric::EccUncorrected,
+    ];
+
+    /// The name used in `watchdog.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::TemperatureC => "temperature_c",
+            Metric::TemperatureMarginC => "temperature_margin_c",
+            Metric::MemoryUsedPct => "memory_used_pct",
+            Metric::UtilizationPct => "utilization_pct",
+            Metric::PowerPctOfLimit => "power_pct_of_limit",
+            Metric::EccUncorrected => "ecc_uncorrected",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// Words for summaries: "temperature", "memory used".
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::TemperatureC => "temperature",
+            Metric::TemperatureMarginC => "temperature margin",
+            Metric::MemoryUsedPct => "memory used",
+            Metric::UtilizationPct => "utilization",
+            Metric::PowerPctOfLimit => "power",
+            Metric::EccUncorrected => "uncorrected ECC errors",
+        }
+    }
+
+    /// A value with its unit: "91.0 °C", "87.5 %", "3".
+    pub fn format(self, v: f64) -> String {
+        match self {
+            Metric::TemperatureC | Metric::TemperatureMarginC => format!("{v:.1} °C"),
+            Metric::MemoryUsedPct | Metric::UtilizationPct => format!("{v:.1} %"),
+            Metric::PowerPctOfLimit => format!("{v:.1} % of limit"),
+            Metric::EccUncorrected => format!("{v:.0}"),
+        }
+    }
+
+    /// The metric's value in this sample, if the GPU reported it.
+    pub fn read(self, gpu: &GpuSample) -> Option<f64> {
+        match self {
+            Metric::TemperatureC => gpu.temperature_c.get(),
+            Metric::TemperatureMarginC => gpu.temperature_margin_c(),
+            Metric::MemoryUsedPct => gpu.memory_used_pct(),
+            Metric::UtilizationPct => gpu.utilization_gpu_pct.get().map(f64::from),
+            Metric::PowerPctOfLimit => gpu.power_pct_of_limit(),
+            Metric::EccUncorrected => gpu.ecc_uncorrected.get().map(|v| v as f64),
+        }
+    }
+}
+
+/// One rung of the ladder: do `action` once the rule has been firing for `after`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    pub after: Duration,
+    pub action: StepAction,
+}
+
+/// What a ladder step does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepAction {
+    /// A desktop notification.
+    Notify,
+    /// Apply the rule's clock cap to the GPU.
+    CapClocks,
+    /// Restart the GPU's allowlisted units (repeats after the cooldown while the rule still
+    /// fires, until the restart budget is spent; then pages).
+    RestartUnits,
+    /// A firing alert for whoever is on call; resolved when the rule clears.
+    Page,
+}
+
+impl StepAction {
+    pub const ALL: [StepAction; 4] = [
+        StepAction::Notify,
+        StepAction::CapClocks,
+        StepAction::RestartUnits,
+        StepAction::Page,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StepAction::Notify => "notify",
+            StepAction::CapClocks => "cap_clocks",
+            StepAction::RestartUnits => "restart_units",
+            StepAction::Page => "page",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
+
+impl fmt::Display for StepAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,355 @@
+//! The pure policy engine: `(config, state, snapshot, now) -> actions`.
+//!
+//! [`step`] walks every GPU of a snapshot through every rule that watches it. A rule is
+//! quiet, *pending* (its condition holds, not yet for `for`) or *firing*; while firing it
+//! climbs its ladder ([`super::ladder`]) and it clears once the clear condition held for
+//! `clear_for`. No I/O, no clock reads, no NVML types: time is `now_ms`, memory is [`State`].
+//!
+//! Choices worth knowing:
+//! - Comparisons: `above = 85` fires on readings > 85 and `clear_below = 80` clears on
+//!   readings <= 80 (mirrored for `below`); without a clear level the rule clears as soon
+//!   as the reading is no longer past the threshold.
+//! - Hysteresis: a firing rule stays firing while its metric sits between the clear level
+//!   and the threshold; a pending rule is reset by any sample not past the threshold.
+//! - A missing value (not supported, no permission) neither fires, clears nor escalates a
+//!   rule: the engine waits for evidence.
+//! - A lost GPU: every rule on it except `gpu_lost` rules clears with reason `gpu_lost`
+//!   (alerts resolved), and its cap is *dropped* (a `cap_dropped` action, nothing sent to the
+//!   device) instead of undone, so no undo fails forever against a GPU that is gone. When it
+//!   comes back its rules start from quiet. A GPU absent from a snapshot is left untouched.
+//! - A rule removed from the config (reload) or no longer watching a GPU clears with reason
+//!   `rule_removed`, releasing its cap.
+
+use super::action::{Action, ActionKind, ClearReason, GpuId};
+use super::config::{Condition, Config, Rule, Severity};
+use super::ladder::{self, CapCause, Emit};
+use super::state::{CapState, Firing, GpuState, RuleState, State};
+use crate::gpu::{GpuSample, Snapshot, UnixMs};
+
+/// Applies the policy to one snapshot taken at `now_ms`; returns what to do, in order.
+pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs) -> Vec<Action> {
+    let mut out = Vec::new();
+    let State { gpus, units, .. } = state;
+    for sample in &snap.gpus {
+        let g = gpus.entry(sample.uuid.clone()).or_default();
+        g.index = sample.index;
+        let mut em = Emit {
+            out: &mut out,
+            now_ms,
+            gpu: GpuId {
+                index: sample.index,
+                uuid: sample.uuid.clone(),
+            },
+            cap_changed_by: None,
+        };
+        if sample.is_lost() && !g.lost {
+            lose_gpu(config, g, &mut em);
+        }
+        g.lost = sample.is_lost();
+        drop_stale_rules(config, g, sample, &mut em);
+        for rule in config.rules.iter().filter(|r| watches(r, sample)) {
+            let mut rs = g.rules.remove(&rule.name).unwrap_or_default();
+            evaluate(config, rule, &mut rs, g, units, sample, &mut em);
+            if rs.pending_since_ms.is_some() || rs.firing.is_some() {
+                g.rules.insert(rule.name.clone(), rs);
+            }
+        }
+        if !g.lost {
+            let by = em.cap_changed_by.take();
+            ladder::sync_cap(config, &mut g.cap, by, &mut em);
+            ladder::reapply_cap(config, &mut g.cap, &mut em);
+        }
+    }
+    let window_ms = config.restarts.window.as_millis() as u64;
+    for u in units.values_mut() {
+        u.restarts_ms
+            .retain(|t| now_ms.saturating_sub(*t) < window_ms);
+    }
+    units.retain(|_, u| !u.restarts_ms.is_empty());
+    out
+}
+
+/// What to do when the daemon stops: undo every applied cap (on GPUs not lost). The caps
+/// are marked as no longer applied while their holders are kept, so a daemon that starts
+/// again from this state re-applies the caps of rules that are still firing.
+pub fn shutdown(state: &mut State, now_ms: UnixMs) -> Vec<Action> {
+    let mut out = Vec::new();
+    for (uuid, g) in &mut state.gpus {
+        let Some(cap) = g.cap.applied.take() else {
+            continue;
+        };
+        g.cap.last_applied_ms = None;
+        if g.lost {
+            continue;
+        }
+        out.push(Action {
+            at_ms: now_ms,
+            gpu: GpuId {
+                index: g.index,
+                uuid: uuid.clone(),
+            },
+            rule: None,
+            severity: Severity::Info,
+            kind: ActionKind::UndoCap { cap },
+            summary: format!("undoing the cap on GPU {} at shutdown: {cap}", g.index),
+        });
+    }
+    out
+}
+
+fn watches(rule: &Rule, sample: &GpuSample) -> bool {
+    rule.gpus.matches(sample.index, &sample.uuid)
+        && (!sample.is_lost() || rule.condition.is_gpu_lost())
+}
+
+/// Where a reading sits relative to a rule's threshold and clear level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// Past the threshold: the condition holds.
+    Over,
+    /// Between the clear level and the threshold: a firing rule keeps firing.
+    Between,
+    /// Past the clear level: a firing rule may clear.
+    Under,
+    /// No value this sample.
+    Unknown,
+}
+
+/// The rule's reading of this sample.
+pub(crate) fn level(cond: &Condition, sample: &GpuSample) -> (Level, Option<f64>) {
+    let pick = |over: bool, under: bool| {
+        if over {
+            Level::Over
+        } else if under {
+            Level::Under
+        } else {
+            Level::Between
+        }
+    };
+    match cond {
+        Condition::Above {
+            metric,
+            threshold,
+            clear,
+        } => match metric.read(sample) {
+            Some(v) => (pick(v > *threshold, v <= *clear), Some(v)),
+            None => (Level::Unknown, None),
+        },
+        Condition::Below {
+            metric,
+            threshold,
+            clear,
+        } => match metric.read(sample) {
+            Some(v) => (pick(v < *threshold, v >= *clear), Some(v)),
+            None => (Level::Unknown, None),
+        },
+        Condition::Throttle(reason) => match sample.throttle.get() {
+            Some(t) => (pick(t.contains(*reason), true), None),
+            None => (Level::Unknown, None),
+        },
+        Condition::GpuLost => (pick(sample.is_lost(), true), None),
+    }
+}
+
+fn evaluate(
+    config: &Config,
+    rule: &Rule,
+    rs: &mut RuleState,
+    g: &mut GpuState,
+    units: &mut std::collections::BTreeMap<String, super::state::UnitState>,
+    sample: &GpuSample,
+    em: &mut Emit<'_>,
+) {
+    let (lvl, value) = level(&rule.condition, sample);
+    if value.is_some() {
+        rs.last_value = value;
+    }
+    let now = em.now_ms;
+    let Some(f) = rs.firing.as_mut() else {
+        if lvl != Level::Over {
+            rs.pending_since_ms = None;
+            return;
+        }
+        let since = *rs.pending_since_ms.get_or_insert(now);
+        if now.saturating_sub(since) < ms(rule.sustain) {
+            return;
+        }
+        rs.pending_since_ms = None;
+        let summary = format!(
+            "{} fired on GPU {}: {} for {}",
+            rule.name,
+            sample.index,
+            ladder::reading(rule, value),
+            ladder::human(rule.sustain)
+        );
+        em.push(Some(rule), ActionKind::Fired { value }, summary);
+        let f = rs.firing.insert(Firing {
+            fired_ms: now,
+            severity: rule.severity,
+            ..Firing::default()
+        });
+        ladder::escalate(config, rule, f, g, units, sample, value, em);
+        return;
+    };
+    match lvl {
+        Level::Unknown => f.clearing_since_ms = None,
+        Level::Over | Level::Between => {
+            f.clearing_since_ms = None;
+            ladder::escalate(config, rule, f, g, units, sample, value, em);
+        }
+        Level::Under => {
+            let since = *f.clearing_since_ms.get_or_insert(now);
+            if now.saturating_sub(since) >= ms(rule.clear_sustain) {
+                let summary = format!(
+                    "{} cleared on GPU {}: {} for {}",
+                    rule.name,
+                    sample.index,
+                    ladder::clear_reading(rule, value),
+                    ladder::human(rule.clear_sustain)
+                );
+                let undo = rule.cap.as_ref().is_none_or(|c| c.undo_on_clear);
+                clear(
+                    &rule.name,
+                    rs,
+                    &mut g.cap,
+                    ClearReason::Recovered,
+                    value,
+                    undo,
+                    summary,
+                    em,
+                );
+            }
+        }
+    }
+}
+
+/// Ends a firing (or pending) rule: `cleared`, `resolve` if it paged, its cap released (the
+/// cap itself is brought in line at the end of the GPU's step).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per clear path; a struct would only rename them"
+)]
+fn clear(
+    name: &str,
+    rs: &mut RuleState,
+    cap: &mut CapState,
+    why: ClearReason,
+    value: Option<f64>,
+    release_cap: bool,
+    summary: String,
+    em: &mut Emit<'_>,
+) {
+    rs.pending_since_ms = None;
+    let Some(f) = rs.firing.take() else { return };
+    em.push_named(
+        name,
+        f.severity,
+        ActionKind::Cleared { why, value },
+        summary,
+    );
+    if f.paged {
+        let summary = format!(
+            "{name} on GPU {} resolved ({})",
+            em.gpu.index,
+            clear_words(why)
+        );
+        em.push_named(name, f.severity, ActionKind::Resolve, summary);
+    }
+    if let Some(h) = cap.holders.get_mut(name) {
+        if release_cap {
+            cap.holders.remove(name);
+            em.cap_changed_by.get_or_insert_with(|| CapCause {
+                rule: name.to_string(),
+                severity: f.severity,
+                because: format!("{name} cleared"),
+            });
+        } else {
+            h.kept_after_clear = true;
+        }
+    }
+}
+
+fn clear_words(why: ClearReason) -> &'static str {
+    match why {
+        ClearReason::Recovered => "recovered",
+        ClearReason::GpuLost => "the GPU was lost",
+        ClearReason::RuleRemoved => "the rule was removed",
+    }
+}
+
+/// The GPU just fell off the bus: clear its rules (except `gpu_lost` ones), drop its cap.
+fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
+    let names: Vec<String> = g.rules.keys().cloned().collect();
+    for name in names {
+        let keep = config
+            .rules
+            .iter()
+            .any(|r| r.name == name && r.condition.is_gpu_lost());
+        if keep {
+            continue;
+        }
+        if let Some(mut rs) = g.rules.remove(&name) {
+            let summary = format!("{name} stopped on GPU {}: the GPU was lost", em.gpu.index);
+            // Caps on a lost GPU are dropped below, never undone.
+            let mut no_cap = CapState::default();
+            clear(
+                &name,
+                &mut rs,
+                &mut no_cap,
+                ClearReason::GpuLost,
+                None,
+                true,
+                summary,
+                em,
+            );
+        }
+    }
+    if let Some(cap) = g.cap.applied {
+        let summary = format!(
+            "forgetting the cap on GPU {} ({cap}): the GPU was lost; a driver reload resets it",
+            em.gpu.index
+        );
+        em.push_named_opt(
+            None,
+            Severity::Info,
+            ActionKind::CapDropped { cap },
+            summary,
+        );
+    }
+    g.cap = CapState::default();
+}
+
+/// Rules in the state that the config no longer has (or that no longer watch this GPU).
+fn drop_stale_rules(config: &Config, g: &mut GpuState, sample: &GpuSample, em: &mut Emit<'_>) {
+    let current = |name: &str| {
+        config
+            .rules
+            .iter()
+            .any(|r| r.name == name && r.gpus.matches(sample.index, &sample.uuid))
+    };
+    let stale: Vec<String> = g.rules.keys().filter(|n| !current(n)).cloned().collect();
+    for name in stale {
+        if let Some(mut rs) = g.rules.remove(&name) {
+            let summary = format!(
+                "{name} stopped on GPU {}: the rule is no longer in the config for this GPU",
+                em.gpu.index
+            );
+            clear(
+                &name,
+                &mut rs,
+                &mut g.cap,
+                ClearReason::RuleRemoved,
+                None,
+                true,
+                summary,
+                em,
+            );
+        }
+    }
+    // Caps kept after their rule cleared (`undo_on_clear = false`) go with the rule.
+    g.cap.holders.retain(|name, _| current(name));
+}
+
+pub(crate) fn ms(d: std::time::Duration) -> u64 {
+    d.as_millis() as u64
+}

@@ -1,0 +1,422 @@
+//! Climbing a firing rule's ladder: notify, cap clocks, restart units, page — and keeping a
+//! GPU's applied cap equal to what its rules want.
+//!
+//! Each step runs once per firing, when the rule has fired for the step's `after`. The
+//! `restart_units` step is the exception: once reached it restarts the GPU's units whenever
+//! cooldown and budget allow, for as long as the rule fires; a spent budget turns into a
+//! page instead of a restart loop. Every refusal is reported once per firing and unit.
+
+use super::action::{Action, ActionKind, GpuId, RefuseReason};
+use super::config::{Condition, Config, PowerLimit, Rule, Severity, StepAction};
+use super::engine::ms;
+use super::state::{CapState, Firing, GpuState, HeldCap, UnitState};
+use crate::gpu::{GpuSample, UnixMs};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Collects actions for one GPU at one moment.
+pub(crate) struct Emit<'a> {
+    pub out: &'a mut Vec<Action>,
+    pub now_ms: UnixMs,
+    pub gpu: GpuId,
+    /// The first rule this step that took or released a hold on the GPU's cap, and why.
+    /// The applied cap is brought in line once, at the end of the GPU's step, so two rules
+    /// changing together give one `cap_clocks` or `undo_cap`, not two.
+    pub cap_changed_by: Option<CapCause>,
+}
+
+impl Emit<'_> {
+    pub fn push(&mut self, rule: Option<&Rule>, kind: ActionKind, summary: String) {
+        let severity = rule.map_or(Severity::Info, |r| r.severity);
+        self.push_named_opt(rule.map(|r| r.name.as_str()), severity, kind, summary);
+    }
+
+    pub fn push_named(
+        &mut self,
+        rule: &str,
+        severity: Severity,
+        kind: ActionKind,
+        summary: String,
+    ) {
+        self.push_named_opt(Some(rule), severity, kind, summary);
+    }
+
+    pub fn push_named_opt(
+        &mut self,
+        rule: Option<&str>,
+        severity: Severity,
+        kind: ActionKind,
+        summary: String,
+    ) {
+        self.out.push(Action {
+            at_ms: self.now_ms,
+            gpu: self.gpu.clone(),
+            rule: rule.map(str::to_string),
+            severity,
+            kind,
+            summary,
+        });
+    }
+}
+
+/// Which rule changed a GPU's cap holders, and the words for the summary.
+pub(crate) struct CapCause {
+    pub rule: String,
+    pub severity: Severity,
+    pub because: String,
+}
+
+/// Runs every step that is due, then keeps restarting if the restart step was reached.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the engine's borrowed pieces of state, split for the borrow checker"
+)]
+pub(crate) fn escalate(
+    config: &Config,
+    rule: &Rule,
+    f: &mut Firing,
+    g: &mut GpuState,
+    units: &mut BTreeMap<String, UnitState>,
+    sample: &GpuSample,
+    value: Option<f64>,
+    em: &mut Emit<'_>,
+) {
+    let firing_for = em.now_ms.saturating_sub(f.fired_ms);
+    while let Some(step) = rule.steps.get(f.steps_done) {
+        if firing_for < ms(step.after) {
+            break;
+        }
+        f.steps_done += 1;
+        let what = format!(
+            "GPU {}: {}, firing for {} ({})",
+            sample.index,
+            reading(rule, value),
+            human(Duration::from_millis(firing_for)),
+            rule.name
+        );
+        match step.action {
+            StepAction::Notify => em.push(Some(rule), ActionKind::Notify, what),
+            StepAction::Page => {
+                if !f.paged {
+                    f.paged = true;
+                    em.push(Some(rule), ActionKind::Page, what);
+                }
+            }
+            StepAction::CapClocks => cap(rule, f, &mut g.cap, sample, value, em),
+            StepAction::RestartUnits => f.restarting = true,
+        }
+    }
+    if f.restarting {
+        restart_units(config, rule, f, units, sample, value, em);
+    }
+}
+
+fn cap(
+    rule: &Rule,
+    f: &mut Firing,
+    cs: &mut CapState,
+    sample: &GpuSample,
+    value: Option<f64>,
+    em: &mut Emit<'_>,
+) {
+    let Some(spec) = &rule.cap else { return };
+    // The limit in force is the GPU's own unless a cap of ours already set it.
+    let ours = cs.applied.is_some_and(|c| c.power_limit_w.is_some());
+    let base = cs
+        .base_power_limit_w
+        .or_else(|| (!ours).then(|| sample.power_limit_w.get()).flatten());
+    let power = match spec.power_limit {
+        None => None,
+        Some(PowerLimit::Watts(w)) => Some(w),
+        Some(PowerLimit::Percent(p)) => base.map(|b| (b * p / 100.0).round()),
+    };
+    let cap = super::action::ClockCap {
+        sm_clock_mhz: spec.sm_clock_mhz.map(|(lo, hi)| [lo, hi]),
+        power_limit_w: power,
+    };
+    if cap.is_empty() {
+        let why = "power_limit_pct needs the GPU's enforced power limit, which it does not report";
+        em.push(
+            Some(rule),
+            ActionKind::CapSkipped { why: why.into() },
+            format!("not capping GPU {}: {why}", sample.index),
+        );
+        return;
+    }
+    if matches!(spec.power_limit, Some(PowerLimit::Percent(_))) {
+        cs.base_power_limit_w = base;
+    }
+    f.capped = true;
+    cs.holders.insert(
+        rule.name.clone(),
+        HeldCap {
+            cap,
+            reapply_every_ms: ms(spec.reapply_every),
+            kept_after_clear: false,
+        },
+    );
+    em.cap_changed_by.get_or_insert_with(|| CapCause {
+        rule: rule.name.clone(),
+        severity: rule.severity,
+        because: format!("{}: {}", rule.name, reading(rule, value)),
+    });
+}
+
+/// Makes the applied cap equal to the merge of the holders' caps, emitting `cap_clocks` or
+/// `undo_cap` when they differ, attributed to `by` (else to the first holder: a state
+/// restored at start).
+pub(crate) fn sync_cap(
+    config: &Config,
+    cs: &mut CapState,
+    by: Option<CapCause>,
+    em: &mut Emit<'_>,
+) {
+    let wanted = cs.wanted();
+    if wanted == cs.applied {
+        return;
+    }
+    // Attribute an unprompted change (state restored at start) to the first holder.
+    let first = cs.holders.keys().next().cloned();
+    let (name, severity, because) = match by {
+        Some(c) => (Some(c.rule), c.severity, c.because),
+        None => {
+            let sev = first
+                .as_deref()
+                .and_then(|n| config.rules.iter().find(|r| r.name == n))
+                .map_or(Severity::Info, |r| r.severity);
+            (first, sev, "the rules holding it changed".to_string())
+        }
+    };
+    let idx = em.gpu.index;
+    match (cs.applied, wanted) {
+        (old, Some(cap)) => {
+            let summary = format!("capping GPU {idx}: {cap} ({because})");
+            em.push_named_opt(
+                name.as_deref(),
+                severity,
+                ActionKind::CapClocks { cap, replaces: old },
+                summary,
+            );
+            cs.applied = Some(cap);
+            cs.last_applied_ms = Some(em.now_ms);
+        }
+        (Some(cap), None) => {
+            let summary = format!("undoing the cap on GPU {idx}: {cap} ({because})");
+            em.push_named_opt(
+                name.as_deref(),
+                severity,
+                ActionKind::UndoCap { cap },
+                summary,
+            );
+            cs.applied = None;
+            cs.last_applied_ms = None;
+            cs.base_power_limit_w = None;
+        }
+        (None, None) => {}
+    }
+}
+
+/// Re-sends the applied cap when its period has passed (limits do not survive a driver
+/// reload).
+pub(crate) fn reapply_cap(config: &Config, cs: &mut CapState, em: &mut Emit<'_>) {
+    let (Some(cap), Some(every)) = (cs.applied, cs.reapply_every_ms()) else {
+        return;
+    };
+    let due = cs
+        .last_applied_ms
+        .is_none_or(|t| em.now_ms.saturating_sub(t) >= every);
+    if !due {
+        return;
+    }
+    let name = cs.holders.keys().next().cloned();
+    let severity = name
+        .as_deref()
+        .and_then(|n| config.rules.iter().find(|r| r.name == n))
+        .map_or(Severity::Info, |r| r.severity);
+    let summary = format!(
+        "re-applying the cap on GPU {}: {cap} (every {})",
+        em.gpu.index,
+        human(Duration::from_millis(every))
+    );
+    em.push_named_opt(
+        name.as_deref(),
+        severity,
+        ActionKind::ReapplyCap { cap },
+        summary,
+    );
+    cs.last_applied_ms = Some(em.now_ms);
+}
+
+fn restart_units(
+    config: &Config,
+    rule: &Rule,
+    f: &mut Firing,
+    units: &mut BTreeMap<String, UnitState>,
+    sample: &GpuSample,
+    value: Option<f64>,
+    em: &mut Emit<'_>,
+) {
+    let list = config.units.for_gpu(sample);
+    if list.is_empty() {
+        if !f.no_units_reported {
+            f.no_units_reported = true;
+            let summary = format!(
+                "nothing to restart on GPU {}: no unit is pinned to it in [units] and none owns its processes",
+                sample.index
+            );
+            em.push(Some(rule), ActionKind::NoUnitsToRestart, summary);
+        }
+        return;
+    }
+    let policy = &config.restarts;
+    let now = em.now_ms;
+    for unit in list {
+        let refusal = if !config.units.allow.allows(&unit) {
+            Some(RefuseReason::NotAllowlisted)
+        } else {
+            // Cooldown first: a spent budget is news only when a restart is due.
+            let us = units.get(&unit);
+            let used = us.map_or(0, |u| u.restarts_within(ms(policy.window), now));
+            let last = us.and_then(UnitState::last_restart_ms);
+            if last.is_some_and(|t| now.saturating_sub(t) < ms(policy.cooldown)) {
+                Some(RefuseReason::Cooldown)
+            } else if used >= policy.budget as usize {
+                Some(RefuseReason::BudgetSpent)
+            } else {
+                None
+            }
+        };
+        let Some(why) = refusal else {
+            let us = units.entry(unit.clone()).or_default();
+            us.restarts_ms.push(now);
+            let n = us.restarts_within(ms(policy.window), now);
+            f.restarted.insert(unit.clone());
+            f.refused.remove(&unit);
+            let summary = format!(
+                "restarting {unit} on GPU {}: {}, firing for {} ({}; restart {n} of {} per {})",
+                sample.index,
+                reading(rule, value),
+                human(Duration::from_millis(now.saturating_sub(f.fired_ms))),
+                rule.name,
+                policy.budget,
+                human(policy.window)
+            );
+            em.push(Some(rule), ActionKind::RestartUnit { unit }, summary);
+            continue;
+        };
+        // Waiting out the cooldown of our own restart is the normal rhythm, not news; one
+        // cooldown is reported once, however many firings run into it (a flapping rule).
+        if why == RefuseReason::Cooldown {
+            let us = units.entry(unit.clone()).or_default();
+            let last = us.last_restart_ms();
+            if f.restarted.contains(&unit) || us.cooldown_reported_ms == last {
+                continue;
+            }
+            us.cooldown_reported_ms = last;
+        }
+        if f.refused.get(&unit) == Some(&why) {
+            continue;
+        }
+        f.refused.insert(unit.clone(), why);
+        let detail = match why {
+            RefuseReason::NotAllowlisted => format!(
+                "{why} ({})",
+                if config.units.allow.patterns.is_empty() {
+                    "[units] allow is empty".to_string()
+                } else {
+                    config.units.allow.patterns.join(", ")
+                }
+            ),
+            RefuseReason::BudgetSpent => format!(
+                "{why} ({} restarts per {})",
+                policy.budget,
+                human(policy.window)
+            ),
+            RefuseReason::Cooldown => {
+                format!("{why}, at most one restart per {}", human(policy.cooldown))
+            }
+        };
+        let summary = format!("not restarting {unit} on GPU {}: {detail}", sample.index);
+        em.push(
+            Some(rule),
+            ActionKind::RestartRefused {
+                unit: unit.clone(),
+                why,
+            },
+            summary,
+        );
+        if why == RefuseReason::BudgetSpent && !f.paged {
+            f.paged = true;
+            let summary = format!(
+                "GPU {}: {} and restarting {unit} did not help: restart budget spent ({} per {}); needs a person ({})",
+                sample.index,
+                reading(rule, value),
+                policy.budget,
+                human(policy.window),
+                rule.name
+            );
+            em.push_named(&rule.name, Severity::Critical, ActionKind::Page, summary);
+        }
+    }
+}
+
+/// "temperature 91.0 °C (above 85.0 °C)", "throttle reason hw-thermal active", …
+pub(crate) fn reading(rule: &Rule, value: Option<f64>) -> String {
+    match &rule.condition {
+        Condition::Above {
+            metric, threshold, ..
+        } => format!(
+            "{} {} (above {})",
+            metric.label(),
+            value.map_or("unknown".into(), |v| metric.format(v)),
+            metric.format(*threshold)
+        ),
+        Condition::Below {
+            metric, threshold, ..
+        } => format!(
+            "{} {} (below {})",
+            metric.label(),
+            value.map_or("unknown".into(), |v| metric.format(v)),
+            metric.format(*threshold)
+        ),
+        Condition::Throttle(r) => format!("throttle reason {r} active"),
+        Condition::GpuLost => "the GPU fell off the bus".into(),
+    }
+}
+
+/// The reading that let a rule clear: "temperature 79.0 °C (below 80.0 °C)".
+pub(crate) fn clear_reading(rule: &Rule, value: Option<f64>) -> String {
+    let v = |m: super::config::Metric| value.map_or("unknown".into(), |v| m.format(v));
+    match &rule.condition {
+        Condition::Above { metric, clear, .. } => {
+            format!(
+                "{} {} (at or below {})",
+                metric.label(),
+                v(*metric),
+                metric.format(*clear)
+            )
+        }
+        Condition::Below { metric, clear, .. } => {
+            format!(
+                "{} {} (at or above {})",
+                metric.label(),
+                v(*metric),
+                metric.format(*clear)
+            )
+        }
+        Condition::Throttle(r) => format!("throttle reason {r} no longer active"),
+        Condition::GpuLost => "the GPU answers again".into(),
+    }
+}
+
+/// "2m 30s", "0s".
+pub(crate) fn human(d: Duration) -> String {
+    let secs = Duration::from_secs(d.as_secs());
+    if d.is_zero() {
+        "0s".into()
+    } else if d < Duration::from_secs(1) || secs != d && d < Duration::from_secs(10) {
+        humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
+    } else {
+        humantime::format_duration(secs).to_string()
+    }
+}

@@ -1,0 +1,29 @@
+//! The watchdog's policy: `watchdog.toml` and the pure engine that applies it.
+//!
+//! Loading is two-phase: [`raw`] is the serde shape of the file (unknown keys rejected, spans
+//! kept), [`build`] validates it into a [`Config`]; both report a [`ConfigError`] that says
+//! `file:line:col: key: what is wrong`. [`engine::step`] is the whole policy as a pure
+//! function of ([`Config`], [`State`], [`Snapshot`](crate::gpu::Snapshot), now) that returns
+//! [`Action`]s — no I/O, no clock, no NVML types — and [`engine::shutdown`] lists the caps to
+//! undo when the daemon stops. [`summary`] renders a config for `check-config`.
+
+pub mod action;
+pub mod build;
+pub mod config;
+pub mod engine;
+pub mod error;
+mod ladder;
+pub mod raw;
+pub mod state;
+pub mod summary;
+mod values;
+
+pub use action::{Action, ActionKind, ClearReason, ClockCap, GpuId, RefuseReason};
+pub use build::{load, parse};
+pub use config::{
+    Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Metric,
+    PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction, UnitMapping, Units, Watchdog,
+};
+pub use engine::{shutdown, step};
+pub use error::{ConfigError, LoadError};
+pub use state::{ActiveRule, Firing, GpuState, RuleState, STATE_SCHEMA, State, UnitState};

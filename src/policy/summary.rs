@@ -1,0 +1,186 @@
+//! A readable summary of an effective policy, and the warnings worth a look.
+//!
+//! `gpuwarden check-config` prints it; the daemon logs it at start and on reload. Warnings
+//! are legal configs that probably do not do what was meant (a pinned unit outside the
+//! allowlist, a restart step with nothing it may restart).
+
+use super::config::{CapSpec, Condition, Config, GpuSelector, PowerLimit, Rule, StepAction};
+use super::ladder::human;
+use std::fmt::Write;
+
+/// Renders `config` for people, one section per table.
+pub fn summary(config: &Config) -> String {
+    let mut s = String::new();
+    let w = &config.watchdog;
+    let _ = writeln!(
+        s,
+        "sampling   every {}; state in {}; HTTP on {}; dry run: {}",
+        human(w.interval),
+        w.state_dir.display(),
+        w.listen,
+        if w.dry_run {
+            "yes (nothing is changed)"
+        } else {
+            "no"
+        }
+    );
+    let r = &config.restarts;
+    let _ = writeln!(
+        s,
+        "restarts   at most {} per unit per {}, {} apart; job timeout {}",
+        r.budget,
+        human(r.window),
+        human(r.cooldown),
+        human(r.job_timeout)
+    );
+    let u = &config.units;
+    let allow = if u.allow.patterns.is_empty() {
+        "nothing (allow is empty: no unit is ever restarted)".to_string()
+    } else {
+        u.allow.patterns.join(", ")
+    };
+    let _ = writeln!(s, "units      may restart {allow}");
+    if u.auto {
+        let _ = writeln!(s, "           plus the units owning each GPU's processes");
+    }
+    for m in &u.map {
+        let _ = writeln!(s, "           {}: {}", m.gpu, m.units.join(", "));
+    }
+    if let Some(cap) = &config.clock_cap {
+        let _ = writeln!(s, "clock cap  {}", cap_words(cap));
+    }
+    let _ = writeln!(s, "rules      {}", config.rules.len());
+    for rule in &config.rules {
+        let _ = writeln!(
+            s,
+            "  {} ({}): {}",
+            rule.name,
+            rule.severity,
+            condition_words(rule)
+        );
+        if !rule.steps.is_empty() {
+            let ladder: Vec<String> = rule
+                .steps
+                .iter()
+                .map(|st| format!("{} {}", human(st.after), st.action))
+                .collect();
+            let _ = writeln!(s, "      ladder: {}", ladder.join(" → "));
+        }
+        if rule
+            .steps
+            .iter()
+            .any(|st| st.action == StepAction::CapClocks)
+            && let Some(cap) = &rule.cap
+        {
+            let _ = writeln!(s, "      cap: {}", cap_words(cap));
+        }
+    }
+    let warns = warnings(config);
+    if !warns.is_empty() {
+        let _ = writeln!(s, "warnings   {}", warns.len());
+        for w in warns {
+            let _ = writeln!(s, "  {w}");
+        }
+    }
+    s
+}
+
+/// Legal settings that probably do not do what was meant.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let u = &config.units;
+    for m in &u.map {
+        for unit in m.units.iter().filter(|unit| !u.allow.allows(unit)) {
+            out.push(format!(
+                "{unit} ({}) matches no glob in [units] allow: it will never be restarted",
+                m.gpu
+            ));
+        }
+    }
+    let restarting: Vec<&str> = config
+        .rules
+        .iter()
+        .filter(|r| r.steps.iter().any(|s| s.action == StepAction::RestartUnits))
+        .map(|r| r.name.as_str())
+        .collect();
+    if !restarting.is_empty() && u.allow.patterns.is_empty() {
+        out.push(format!(
+            "{} restart units but [units] allow is empty: every restart will be refused",
+            restarting.join(", ")
+        ));
+    }
+    if !restarting.is_empty() && !u.auto && u.map.is_empty() {
+        out.push(format!(
+            "{} restart units but no unit is pinned in [[units.map]] and auto = false",
+            restarting.join(", ")
+        ));
+    }
+    out
+}
+
+fn condition_words(rule: &Rule) -> String {
+    let gpus = match &rule.gpus {
+        GpuSelector::All => "all GPUs".to_string(),
+        GpuSelector::Only(refs) => refs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let held = |d: std::time::Duration| {
+        if d.is_zero() {
+            String::new()
+        } else {
+            format!(" for {}", human(d))
+        }
+    };
+    let (fire, clear) = match &rule.condition {
+        Condition::Above {
+            metric,
+            threshold,
+            clear,
+        } => (
+            format!("{} above {}", metric.name(), metric.format(*threshold)),
+            format!("at or below {}", metric.format(*clear)),
+        ),
+        Condition::Below {
+            metric,
+            threshold,
+            clear,
+        } => (
+            format!("{} below {}", metric.name(), metric.format(*threshold)),
+            format!("at or above {}", metric.format(*clear)),
+        ),
+        Condition::Throttle(r) => (
+            format!("throttle reason {r} active"),
+            "when inactive".into(),
+        ),
+        Condition::GpuLost => ("GPU lost".into(), "when it answers again".into()),
+    };
+    format!(
+        "{fire}{}, clears {clear}{}; on {gpus}",
+        held(rule.sustain),
+        held(rule.clear_sustain)
+    )
+}
+
+fn cap_words(cap: &CapSpec) -> String {
+    let mut parts = Vec::new();
+    if let Some((lo, hi)) = cap.sm_clock_mhz {
+        parts.push(format!("SM clock {lo}-{hi} MHz"));
+    }
+    match cap.power_limit {
+        Some(PowerLimit::Watts(w)) => parts.push(format!("power limit {w} W")),
+        Some(PowerLimit::Percent(p)) => {
+            parts.push(format!("power limit {p} % of the limit before capping"))
+        }
+        None => {}
+    }
+    parts.push(if cap.undo_on_clear {
+        "undone when the rule clears".into()
+    } else {
+        "kept until the daemon stops".into()
+    });
+    parts.push(format!("re-applied every {}", human(cap.reapply_every)));
+    parts.join("; ")
+}

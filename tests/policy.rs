@@ -1,0 +1,19 @@
+//! The watchdog policy: every config in `tests/configs/` (valid ones parse, invalid ones fail
+//! with the message on their first line), the reference `watchdog.toml` and the README's
+//! examples, the pure engine's timing as tables, and `gpuwarden check-config` as a process.
+
+#[path = "policy/support.rs"]
+mod support;
+
+#[path = "policy/cli.rs"]
+mod cli;
+#[path = "policy/configs.rs"]
+mod configs;
+#[path = "policy/ladder.rs"]
+mod ladder;
+#[path = "policy/lifecycle.rs"]
+mod lifecycle;
+#[path = "policy/restarts.rs"]
+mod restarts;
+#[path = "policy/sustain.rs"]
+mod sustain;

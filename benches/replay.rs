@@ -61,7 +61,12 @@ fn day_trace() -> &'static PathBuf {
         let mut text = String::new();
         for s in 0..SECONDS {
             text.clear();
-            write::rows(&mut text, QUERY, &busy_node(start + s * 1000, s), CsvStyle::default());
+            write::rows(
+                &mut text,
+                QUERY,
+                &busy_node(start + s * 1000, s),
+                CsvStyle::default(),
+            );
             out.write_all(text.as_bytes()).unwrap();
         }
         out.flush().unwrap();
@@ -77,7 +82,11 @@ fn busy_node(at_ms: u64, s: u64) -> Snapshot {
     for i in 0..GPUS {
         let wobble = ((s + u64::from(i) * 7) % 13) as f64;
         let hot = i == 3 && s % (4 * 3600) < 600;
-        let temp = if hot { 88.0 + wobble / 4.0 } else { 64.0 + wobble };
+        let temp = if hot {
+            88.0 + wobble / 4.0
+        } else {
+            64.0 + wobble
+        };
         let mut throttle = ThrottleReasons::NONE;
         if hot {
             throttle = throttle.with(ThrottleReason::SwThermal);

@@ -110,6 +110,8 @@ pub enum Command {
     CheckConfig(CheckConfigArgs),
     /// Record samples as JSON lines, for `replay` and `top --trace`
     Record(super::record::RecordArgs),
+    /// What the watchdog would have done on a recorded trace (nothing is actuated)
+    Replay(super::replay::ReplayArgs),
 }
 
 impl Default for Command {

@@ -7,6 +7,7 @@
 mod args;
 mod check_config;
 mod record;
+mod replay;
 mod snapshot;
 mod top;
 
@@ -31,6 +32,7 @@ pub fn main() -> ExitCode {
         Command::Snapshot(args) => snapshot::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Record(args) => record::run(&cli, &args),
+        Command::Replay(args) => replay::run(&cli, &args),
     };
     match result {
         Ok(code) => code,

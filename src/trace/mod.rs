@@ -5,13 +5,15 @@
 //! an 8-GPU node replays in constant memory. Problems come out of the same iterator as
 //! [`TraceError`]s naming file and line: a malformed line is skipped (or stops the trace with
 //! `strict`), a fatal one ends it. `replay`, `top --trace` and the tests all read through
-//! [`open`], so every consumer sees the same samples.
+//! [`open`], so every consumer sees the same samples; [`replay`] drives the watchdog's
+//! engine over them.
 
 pub mod clock;
 mod error;
 pub mod jsonl;
 pub mod lines;
 pub mod nvsmi;
+pub mod replay;
 
 pub use error::{Problem, Severity, TraceError};
 

@@ -222,7 +222,7 @@ impl<W: Write> Printer<W> {
 
 fn summary_header() -> String {
     format!(
-        "{:<20} {:>3} {:>5} {:>10} {:>6} {:>4} {:>8} {:>7} {:>7} {:>5}  {}",
+        "{:<20} {:>3} {:>5} {:>10} {:>6} {:>4} {:>8} {:>7} {:>9} {:>5}  {}",
         "RULE",
         "GPU",
         "FIRED",
@@ -231,7 +231,7 @@ fn summary_header() -> String {
         "CAPS",
         "RESTARTS",
         "REFUSED",
-        "BUDGET",
+        "NO-BUDGET",
         "PAGES",
         "AT END"
     )
@@ -239,7 +239,7 @@ fn summary_header() -> String {
 
 fn summary_row(r: &RuleSummary) -> String {
     format!(
-        "{:<20} {:>3} {:>5} {:>10} {:>6} {:>4} {:>8} {:>7} {:>7} {:>5}  {}",
+        "{:<20} {:>3} {:>5} {:>10} {:>6} {:>4} {:>8} {:>7} {:>9} {:>5}  {}",
         r.rule,
         r.gpu_index,
         r.fired,

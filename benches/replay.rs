@@ -8,6 +8,8 @@ use divan::Bencher;
 use divan::counter::ItemsCount;
 use gpuwarden::gpu::{Field, GpuSample, Snapshot, ThrottleReason, ThrottleReasons};
 use gpuwarden::trace::nvsmi::write::{self, CsvStyle};
+use gpuwarden::policy;
+use gpuwarden::trace::replay::Replay;
 use gpuwarden::trace::{self, TraceOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -123,5 +125,25 @@ fn parse(bencher: Bencher) {
             gpus += snap.unwrap().gpus.len() as u64;
         }
         assert_eq!(gpus, ROWS);
+    });
+}
+
+/// What `gpuwarden replay --instant` does per sample: read it, then the watchdog's engine
+/// with the reference policy (every rule of `watchdog.toml`), then the summary.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn parse_and_policy(bencher: Bencher) {
+    let path = day_trace();
+    let reference = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("watchdog.toml");
+    let config = policy::load(&reference).unwrap();
+    bencher.counter(ItemsCount::new(ROWS)).bench(|| {
+        let (_, stream) = trace::open(path, &TraceOptions::default()).unwrap();
+        let mut replay = Replay::new(&config);
+        for snap in stream {
+            replay.feed(&snap.unwrap());
+        }
+        let outcome = replay.finish();
+        assert_eq!(outcome.samples, SECONDS);
+        // GPU 3 overheats six times a day: the engine must have seen it.
+        assert!(outcome.rules.iter().any(|r| r.rule == "gpu-hot" && r.fired == 6));
     });
 }

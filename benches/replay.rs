@@ -7,8 +7,8 @@
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use gpuwarden::gpu::{Field, GpuSample, Snapshot, ThrottleReason, ThrottleReasons};
-use gpuwarden::trace::nvsmi::write::{self, CsvStyle};
 use gpuwarden::policy;
+use gpuwarden::trace::nvsmi::write::{self, CsvStyle};
 use gpuwarden::trace::replay::Replay;
 use gpuwarden::trace::{self, TraceOptions};
 use std::io::{BufWriter, Write};
@@ -144,6 +144,11 @@ fn parse_and_policy(bencher: Bencher) {
         let outcome = replay.finish();
         assert_eq!(outcome.samples, SECONDS);
         // GPU 3 overheats six times a day: the engine must have seen it.
-        assert!(outcome.rules.iter().any(|r| r.rule == "gpu-hot" && r.fired == 6));
+        assert!(
+            outcome
+                .rules
+                .iter()
+                .any(|r| r.rule == "gpu-hot" && r.fired == 6)
+        );
     });
 }

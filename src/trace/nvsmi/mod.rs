@@ -39,8 +39,6 @@ pub struct CsvReader<R> {
     strict: bool,
     interval_ms: Option<u64>,
     layout: Option<Layout>,
-    /// True while the layout came from `--columns` and no header was seen.
-    layout_from_option: bool,
     noted_no_identity: bool,
     round: Option<Snapshot>,
     rounds: u64,
@@ -61,7 +59,6 @@ impl<R: BufRead> CsvReader<R> {
             host: host.to_string(),
             strict: options.strict,
             interval_ms: options.interval.map(|d| d.as_millis() as u64),
-            layout_from_option: layout.is_some(),
             layout,
             noted_no_identity: false,
             round: None,
@@ -127,13 +124,12 @@ impl<R: BufRead> CsvReader<R> {
     }
 
     fn header(&mut self, layout: Layout) -> Option<Result<Snapshot, TraceError>> {
+        // A repeated header (appended logs) changes nothing and says nothing; a new set of
+        // columns names its unused ones once.
         let changed = self.layout.as_ref() != Some(&layout);
-        let first_header = self.layout.is_none() || self.layout_from_option;
-        self.layout_from_option = false;
         let ignored = layout.ignored.join(", ");
         self.layout = Some(layout);
-        (changed && (first_header || !ignored.is_empty()) && !ignored.is_empty())
-            .then(|| Err(self.error(Problem::IgnoredColumns(ignored))))
+        (changed && !ignored.is_empty()).then(|| Err(self.error(Problem::IgnoredColumns(ignored))))
     }
 
     fn row(&mut self, row: Row) -> Option<Result<Snapshot, TraceError>> {

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-packages=(gcc make curl python3-venv systemd dbus dbus-user-session dbus-daemon dbus-bin
+packages=(gcc libc6-dev make curl python3-venv systemd dbus dbus-user-session dbus-daemon dbus-bin
           xvfb dunst libnotify-bin prometheus prometheus-alertmanager tmux util-linux procps)
 missing=()
 for p in "${packages[@]}"; do

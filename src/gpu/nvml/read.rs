@@ -1,0 +1,329 @@
+//! Reading one GPU through NVML into a [`GpuSample`], field by field.
+//!
+//! Each NVML error becomes the reason its field is missing: NOT_SUPPORTED (and a symbol the
+//! loaded driver lacks) → `not_supported`, NO_PERMISSION → `no_permission`, GPU_IS_LOST →
+//! the whole GPU is marked lost (and the remaining calls are skipped), anything else →
+//! `error` with a debug log. Units are converted here: mW → W, KB/s → bytes/s.
+
+use super::processes::ProcessDescriptions;
+use crate::gpu::field::{Field, Missing};
+use crate::gpu::model::{GpuProcess, GpuSample, PcieLink, Vendor};
+use crate::gpu::throttle::ThrottleReasons;
+use nvml_wrapper::enum_wrappers::device::{
+    Clock, EccCounter, MemoryError, PcieUtilCounter, PerformanceState, TemperatureSensor,
+    TemperatureThreshold,
+};
+use nvml_wrapper::enums::device::UsedGpuMemory;
+use nvml_wrapper::error::{NvmlError, nvml_sym, nvml_try};
+use nvml_wrapper::struct_wrappers::device::ProcessInfo;
+use nvml_wrapper::{Device, Nvml};
+
+/// What does not change while NVML is initialised, read on the first sample that gets it.
+#[derive(Default)]
+pub struct StaticInfo {
+    uuid: Option<String>,
+    name: Field<String>,
+    pci_bus_id: Field<String>,
+    clock_sm_max_mhz: Field<u32>,
+    clock_mem_max_mhz: Field<u32>,
+    temperature_slowdown_c: Field<f64>,
+    temperature_shutdown_c: Field<f64>,
+    /// Whether the previous sample found the GPU lost (to log changes, not every sample).
+    was_lost: bool,
+}
+
+/// A field is worth caching once it has a value or a reason that will not go away.
+pub fn settled<T>(f: &Field<T>) -> bool {
+    matches!(
+        f.why(),
+        None | Some(Missing::NotSupported | Missing::NoPermission)
+    )
+}
+
+/// Why an NVML call failed, in the model's words.
+fn reason(err: &NvmlError) -> Missing {
+    match err {
+        NvmlError::NotSupported
+        | NvmlError::FailedToLoadSymbol(_)
+        | NvmlError::FunctionNotFound => Missing::NotSupported,
+        NvmlError::NoPermission => Missing::NoPermission,
+        NvmlError::GpuLost => Missing::GpuLost,
+        _ => Missing::Error,
+    }
+}
+
+/// A call not tied to one GPU (the driver version): its error is only a missing field.
+pub fn classify_global<T>(what: &str, r: Result<T, NvmlError>) -> Field<T> {
+    r.map_or_else(
+        |e| {
+            tracing::debug!(what, error = %e, "nvml read failed");
+            Field::missing(reason(&e))
+        },
+        Field::Value,
+    )
+}
+
+/// Reads one GPU; once it is lost (or has no handle) the other calls are skipped.
+pub struct DeviceReader<'n> {
+    nvml: &'n Nvml,
+    index: u32,
+    device: Option<Device<'n>>,
+    stop: Option<Missing>,
+}
+
+impl<'n> DeviceReader<'n> {
+    pub fn new(nvml: &'n Nvml, index: u32) -> Self {
+        let (device, stop) = match nvml.device_by_index(index) {
+            Ok(d) => (Some(d), None),
+            Err(e) => {
+                tracing::debug!(gpu = index, error = %e, "nvml: no handle for GPU");
+                (None, Some(reason(&e)))
+            }
+        };
+        DeviceReader {
+            nvml,
+            index,
+            device,
+            stop,
+        }
+    }
+
+    /// One NVML call, its error turned into the field's reason.
+    fn get<T>(
+        &mut self,
+        what: &'static str,
+        call: impl FnOnce(&Device<'n>) -> Result<T, NvmlError>,
+    ) -> Field<T> {
+        if let Some(why) = self.stop {
+            return Field::missing(why);
+        }
+        let Some(device) = &self.device else {
+            return Field::missing(Missing::Error);
+        };
+        match call(device) {
+            Ok(v) => Field::Value(v),
+            Err(e) => {
+                let why = reason(&e);
+                if why == Missing::GpuLost {
+                    self.stop = Some(why);
+                } else if why == Missing::Error {
+                    tracing::debug!(gpu = self.index, what, error = %e, "nvml read failed");
+                }
+                Field::missing(why)
+            }
+        }
+    }
+
+    /// Reads a static field unless the cache already holds it.
+    fn cached<T: Clone>(
+        &mut self,
+        slot: &mut Field<T>,
+        what: &'static str,
+        call: impl FnOnce(&Device<'n>) -> Result<T, NvmlError>,
+    ) -> Field<T> {
+        if !settled(slot) {
+            *slot = self.get(what, call);
+        }
+        slot.clone()
+    }
+
+    /// The whole sample of this GPU.
+    pub fn sample(
+        mut self,
+        statics: &mut StaticInfo,
+        driver: &Field<String>,
+        described: &mut ProcessDescriptions,
+    ) -> GpuSample {
+        if statics.uuid.is_none() {
+            statics.uuid = self.get("uuid", |d| d.uuid()).value().cloned();
+        }
+        let name = self.cached(&mut statics.name, "name", |d| d.name());
+        let pci_bus_id = self.cached(&mut statics.pci_bus_id, "pci", |d| {
+            d.pci_info().map(|p| p.bus_id)
+        });
+        let utilization = self.get("utilization", |d| d.utilization_rates());
+        let memory = self.get("memory", |d| d.memory_info());
+        let sample = GpuSample {
+            index: self.index,
+            uuid: String::new(),
+            vendor: Vendor::Nvidia,
+            status: Default::default(),
+            name,
+            pci_bus_id,
+            driver_version: driver.clone(),
+            utilization_gpu_pct: utilization.as_ref().map(|u| u.gpu),
+            utilization_memory_pct: utilization.map(|u| u.memory),
+            memory_used_bytes: memory.as_ref().map(|m| m.used),
+            memory_total_bytes: memory.map(|m| m.total),
+            temperature_c: self
+                .get("temperature", |d| d.temperature(TemperatureSensor::Gpu))
+                .map(f64::from),
+            temperature_slowdown_c: self.cached(
+                &mut statics.temperature_slowdown_c,
+                "slowdown temperature",
+                |d| {
+                    d.temperature_threshold(TemperatureThreshold::Slowdown)
+                        .map(f64::from)
+                },
+            ),
+            temperature_shutdown_c: self.cached(
+                &mut statics.temperature_shutdown_c,
+                "shutdown temperature",
+                |d| {
+                    d.temperature_threshold(TemperatureThreshold::Shutdown)
+                        .map(f64::from)
+                },
+            ),
+            power_w: self.get("power", |d| d.power_usage()).map(milliwatts),
+            power_limit_w: self
+                .get("power limit", |d| d.enforced_power_limit())
+                .map(milliwatts),
+            clock_sm_mhz: self.get("sm clock", |d| d.clock_info(Clock::SM)),
+            clock_sm_max_mhz: self.cached(&mut statics.clock_sm_max_mhz, "max sm clock", |d| {
+                d.max_clock_info(Clock::SM)
+            }),
+            clock_mem_mhz: self.get("memory clock", |d| d.clock_info(Clock::Memory)),
+            clock_mem_max_mhz: self.cached(
+                &mut statics.clock_mem_max_mhz,
+                "max memory clock",
+                |d| d.max_clock_info(Clock::Memory),
+            ),
+            fan_pct: self.get("fan", |d| d.fan_speed(0)),
+            pstate: self.pstate(),
+            throttle: self.throttle(),
+            encoder_pct: self
+                .get("encoder", |d| d.encoder_utilization())
+                .map(|u| u.utilization),
+            decoder_pct: self
+                .get("decoder", |d| d.decoder_utilization())
+                .map(|u| u.utilization),
+            pcie_link: self.pcie_link(),
+            pcie_rx_bytes_per_s: self
+                .get("pcie rx", |d| d.pcie_throughput(PcieUtilCounter::Receive))
+                .map(kilobytes),
+            pcie_tx_bytes_per_s: self
+                .get("pcie tx", |d| d.pcie_throughput(PcieUtilCounter::Send))
+                .map(kilobytes),
+            ecc_uncorrected: self.get("ecc", |d| {
+                d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile)
+            }),
+            processes: self.processes(described),
+        };
+        self.finish(sample, statics)
+    }
+
+    /// Puts identity in, or turns the sample into a lost one.
+    fn finish(&self, mut sample: GpuSample, statics: &mut StaticInfo) -> GpuSample {
+        let uuid = statics
+            .uuid
+            .clone()
+            .unwrap_or_else(|| format!("unknown-{}", self.index));
+        let lost = self.stop == Some(Missing::GpuLost);
+        if lost != statics.was_lost {
+            statics.was_lost = lost;
+            if lost {
+                tracing::warn!(gpu = self.index, %uuid, "GPU is lost (fell off the bus or stopped answering)");
+            } else {
+                tracing::info!(gpu = self.index, %uuid, "GPU answers again");
+            }
+        }
+        if lost {
+            let mut lost = GpuSample::lost(self.index, uuid, Vendor::Nvidia);
+            // Keep what identifies the card so people can find it in the rack.
+            if statics.name.value().is_some() {
+                lost.name = statics.name.clone();
+            }
+            if statics.pci_bus_id.value().is_some() {
+                lost.pci_bus_id = statics.pci_bus_id.clone();
+            }
+            return lost;
+        }
+        sample.uuid = uuid;
+        sample
+    }
+
+    fn pstate(&mut self) -> Field<u32> {
+        match self.get("pstate", |d| d.performance_state()) {
+            Field::Value(PerformanceState::Unknown) => Field::missing(Missing::NotSupported),
+            other => other.map(|p| p.as_c()),
+        }
+    }
+
+    /// Clocks-event reasons by their current name, falling back to the deprecated
+    /// "throttle reasons" symbol on drivers older than 535.
+    fn throttle(&mut self) -> Field<ThrottleReasons> {
+        let lib = self.nvml.lib();
+        let sym = lib
+            .nvmlDeviceGetCurrentClocksEventReasons
+            .as_ref()
+            .or(lib.nvmlDeviceGetCurrentClocksThrottleReasons.as_ref());
+        self.get("clocks event reasons", |d| {
+            let f = nvml_sym(sym)?;
+            let mut reasons: u64 = 0;
+            // SAFETY: the handle comes from this initialised Nvml and stays valid while it
+            // lives; `reasons` is a valid out-pointer for the duration of the call.
+            nvml_try(unsafe { f(d.handle(), &mut reasons) })?;
+            Ok(ThrottleReasons(reasons))
+        })
+    }
+
+    fn pcie_link(&mut self) -> Field<PcieLink> {
+        let generation = self.get("pcie link generation", |d| d.current_pcie_link_gen());
+        let width = self.get("pcie link width", |d| d.current_pcie_link_width());
+        match (generation, width) {
+            (Field::Value(generation), Field::Value(width)) => {
+                Field::Value(PcieLink { generation, width })
+            }
+            (Field::Missing { missing }, _) | (_, Field::Missing { missing }) => {
+                Field::missing(missing)
+            }
+        }
+    }
+
+    /// Compute and graphics processes, one entry per pid, described from `/proc`.
+    fn processes(&mut self, described: &mut ProcessDescriptions) -> Field<Vec<GpuProcess>> {
+        let compute = self.get("compute processes", |d| d.running_compute_processes());
+        let graphics = self.get("graphics processes", |d| d.running_graphics_processes());
+        let lists = match (compute, graphics) {
+            (Field::Value(c), Field::Value(g)) => [c, g],
+            (Field::Value(c), Field::Missing { .. }) => [c, Vec::new()],
+            (Field::Missing { .. }, Field::Value(g)) => [g, Vec::new()],
+            (Field::Missing { missing }, Field::Missing { .. }) => {
+                return Field::missing(missing);
+            }
+        };
+        let mut out: Vec<GpuProcess> = Vec::with_capacity(lists[0].len() + lists[1].len());
+        for info in lists.into_iter().flatten() {
+            let ProcessInfo {
+                pid,
+                used_gpu_memory,
+                ..
+            } = info;
+            let used = match used_gpu_memory {
+                UsedGpuMemory::Used(b) => Some(b),
+                UsedGpuMemory::Unavailable => None,
+            };
+            if let Some(seen) = out.iter_mut().find(|p| p.pid == pid) {
+                seen.used_memory_bytes = seen.used_memory_bytes.or(used);
+                continue;
+            }
+            let mut process = GpuProcess {
+                pid,
+                used_memory_bytes: used,
+                ..GpuProcess::default()
+            };
+            described.describe(&mut process);
+            out.push(process);
+        }
+        Field::Value(out)
+    }
+}
+
+fn milliwatts(mw: u32) -> f64 {
+    f64::from(mw) / 1000.0
+}
+
+/// NVML reports PCIe throughput in KB/s (1 KB = 1024 bytes).
+fn kilobytes(kb: u32) -> u64 {
+    u64::from(kb) * 1024
+}

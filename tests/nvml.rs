@@ -1,0 +1,15 @@
+//! The NVML source against a fake `libnvidia-ml.so.1` built from `tests/fake_nvml/`:
+//! values, reasons for missing fields, lost GPUs, control setters, the CLI on top of it,
+//! and the snapshot schema document.
+
+#[path = "support/fake_nvml.rs"]
+mod fake_nvml;
+
+#[path = "nvml/cli.rs"]
+mod cli;
+#[path = "nvml/control.rs"]
+mod control;
+#[path = "nvml/schema_doc.rs"]
+mod schema_doc;
+#[path = "nvml/source.rs"]
+mod source;

@@ -1,0 +1,177 @@
+//! The real `gpuwarden` binary: `snapshot` without a driver, through the fake via
+//! `LD_LIBRARY_PATH` and `--nvml-lib`, and `--demo --json` with every field.
+
+use crate::fake_nvml::{FakeNvml, FakeState};
+use assert_cmd::Command;
+use gpuwarden::gpu::GpuSample;
+use serde_json::Value;
+
+/// The binary with an environment that cannot reach a fake or a driver by accident.
+fn gpuwarden() -> Command {
+    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("gpuwarden");
+    for var in [
+        "GPUWARDEN_NVML_LIB",
+        "FAKE_NVML_STATE",
+        "FAKE_NVML_LOG",
+        "LD_LIBRARY_PATH",
+        "GPUWARDEN_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn json_of(cmd: &mut Command) -> Value {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).expect("snapshot --json prints valid JSON")
+}
+
+/// Every key a serialized `GpuSample` has (the fields of the schema).
+fn sample_keys() -> Vec<String> {
+    let v = serde_json::to_value(GpuSample::default()).unwrap();
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+fn check_gpu_json(gpu: &Value, want: &crate::fake_nvml::FakeGpu, driver: &str) {
+    let v = |k| want.value(k);
+    assert_eq!(gpu["uuid"], want.uuid.as_str());
+    assert_eq!(gpu["name"], want.name.as_str());
+    assert_eq!(gpu["pci_bus_id"], want.pci_bus_id.as_str());
+    assert_eq!(gpu["driver_version"], driver);
+    assert_eq!(gpu["status"], "ok");
+    assert_eq!(gpu["vendor"], "nvidia");
+    assert_eq!(gpu["utilization_gpu_pct"], v("utilization_gpu_pct"));
+    assert_eq!(gpu["memory_used_bytes"], v("memory_used_bytes"));
+    assert_eq!(gpu["memory_total_bytes"], v("memory_total_bytes"));
+    assert_eq!(gpu["temperature_c"], v("temperature_c") as f64);
+    assert_eq!(gpu["power_w"], v("power_mw") as f64 / 1000.0);
+    assert_eq!(gpu["clock_sm_mhz"], v("clock_sm_mhz"));
+    assert_eq!(gpu["fan_pct"], v("fan_pct"));
+    assert_eq!(gpu["pcie_link"]["generation"], v("pcie_link_gen"));
+    assert_eq!(gpu["pcie_rx_bytes_per_s"], v("pcie_rx_kbps") * 1024);
+    assert_eq!(gpu["ecc_uncorrected"], v("ecc_uncorrected_volatile"));
+    assert_eq!(gpu["throttle"], serde_json::json!(["sw-power-cap"]));
+    for key in sample_keys() {
+        assert!(gpu.get(&key).is_some(), "missing {key} in {gpu}");
+    }
+}
+
+/// Needs a machine without NVIDIA's driver (as CI is): with one, the real library loads.
+#[test]
+fn snapshot_without_a_driver_exits_2_naming_the_library_and_demo() {
+    let out = gpuwarden().arg("snapshot").assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("libnvidia-ml.so.1"), "{stderr}");
+    assert!(stderr.contains("--demo"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn snapshot_with_a_wrong_nvml_lib_path_exits_2_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libnvidia-ml.so.1");
+    let out = gpuwarden()
+        .arg("snapshot")
+        .arg("--nvml-lib")
+        .arg(&path)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(stderr.contains("--demo"), "{stderr}");
+}
+
+#[test]
+fn snapshot_json_through_ld_library_path_shows_the_fakes_gpus() {
+    let state = FakeState::with_gpus(2);
+    let fake = FakeNvml::new(&state);
+    let json = json_of(gpuwarden().args(["snapshot", "--json"]).envs(fake.envs()));
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["source"], "nvml");
+    let gpus = json["gpus"].as_array().unwrap();
+    assert_eq!(gpus.len(), 2);
+    for (gpu, want) in gpus.iter().zip(&state.gpus) {
+        check_gpu_json(gpu, want, &state.driver_version);
+    }
+}
+
+#[test]
+fn snapshot_json_through_nvml_lib_and_its_env_var() {
+    let mut state = FakeState::with_gpus(3);
+    state.gpus[2] = state.gpus[2].clone().lost();
+    let fake = FakeNvml::new(&state);
+    // The fake finds its state next to the library, so no other variable is needed.
+    let by_flag = json_of(
+        gpuwarden()
+            .args(["snapshot", "--json", "--nvml-lib"])
+            .arg(fake.lib_path()),
+    );
+    let by_env = json_of(
+        gpuwarden()
+            .args(["snapshot", "--json"])
+            .env("GPUWARDEN_NVML_LIB", fake.lib_path()),
+    );
+    for json in [by_flag, by_env] {
+        let gpus = json["gpus"].as_array().unwrap();
+        assert_eq!(gpus.len(), 3);
+        check_gpu_json(&gpus[0], &state.gpus[0], &state.driver_version);
+        assert_eq!(gpus[2]["status"], "lost");
+        assert_eq!(gpus[2]["uuid"], "unknown-2");
+        assert_eq!(gpus[2]["temperature_c"]["missing"], "gpu_lost");
+    }
+}
+
+#[test]
+fn snapshot_selects_gpus_and_prints_table_and_csv_from_the_fake() {
+    let state = FakeState::with_gpus(3);
+    let fake = FakeNvml::new(&state);
+    let json = json_of(
+        gpuwarden()
+            .args(["snapshot", "--json", "-i", "0,2"])
+            .envs(fake.envs()),
+    );
+    let uuids: Vec<&str> = json["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["uuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(uuids, [&state.gpus[0].uuid, &state.gpus[2].uuid]);
+
+    let out = gpuwarden()
+        .args(["snapshot", "--csv"])
+        .envs(fake.envs())
+        .assert()
+        .success();
+    let csv = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains(&state.gpus[1].uuid), "{csv}");
+
+    let out = gpuwarden()
+        .arg("snapshot")
+        .envs(fake.envs())
+        .assert()
+        .success();
+    let table = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(table.contains("NVIDIA H100 80GB HBM3"), "{table}");
+    assert!(table.contains("300/700 W"), "{table}");
+}
+
+#[test]
+fn snapshot_demo_json_is_valid_with_every_field_for_every_gpu() {
+    let json = json_of(gpuwarden().args(["snapshot", "--demo", "--demo-gpus", "8", "--json"]));
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["source"], "sim");
+    let gpus = json["gpus"].as_array().unwrap();
+    assert_eq!(gpus.len(), 8);
+    let keys = sample_keys();
+    for gpu in gpus {
+        for key in &keys {
+            assert!(gpu.get(key).is_some(), "missing {key} in {gpu}");
+        }
+        assert!(gpu["uuid"].as_str().is_some_and(|u| !u.is_empty()));
+        // Round-trips into the model: the documented shape is the real one.
+        let back: GpuSample = serde_json::from_value(gpu.clone()).expect("schema round trip");
+        assert_eq!(serde_json::to_value(&back).unwrap(), *gpu);
+    }
+}

@@ -1,11 +1,13 @@
 //! gpuwarden: look at, guard and prove GPUs, on one sampling core.
 //!
+//! `act` holds the actuators (clock caps, unit restarts, notifications, the event log);
 //! `gpu` is the sampling core (model, sources, sampler); `host` reads the machine itself
 //! (CPU, RAM, which user and systemd unit own a process); `policy` is the watchdog's config
 //! (`watchdog.toml`) and its pure engine; `trace` reads recorded traces back as snapshots;
 //! `cli` turns the command line into a run of one of the jobs; `units` formats numbers for
 //! people.
 
+pub mod act;
 pub mod cli;
 pub mod gpu;
 pub mod host;

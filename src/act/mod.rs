@@ -1,0 +1,22 @@
+//! Actuators: the only code that changes the world, each behind a small trait with plain inputs
+//! (a unit name, a GPU UUID, cap parameters, a message) so the daemon can swap in the recorders
+//! of `record` and tests can check actions as data.
+//!
+//! `clocks` locks SM clocks and power limits (NVML or the simulated fleet) and remembers them;
+//! `systemd` restarts units over D-Bus and waits for the job's result; `notify` sends desktop
+//! notifications; `events` is the JSON-lines audit log every outcome is written into.
+
+pub mod clocks;
+pub mod events;
+pub mod notify;
+pub mod record;
+pub mod systemd;
+
+pub use clocks::{AppliedCaps, CapKind, ClockActuator, ClockCap, ClockOp, ClockOutcome};
+pub use events::{Event, EventKind, EventLog, EventOutcome, EventResult, read_last};
+pub use notify::{DesktopNotifier, Notification, Notifier, NotifyOptions, NotifyOutcome, Urgency};
+pub use record::{ControlCall, RecordingControl, RecordingNotifier, RecordingRestarter};
+pub use systemd::{
+    JobResult, RestartOutcome, Systemd, SystemdError, SystemdOptions, UnitAllowlist, UnitLookup,
+    UnitRestarter, UnitState,
+};

@@ -312,3 +312,29 @@ fn format_is_told_from_the_content() {
     let (format, _) = trace::open(&fixture("header-units.csv"), &TraceOptions::default()).unwrap();
     assert_eq!(format, TraceFormat::NvidiaSmiCsv);
 }
+
+/// The README tells users which `--query-gpu` list to record; every field of it must be one
+/// the reader understands (none silently ignored).
+#[test]
+fn the_readme_recording_command_uses_only_known_fields() {
+    use gpuwarden::trace::nvsmi::columns::Column;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("nvidia-smi --query-gpu="))
+        .expect("the README shows the nvidia-smi recording command");
+    let list = line["nvidia-smi --query-gpu=".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let fields: Vec<&str> = list.split(',').collect();
+    assert!(fields.len() > 10, "{fields:?}");
+    for f in &fields {
+        assert!(
+            !matches!(Column::from_name(f), None | Some(Column::Ignored)),
+            "README field {f} is not read by gpuwarden"
+        );
+    }
+    assert!(fields.contains(&"timestamp") && fields.contains(&"uuid"));
+}

@@ -13,6 +13,13 @@ fn gpuwarden() -> Command {
     cmd
 }
 
+/// `gpuwarden replay` against the repository's reference policy, whatever /etc holds.
+fn replay() -> Command {
+    let mut cmd = gpuwarden();
+    cmd.arg("replay").arg("--config").arg(repo("watchdog.toml"));
+    cmd
+}
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
@@ -168,8 +175,8 @@ fn replay_of_a_recording_gives_the_actions_of_the_live_engine() {
 
 #[test]
 fn a_headerless_log_without_columns_is_refused_with_what_to_do() {
-    let out = gpuwarden()
-        .args(["replay", "--trace"])
+    let out = replay()
+        .arg("--trace")
         .arg(fixture("noheader-units.csv"))
         .output()
         .unwrap();
@@ -184,16 +191,16 @@ fn a_headerless_log_without_columns_is_refused_with_what_to_do() {
 
 #[test]
 fn a_log_without_timestamps_needs_the_interval() {
-    let out = gpuwarden()
-        .args(["replay", "--trace"])
+    let out = replay()
+        .arg("--trace")
         .arg(fixture("no-timestamp.csv"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --interval"));
     let out = stdout(
-        gpuwarden()
-            .args(["replay", "--interval", "2s", "--trace"])
+        replay()
+            .args(["--interval", "2s", "--trace"])
             .arg(fixture("no-timestamp.csv")),
     );
     assert!(
@@ -204,8 +211,8 @@ fn a_log_without_timestamps_needs_the_interval() {
 
 #[test]
 fn malformed_lines_are_warned_about_and_strict_stops() {
-    let out = gpuwarden()
-        .args(["replay", "--trace"])
+    let out = replay()
+        .arg("--trace")
         .arg(fixture("malformed-lines.csv"))
         .output()
         .unwrap();
@@ -218,8 +225,8 @@ fn malformed_lines_are_warned_about_and_strict_stops() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 lines skipped"));
 
-    let out = gpuwarden()
-        .args(["replay", "--strict", "--trace"])
+    let out = replay()
+        .args(["--strict", "--trace"])
         .arg(fixture("malformed-lines.csv"))
         .output()
         .unwrap();

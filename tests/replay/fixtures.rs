@@ -338,3 +338,15 @@ fn the_readme_recording_command_uses_only_known_fields() {
     }
     assert!(fields.contains(&"timestamp") && fields.contains(&"uuid"));
 }
+
+#[test]
+fn the_device_handle_line_of_a_lost_gpu_is_a_lost_sample() {
+    let snaps = read_clean("gpu-lost-message.csv", &TraceOptions::default());
+    assert_eq!(snaps.len(), 4);
+    for s in &snaps[2..] {
+        let lost = s.gpu(GPU1).expect("the lost GPU stays in the sample");
+        assert_eq!((lost.index, lost.status), (1, GpuStatus::Lost));
+        assert_eq!(s.gpu(GPU0).unwrap().status, GpuStatus::Ok);
+    }
+    assert_eq!(snaps[1].gpu(GPU1).unwrap().status, GpuStatus::Ok);
+}

@@ -11,6 +11,7 @@
 //! `pci.bus_id`, else `trace-gpu-<index>`.
 
 pub mod columns;
+mod lost;
 mod row;
 pub mod values;
 pub mod write;
@@ -22,6 +23,7 @@ use super::lines::{Line, LineReader};
 use super::{TraceOptions, clock};
 use crate::gpu::Snapshot;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -43,6 +45,10 @@ pub struct CsvReader<R> {
     round: Option<Snapshot>,
     rounds: u64,
     uuid_by_index: HashMap<u32, String>,
+    /// GPUs by bus address (see [`lost::bus_key`]), to name the GPU of a "GPU is lost" line.
+    gpu_by_bus: HashMap<String, (u32, String)>,
+    /// Lost GPUs reported before their round's first row; they join the next round.
+    lost_next_round: Vec<(u32, String)>,
     index_by_key: HashMap<String, u32>,
     done: bool,
 }
@@ -64,6 +70,8 @@ impl<R: BufRead> CsvReader<R> {
             round: None,
             rounds: 0,
             uuid_by_index: HashMap::new(),
+            gpu_by_bus: HashMap::new(),
+            lost_next_round: Vec::new(),
             index_by_key: HashMap::new(),
             done: false,
         }
@@ -96,6 +104,10 @@ impl<R: BufRead> CsvReader<R> {
         let text = text.trim();
         if text.is_empty() {
             return None;
+        }
+        if let Some((bus, is_lost)) = lost::device_handle_line(text) {
+            let text = text.to_string();
+            return self.device_handle(&bus, is_lost, text);
         }
         let cells: Vec<&str> = text.split(',').map(str::trim).collect();
         if columns::is_header(cells.iter().copied()) {
@@ -192,7 +204,41 @@ impl<R: BufRead> CsvReader<R> {
         self.rounds += 1;
         let mut next = Snapshot::new(at, self.host.clone(), SOURCE_NAME);
         next.gpus.push(sample);
+        for (index, uuid) in self.lost_next_round.drain(..) {
+            if next.gpu(&uuid).is_none() {
+                next.gpus.push(lost_sample(index, uuid));
+            }
+        }
         self.round.replace(next).map(Ok)
+    }
+
+    /// nvidia-smi could not reach the GPU at `bus`: a lost sample in the current round when
+    /// the GPU is lost and known, else the line is reported and skipped.
+    fn device_handle(
+        &mut self,
+        bus: &str,
+        is_lost: bool,
+        text: String,
+    ) -> Option<Result<Snapshot, TraceError>> {
+        let known = self.gpu_by_bus.get(bus).cloned();
+        match (&mut self.round, known, is_lost) {
+            (Some(round), Some((index, uuid)), true) => {
+                if round.gpu(&uuid).is_none() {
+                    round.gpus.push(lost_sample(index, uuid));
+                } else {
+                    // The line opens the next polling round.
+                    self.lost_next_round.push((index, uuid));
+                }
+                None
+            }
+            (_, None, true) => Some(Err(self.error(Problem::Malformed(format!(
+                "a GPU at bus {bus} is lost, but no earlier row with a pci.bus_id column says \
+                 which GPU that is: {text:?}"
+            ))))),
+            _ => Some(Err(self.error(Problem::Malformed(format!(
+                "nvidia-smi could not read a GPU: {text:?}"
+            ))))),
+        }
     }
 
     /// Index and uuid of a row whose layout names its GPU.
@@ -223,11 +269,19 @@ impl<R: BufRead> CsvReader<R> {
                 None => bus.cloned().unwrap_or_else(|| format!("trace-gpu-{index}")),
             },
         };
-        self.uuid_by_index
-            .entry(index)
-            .or_insert_with(|| uuid.clone());
+        if let Entry::Vacant(e) = self.uuid_by_index.entry(index) {
+            e.insert(uuid.clone());
+            if let Some(bus) = bus {
+                self.gpu_by_bus
+                    .insert(lost::bus_key(bus), (index, uuid.clone()));
+            }
+        }
         (index, uuid)
     }
+}
+
+fn lost_sample(index: u32, uuid: String) -> crate::gpu::GpuSample {
+    crate::gpu::GpuSample::lost(index, uuid, crate::gpu::Vendor::Nvidia)
 }
 
 impl<R: BufRead> Iterator for CsvReader<R> {

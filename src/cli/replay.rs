@@ -61,11 +61,7 @@ pub fn run(cli: &Cli, args: &ReplayArgs) -> Result<ExitCode> {
         }
         Err(err) => return Err(err.into()),
     };
-    let options = TraceOptions {
-        strict: args.strict,
-        interval: interval_given().then_some(cli.common.interval),
-        columns: args.columns.clone(),
-    };
+    let options = trace_options(cli, args.strict, args.columns.clone());
     let (format, stream) = trace::open(&args.trace, &options)?;
     let mut out = Printer::new(args.json, io::stdout().lock());
     out.start(&args.trace, format, &config_name)?;
@@ -113,6 +109,15 @@ fn load_config(path: Option<&Path>) -> Result<(Config, String), LoadError> {
     let name = "the reference watchdog.toml";
     let config = policy::parse(Path::new(name), REFERENCE_CONFIG).map_err(LoadError::Invalid)?;
     Ok((config, name.to_string()))
+}
+
+/// How to read a trace, from the command line (shared with `top --trace`).
+pub(super) fn trace_options(cli: &Cli, strict: bool, columns: Option<Vec<String>>) -> TraceOptions {
+    TraceOptions {
+        strict,
+        interval: interval_given().then_some(cli.common.interval),
+        columns,
+    }
 }
 
 /// Whether `--interval` was typed: its default must not pass for the period of a trace.

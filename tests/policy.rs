@@ -13,6 +13,8 @@ mod configs;
 mod ladder;
 #[path = "policy/lifecycle.rs"]
 mod lifecycle;
+#[path = "policy/properties.rs"]
+mod properties;
 #[path = "policy/restarts.rs"]
 mod restarts;
 #[path = "policy/sustain.rs"]

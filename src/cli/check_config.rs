@@ -4,7 +4,8 @@
 //! effective policy (and any warnings) on stdout, exit 1 with `file:line:col: key: what is
 //! wrong` on stderr, exit 2 when the file cannot be read. With no PATH it checks
 //! `/etc/gpuwarden/watchdog.toml` — the file the daemon reads — and never falls back to
-//! another one, so what passes here is what the daemon loads.
+//! another one, so what passes here is what the daemon loads. `--json` prints the effective
+//! policy (every default filled in) or the located error as JSON.
 
 use super::{EXIT_ENVIRONMENT, EXIT_FINDING, EXIT_OK};
 use crate::policy::{self, DEFAULT_CONFIG_PATH, LoadError};
@@ -20,8 +21,11 @@ pub struct CheckConfigArgs {
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
     /// Print nothing when the file is valid
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "json")]
     pub quiet: bool,
+    /// The effective policy (or the error) as JSON on stdout, same exit codes
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
@@ -29,7 +33,19 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
         .path
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH));
-    match policy::load(&path) {
+    let loaded = policy::load(&path);
+    if args.json
+        && let Some(report) = json_report(&path, &loaded)
+    {
+        let code = if loaded.is_ok() {
+            EXIT_OK
+        } else {
+            EXIT_FINDING
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::from(code));
+    }
+    match loaded {
         Ok(config) => {
             if !args.quiet {
                 let mut out = format!("{}: ok\n", path.display());
@@ -55,5 +71,27 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
             }
             Ok(ExitCode::from(EXIT_ENVIRONMENT))
         }
+    }
+}
+
+/// `{"file", "valid": true, "config", "warnings"}` or `{"file", "valid": false, "error"}`;
+/// `None` when the file could not be read (reported on stderr, exit 2, like without --json).
+fn json_report(
+    path: &std::path::Path,
+    loaded: &Result<policy::Config, LoadError>,
+) -> Option<serde_json::Value> {
+    match loaded {
+        Ok(config) => Some(serde_json::json!({
+            "file": path,
+            "valid": true,
+            "config": config,
+            "warnings": policy::summary::warnings(config),
+        })),
+        Err(LoadError::Invalid(err)) => Some(serde_json::json!({
+            "file": path,
+            "valid": false,
+            "error": err,
+        })),
+        Err(LoadError::Read { .. }) => None,
     }
 }

@@ -97,9 +97,11 @@ pub enum ActionKind {
     /// A `restart_units` step found no unit for this GPU (none pinned, none owning its
     /// processes).
     NoUnitsToRestart,
-    /// Send a firing alert to whoever is on call.
+    /// Send a firing alert to whoever is on call. An alert's identity is (host, GPU UUID,
+    /// rule); at most one page is open per identity.
     Page,
-    /// Resolve the alert sent by an earlier [`ActionKind::Page`] for the same GPU and rule.
+    /// Resolve the alert sent by an earlier [`ActionKind::Page`] for the same GPU and rule;
+    /// it carries the same severity as that page.
     Resolve,
 }
 

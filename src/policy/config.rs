@@ -8,7 +8,8 @@
 
 use crate::gpu::{GpuSample, ThrottleReason};
 use globset::GlobSet;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,21 +18,76 @@ use std::time::Duration;
 /// Where the daemon and `check-config` look when no path is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/gpuwarden/watchdog.toml";
 
-/// The whole validated policy.
-#[derive(Clone, Debug)]
+/// The whole validated policy. Serializes (for `check-config --json` and the HTTP API) with
+/// the same key names as `watchdog.toml` and every default filled in.
+#[derive(Clone, Debug, Serialize)]
 pub struct Config {
     pub watchdog: Watchdog,
     pub restarts: RestartPolicy,
     pub units: Units,
     /// The default clock cap for `cap_clocks` steps of rules without their own `cap`.
     pub clock_cap: Option<CapSpec>,
+    #[serde(rename = "rule")]
     pub rules: Vec<Rule>,
 }
 
+impl Config {
+    /// The thresholds rules put on `metric` for this GPU, most severe first — what the
+    /// dashboard colors its bars with.
+    pub fn limits(&self, metric: Metric, index: u32, uuid: &str) -> Vec<Limit<'_>> {
+        let mut out: Vec<Limit<'_>> = self
+            .rules
+            .iter()
+            .filter(|r| r.gpus.matches(index, uuid))
+            .filter_map(|r| {
+                let (m, above, threshold) = match r.condition {
+                    Condition::Above {
+                        metric, threshold, ..
+                    } => (metric, true, threshold),
+                    Condition::Below {
+                        metric, threshold, ..
+                    } => (metric, false, threshold),
+                    _ => return None,
+                };
+                (m == metric).then_some(Limit {
+                    rule: &r.name,
+                    above,
+                    threshold,
+                    severity: r.severity,
+                })
+            })
+            .collect();
+        out.sort_by_key(|l| std::cmp::Reverse(l.severity));
+        out
+    }
+}
+
+/// One rule's threshold on one metric (see [`Config::limits`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limit<'a> {
+    pub rule: &'a str,
+    /// True for `above = N`, false for `below = N`.
+    pub above: bool,
+    pub threshold: f64,
+    pub severity: Severity,
+}
+
+impl Limit<'_> {
+    /// Whether `value` is past this threshold.
+    pub fn exceeded_by(&self, value: f64) -> bool {
+        if self.above {
+            value > self.threshold
+        } else {
+            value < self.threshold
+        }
+    }
+}
+
 /// `[watchdog]`: how the daemon runs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Watchdog {
     /// Time between samples (default 1 s, floor 100 ms).
+    #[serde(with = "humantime_serde")]
     pub interval: Duration,
     /// Decide and log every action, change nothing.
     pub dry_run: bool,
@@ -42,20 +98,23 @@ pub struct Watchdog {
 }
 
 /// `[restarts]`: limits on restarting any one unit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RestartPolicy {
     /// At most this many restarts of one unit…
     pub budget: u32,
     /// …within this sliding window (default 3 per 1 h).
+    #[serde(with = "humantime_serde")]
     pub window: Duration,
     /// Minimum time between two restarts of one unit (default 10 min).
+    #[serde(with = "humantime_serde")]
     pub cooldown: Duration,
     /// How long the systemd actuator waits for a restart job to finish (default 90 s).
+    #[serde(with = "humantime_serde")]
     pub job_timeout: Duration,
 }
 
 /// `[units]`: which units belong to which GPU, and which may be restarted at all.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Units {
     /// Also take the units owning each GPU's processes (from `/proc/PID/cgroup`).
     pub auto: bool,
@@ -87,7 +146,7 @@ impl Units {
     }
 }
 
-/// Unit name globs; a unit outside them is never restarted.
+/// Unit name globs; a unit outside them is never restarted. Serializes as the list of globs.
 #[derive(Clone, Debug)]
 pub struct Allowlist {
     pub patterns: Vec<String>,
@@ -100,8 +159,14 @@ impl Allowlist {
     }
 }
 
+impl Serialize for Allowlist {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.patterns.serialize(s)
+    }
+}
+
 /// `[[units.map]]`: units pinned to one GPU.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UnitMapping {
     pub gpu: GpuRef,
     pub units: Vec<String>,
@@ -134,7 +199,7 @@ impl fmt::Display for GpuRef {
 }
 
 /// How to slow a GPU down: a locked SM clock range and/or a power limit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CapSpec {
     /// Locked SM clock range in MHz (`nvidia-smi -lgc min,max`).
     pub sm_clock_mhz: Option<(u32, u32)>,
@@ -143,11 +208,14 @@ pub struct CapSpec {
     /// stops.
     pub undo_on_clear: bool,
     /// Re-apply while held, because limits do not survive a driver reload (default 1 min).
+    #[serde(with = "humantime_serde")]
     pub reapply_every: Duration,
 }
 
 /// A power limit in watts or as a share of the limit in force when the GPU is first capped.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Serializes as `{"watts": 300.0}` or `{"percent": 70.0}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PowerLimit {
     Watts(f64),
     /// Percent of the enforced limit the GPU reported just before gpuwarden first capped it
@@ -194,8 +262,9 @@ impl fmt::Display for Severity {
     }
 }
 
-/// Which GPUs a rule watches.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Which GPUs a rule watches. Serializes as `"all"` or `{"only": [0, "GPU-…"]}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GpuSelector {
     #[default]
     All,
@@ -212,15 +281,18 @@ impl GpuSelector {
 }
 
 /// One `[[rule]]`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rule {
     /// Unique; the identity of the rule in events, alerts and metrics.
     pub name: String,
     pub description: Option<String>,
+    #[serde(flatten)]
     pub condition: Condition,
     /// How long the condition must hold before the rule fires (`for`).
+    #[serde(rename = "for", with = "humantime_serde")]
     pub sustain: Duration,
     /// How long the clear condition must hold before the rule clears (`clear_for`).
+    #[serde(rename = "clear_for", with = "humantime_serde")]
     pub clear_sustain: Duration,
     pub severity: Severity,
     pub gpus: GpuSelector,
@@ -254,6 +326,37 @@ pub enum Condition {
 impl Condition {
     pub fn is_gpu_lost(&self) -> bool {
         matches!(self, Condition::GpuLost)
+    }
+}
+
+/// `{"above": 85.0, "metric": "temperature_c", "clear": 80.0}`, `{"throttle": "hw-thermal"}`,
+/// `{"metric": "gpu_lost"}` — the words of `watchdog.toml`.
+impl Serialize for Condition {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        match self {
+            Condition::Above {
+                metric,
+                threshold,
+                clear,
+            } => {
+                m.serialize_entry("metric", metric)?;
+                m.serialize_entry("above", threshold)?;
+                m.serialize_entry("clear_below", clear)?;
+            }
+            Condition::Below {
+                metric,
+                threshold,
+                clear,
+            } => {
+                m.serialize_entry("metric", metric)?;
+                m.serialize_entry("below", threshold)?;
+                m.serialize_entry("clear_above", clear)?;
+            }
+            Condition::Throttle(r) => m.serialize_entry("throttle", r.name())?,
+            Condition::GpuLost => m.serialize_entry("metric", "gpu_lost")?,
+        }
+        m.end()
     }
 }
 
@@ -333,9 +436,11 @@ impl Metric {
 }
 
 /// One rung of the ladder: do `action` once the rule has been firing for `after`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Step {
+    #[serde(with = "humantime_serde")]
     pub after: Duration,
+    #[serde(rename = "do")]
     pub action: StepAction,
 }
 

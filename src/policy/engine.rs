@@ -19,6 +19,12 @@
 //!   comes back its rules start from quiet. A GPU absent from a snapshot is left untouched.
 //! - A rule removed from the config (reload) or no longer watching a GPU clears with reason
 //!   `rule_removed`, releasing its cap.
+//! - `dry_run` is the dispatcher's business: the engine decides the same either way (a
+//!   decided restart counts against the budget), so a dry run shows what would happen.
+//! - Order within one step: GPU by GPU in snapshot order — a lost GPU's clears, rules gone
+//!   from the config, then each rule in config order (`fired`, its ladder, restarts,
+//!   `cleared`/`resolve`), then the GPU's one cap change (`cap_clocks`/`undo_cap`) and
+//!   `reapply_cap`.
 
 use super::action::{Action, ActionKind, ClearReason, GpuId};
 use super::config::{Condition, Config, Rule, Severity};
@@ -247,13 +253,13 @@ fn clear(
         ActionKind::Cleared { why, value },
         summary,
     );
-    if f.paged {
+    if let Some(page_severity) = f.paged {
         let summary = format!(
             "{name} on GPU {} resolved ({})",
             em.gpu.index,
             clear_words(why)
         );
-        em.push_named(name, f.severity, ActionKind::Resolve, summary);
+        em.push_named(name, page_severity, ActionKind::Resolve, summary);
     }
     if let Some(h) = cap.holders.get_mut(name) {
         if release_cap {

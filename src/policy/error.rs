@@ -11,7 +11,7 @@ use thiserror::Error;
 use toml::de::{DeTable, DeValue};
 
 /// One mistake in a config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ConfigError {
     pub file: PathBuf,
     /// 1-based line of the bad value.

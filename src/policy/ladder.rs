@@ -87,18 +87,27 @@ pub(crate) fn escalate(
             break;
         }
         f.steps_done += 1;
-        let what = format!(
-            "GPU {}: {}, firing for {} ({})",
-            sample.index,
-            reading(rule, value),
-            human(Duration::from_millis(firing_for)),
-            rule.name
-        );
+        let what = if firing_for == 0 {
+            format!(
+                "GPU {}: {} ({})",
+                sample.index,
+                reading(rule, value),
+                rule.name
+            )
+        } else {
+            format!(
+                "GPU {}: {}, firing for {} ({})",
+                sample.index,
+                reading(rule, value),
+                human(Duration::from_millis(firing_for)),
+                rule.name
+            )
+        };
         match step.action {
             StepAction::Notify => em.push(Some(rule), ActionKind::Notify, what),
             StepAction::Page => {
-                if !f.paged {
-                    f.paged = true;
+                if f.paged.is_none() {
+                    f.paged = Some(rule.severity);
                     em.push(Some(rule), ActionKind::Page, what);
                 }
             }
@@ -345,8 +354,8 @@ fn restart_units(
             },
             summary,
         );
-        if why == RefuseReason::BudgetSpent && !f.paged {
-            f.paged = true;
+        if why == RefuseReason::BudgetSpent && f.paged.is_none() {
+            f.paged = Some(Severity::Critical);
             let summary = format!(
                 "GPU {}: {} and restarting {unit} did not help: restart budget spent ({} per {}); needs a person ({})",
                 sample.index,
@@ -409,14 +418,15 @@ pub(crate) fn clear_reading(rule: &Rule, value: Option<f64>) -> String {
     }
 }
 
-/// "2m 30s", "0s".
+/// "2m 30s", "1s 500ms", "0s": whole seconds from 10 s up, milliseconds below.
 pub(crate) fn human(d: Duration) -> String {
-    let secs = Duration::from_secs(d.as_secs());
     if d.is_zero() {
-        "0s".into()
-    } else if d < Duration::from_secs(1) || secs != d && d < Duration::from_secs(10) {
-        humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
-    } else {
-        humantime::format_duration(secs).to_string()
+        return "0s".into();
     }
+    let d = if d >= Duration::from_secs(10) {
+        Duration::from_secs(d.as_secs())
+    } else {
+        Duration::from_millis(d.as_millis() as u64)
+    };
+    humantime::format_duration(d).to_string()
 }

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 mod ladder;
 pub mod raw;
+mod rules;
 pub mod state;
 pub mod summary;
 mod values;
@@ -21,9 +22,11 @@ mod values;
 pub use action::{Action, ActionKind, ClearReason, ClockCap, GpuId, RefuseReason};
 pub use build::{load, parse};
 pub use config::{
-    Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Metric,
+    Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Limit, Metric,
     PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction, UnitMapping, Units, Watchdog,
 };
 pub use engine::{shutdown, step};
 pub use error::{ConfigError, LoadError};
-pub use state::{ActiveRule, Firing, GpuState, RuleState, STATE_SCHEMA, State, UnitState};
+pub use state::{
+    ActiveRule, CapState, Firing, GpuState, HeldCap, RuleState, STATE_SCHEMA, State, UnitState,
+};

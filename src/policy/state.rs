@@ -78,9 +78,10 @@ pub struct Firing {
     /// cooldown allow, as long as the rule fires.
     #[serde(default)]
     pub restarting: bool,
-    /// A page went out; a `resolve` follows when the rule clears.
+    /// A page went out, with this severity; a `resolve` with the same severity follows when
+    /// the rule clears (severity may be an alert label, so they must match).
     #[serde(default)]
-    pub paged: bool,
+    pub paged: Option<Severity>,
     /// This rule holds a cap on the GPU.
     #[serde(default)]
     pub capped: bool,
@@ -182,6 +183,22 @@ impl State {
                 })
             })
             .collect()
+    }
+
+    /// Every rule pending or firing, as (GPU, rule name, its state).
+    pub fn rules(&self) -> impl Iterator<Item = (GpuId, &str, &RuleState)> {
+        self.gpus.iter().flat_map(|(uuid, g)| {
+            g.rules.iter().map(move |(name, r)| {
+                (
+                    GpuId {
+                        index: g.index,
+                        uuid: uuid.clone(),
+                    },
+                    name.as_str(),
+                    r,
+                )
+            })
+        })
     }
 
     /// Whether `rule` is firing on the GPU with this UUID.

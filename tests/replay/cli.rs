@@ -51,9 +51,9 @@ fn replay_of_an_nvidia_smi_log_prints_the_timeline() {
 replaying overheat.csv (nvidia-smi-csv) against watchdog-replay.toml; nothing is actuated
 
 2024-05-13 14:00:50.117  GPU 0  gpu-hot              critical fired: gpu-hot fired on GPU 0: temperature 88.0 °C (above 85.0 °C) for 10s
-2024-05-13 14:00:50.117  GPU 0  gpu-hot              critical notify: GPU 0: temperature 88.0 °C (above 85.0 °C), firing for 0s (gpu-hot)
+2024-05-13 14:00:50.117  GPU 0  gpu-hot              critical notify: GPU 0: temperature 88.0 °C (above 85.0 °C) (gpu-hot)
 2024-05-13 14:01:00.117  GPU 0  gpu-sw-thermal       warning fired: gpu-sw-thermal fired on GPU 0: throttle reason sw-thermal active for 5s
-2024-05-13 14:01:00.117  GPU 0  gpu-sw-thermal       warning notify: GPU 0: throttle reason sw-thermal active, firing for 0s (gpu-sw-thermal)
+2024-05-13 14:01:00.117  GPU 0  gpu-sw-thermal       warning notify: GPU 0: throttle reason sw-thermal active (gpu-sw-thermal)
 2024-05-13 14:01:20.117  GPU 0  gpu-hot              critical cap_clocks: capping GPU 0: SM clock locked to 210-1200 MHz (gpu-hot: temperature 90.0 °C (above 85.0 °C))
 2024-05-13 14:01:50.117  GPU 0  gpu-hot              critical restart_unit: restarting vllm@0.service on GPU 0: temperature 90.0 °C (above 85.0 °C), firing for 1m (gpu-hot; restart 1 of 1 per 1h)
 2024-05-13 14:02:10.117  GPU 0  gpu-hot              critical restart_refused: not restarting vllm@0.service on GPU 0: restart budget spent (1 restarts per 1h)

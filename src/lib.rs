@@ -9,8 +9,11 @@
 
 pub mod act;
 pub mod cli;
+pub mod fleet;
 pub mod gpu;
 pub mod host;
+pub mod metrics;
 pub mod policy;
+pub mod serve;
 pub mod trace;
 pub mod units;

@@ -4,8 +4,10 @@
 //!
 //! `clocks` locks SM clocks and power limits (NVML or the simulated fleet) and remembers them;
 //! `systemd` restarts units over D-Bus and waits for the job's result; `notify` sends desktop
-//! notifications; `events` is the JSON-lines audit log every outcome is written into.
+//! notifications; `events` is the JSON-lines audit log every outcome is written into; `alert`
+//! sends on-call alerts (Alertmanager, webhooks) through a durable on-disk outbox.
 
+pub mod alert;
 pub mod clocks;
 pub mod events;
 pub mod notify;

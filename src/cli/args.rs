@@ -106,6 +106,8 @@ pub enum Command {
     Top(TopArgs),
     /// One sample of every GPU, as a table, JSON or CSV
     Snapshot(SnapshotArgs),
+    /// Exporter mode: sample and serve /metrics and the JSON API over HTTP, nothing else
+    Serve(ServeArgs),
     /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
     CheckConfig(CheckConfigArgs),
     /// Record samples as JSON lines, for `replay` and `top --trace`
@@ -131,4 +133,17 @@ pub struct SnapshotArgs {
     /// CSV with a header row, one line per GPU
     #[arg(long)]
     pub csv: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port and prints it)
+    #[arg(long, default_value = crate::serve::DEFAULT_LISTEN, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// File holding a bearer token every request but /healthz must carry
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Host name to report instead of this machine's (for several exporters on one host)
+    #[arg(long, value_name = "NAME")]
+    pub host_name: Option<String>,
 }

@@ -8,6 +8,7 @@ mod args;
 mod check_config;
 mod record;
 mod replay;
+mod serve;
 mod snapshot;
 mod top;
 
@@ -30,6 +31,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command.clone().unwrap_or_default() {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
+        Command::Serve(args) => serve::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Record(args) => record::run(&cli, &args),
         Command::Replay(args) => replay::run(&cli, &args),

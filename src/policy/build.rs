@@ -41,6 +41,15 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
         units: units(&cx, &raw.units)?,
         clock_cap,
         rules: Vec::new(),
+        alerts: raw
+            .alerts
+            .as_ref()
+            .map(|a| {
+                a.get_ref()
+                    .validate()
+                    .map_err(|e| cx.err(a.span(), e.key, e.problem))
+            })
+            .transpose()?,
     };
     let mut names = BTreeSet::new();
     for (i, r) in raw.rule.iter().enumerate() {

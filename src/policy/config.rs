@@ -29,6 +29,9 @@ pub struct Config {
     pub clock_cap: Option<CapSpec>,
     #[serde(rename = "rule")]
     pub rules: Vec<Rule>,
+    /// `[alerts]`: Alertmanager and webhook sinks, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::act::alert::AlertsConfig>,
 }
 
 impl Config {

@@ -1,0 +1,273 @@
+//! The `[alerts]` part of watchdog.toml, in two phases: [`RawAlertsConfig`] is exactly what the
+//! file says (unknown keys rejected by serde with their line), [`AlertsConfig`] is checked and
+//! ready (durations parsed, URLs usable, bounds sane).
+//!
+//! ```toml
+//! [alerts]
+//! outbox_dir = "/var/lib/gpuwarden/outbox"   # default
+//! outbox_max = 10000                          # alerts kept per sink before dropping the oldest
+//! retry_initial = "1s"
+//! retry_max = "5m"
+//!
+//! [alerts.alertmanager]
+//! url = "http://127.0.0.1:9093"
+//! timeout = "5s"
+//! resend_interval = "1m"
+//!
+//! [alerts.webhook]
+//! url = "http://127.0.0.1:8080/hooks/gpu"
+//! timeout = "5s"
+//! token_file = "/etc/gpuwarden/webhook.token"   # optional: sent as a bearer token
+//! ```
+
+use super::deliver::Backoff;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The default directory of the outboxes.
+pub const DEFAULT_OUTBOX_DIR: &str = "/var/lib/gpuwarden/outbox";
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertsConfig {
+    pub outbox_dir: Option<PathBuf>,
+    pub outbox_max: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    pub retry_initial: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub retry_max: Option<Duration>,
+    pub alertmanager: Option<RawAlertmanager>,
+    pub webhook: Option<RawWebhook>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertmanager {
+    pub url: String,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub resend_interval: Option<Duration>,
+    /// Link shown in Alertmanager next to the alert (e.g. this host's /api/v1/events).
+    pub generator_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub url: String,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// Validated alert settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertsConfig {
+    pub outbox_dir: PathBuf,
+    pub outbox_max: usize,
+    #[serde(flatten)]
+    pub backoff: Backoff,
+    pub alertmanager: Option<AlertmanagerConfig>,
+    pub webhook: Option<WebhookConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertmanagerConfig {
+    pub url: String,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub resend_interval: Duration,
+    pub generator_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WebhookConfig {
+    pub url: String,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    pub token_file: Option<PathBuf>,
+}
+
+/// A setting that parsed but makes no sense; names its key.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{key}: {problem}")]
+pub struct AlertsConfigError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+fn err(key: &'static str, problem: impl Into<String>) -> AlertsConfigError {
+    AlertsConfigError {
+        key,
+        problem: problem.into(),
+    }
+}
+
+fn check_url(key: &'static str, url: &str) -> Result<String, AlertsConfigError> {
+    if url.starts_with("https://") {
+        return Err(err(
+            key,
+            format!(
+                "{url:?}: this build speaks plain http only; point it at a local relay or proxy"
+            ),
+        ));
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| err(key, format!("{url:?} is not an http:// URL")))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(err(key, format!("{url:?} has no host")));
+    }
+    Ok(url.to_string())
+}
+
+fn positive(
+    key: &'static str,
+    d: Option<Duration>,
+    default: Duration,
+) -> Result<Duration, AlertsConfigError> {
+    let d = d.unwrap_or(default);
+    if d.is_zero() {
+        return Err(err(key, "must be longer than 0s"));
+    }
+    Ok(d)
+}
+
+impl RawAlertsConfig {
+    pub fn validate(&self) -> Result<AlertsConfig, AlertsConfigError> {
+        let outbox_max = self.outbox_max.unwrap_or(10_000);
+        if outbox_max == 0 {
+            return Err(err("alerts.outbox_max", "must be at least 1"));
+        }
+        let backoff = Backoff {
+            initial: positive(
+                "alerts.retry_initial",
+                self.retry_initial,
+                Duration::from_secs(1),
+            )?,
+            max: positive("alerts.retry_max", self.retry_max, Duration::from_secs(300))?,
+        };
+        if backoff.max < backoff.initial {
+            return Err(err(
+                "alerts.retry_max",
+                "must not be shorter than alerts.retry_initial",
+            ));
+        }
+        let alertmanager = match &self.alertmanager {
+            None => None,
+            Some(am) => {
+                let resend_interval = positive(
+                    "alerts.alertmanager.resend_interval",
+                    am.resend_interval,
+                    Duration::from_secs(60),
+                )?;
+                Some(AlertmanagerConfig {
+                    url: check_url("alerts.alertmanager.url", &am.url)?,
+                    timeout: positive(
+                        "alerts.alertmanager.timeout",
+                        am.timeout,
+                        Duration::from_secs(5),
+                    )?,
+                    resend_interval,
+                    generator_url: am.generator_url.clone(),
+                })
+            }
+        };
+        let webhook = match &self.webhook {
+            None => None,
+            Some(w) => Some(WebhookConfig {
+                url: check_url("alerts.webhook.url", &w.url)?,
+                timeout: positive("alerts.webhook.timeout", w.timeout, Duration::from_secs(5))?,
+                token_file: w.token_file.clone(),
+            }),
+        };
+        Ok(AlertsConfig {
+            outbox_dir: self
+                .outbox_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_OUTBOX_DIR)),
+            outbox_max,
+            backoff,
+            alertmanager,
+            webhook,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RawAlertsConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_documented_example_parses_and_validates() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start()))
+            .collect();
+        #[derive(Deserialize)]
+        struct File {
+            alerts: RawAlertsConfig,
+        }
+        let f: File = toml::from_str(&example).unwrap();
+        let c = f.alerts.validate().unwrap();
+        assert_eq!(
+            c.alertmanager.unwrap().resend_interval,
+            Duration::from_secs(60)
+        );
+        assert_eq!(c.webhook.unwrap().url, "http://127.0.0.1:8080/hooks/gpu");
+        assert_eq!(c.backoff.max, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn watchdog_toml_carries_the_alerts_table_and_locates_its_mistakes() {
+        use std::path::Path;
+        let file = Path::new("watchdog.toml");
+        let c =
+            crate::policy::build::parse(file, "[alerts.alertmanager]\nurl = \"http://am:9093\"\n")
+                .unwrap();
+        let am = c.alerts.unwrap().alertmanager.unwrap();
+        assert_eq!(am.url, "http://am:9093");
+        let e = crate::policy::build::parse(
+            file,
+            "[watchdog]\ndry_run = true\n\n[alerts.webhook]\nurl = \"https://hooks.slack.com/x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("watchdog.toml:4") && e.contains("alerts.webhook.url"),
+            "{e}"
+        );
+        let e = crate::policy::build::parse(file, "[alerts]\nretries = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("watchdog.toml:2") && e.contains("retries"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_by_key_or_line() {
+        let e = parse("[webhook]\nurl = \"http://x\"\nretries = 3\n").unwrap_err();
+        assert!(e.contains("line 3") && e.contains("retries"), "{e}");
+        let raw = parse("[webhook]\nurl = \"ftp://x\"\n").unwrap();
+        assert_eq!(raw.validate().unwrap_err().key, "alerts.webhook.url");
+        let raw = parse("[alertmanager]\nurl = \"https://am\"\n").unwrap();
+        assert!(raw.validate().unwrap_err().problem.contains("plain http"));
+        let raw = parse("retry_initial = \"1m\"\nretry_max = \"1s\"\n").unwrap();
+        assert_eq!(raw.validate().unwrap_err().key, "alerts.retry_max");
+        let e = parse("retry_max = \"soon\"\n").unwrap_err();
+        assert!(e.contains("retry_max"), "{e}");
+    }
+}

@@ -1,0 +1,106 @@
+//! `gpuwarden serve`: the exporter mode — sampling and the read-only HTTP endpoint, no
+//! watchdog. Any source works (`--demo` included), so Prometheus, the fleet view and tests can
+//! use it on machines where the watchdog does not run.
+
+use super::args::ServeArgs;
+use super::{Cli, EXIT_OK};
+use crate::gpu::sampler;
+use crate::gpu::{Snapshot, Source, SourceError, UnixMs, open};
+use crate::serve::ServeState;
+use anyhow::{Context, Result};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
+    let token = match &args.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the bearer token from {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let source = open::open(&cli.source.spec())?;
+    let interval = cli.common.interval;
+    // Three missed samples (at least 5 s) and /healthz turns 503.
+    let stale_after = (interval * 3).max(Duration::from_secs(5));
+    let state = ServeState::new(stale_after, token);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let (addr, server) = crate::serve::bind(args.listen, state.clone())
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        eprintln!("gpuwarden serve: listening on http://{addr}");
+        let last_ns = Arc::new(AtomicU64::new(0));
+        let timed = Timed {
+            inner: source,
+            last_ns: last_ns.clone(),
+        };
+        let mut samples = sampler::spawn(Box::new(timed), interval);
+        let gpus = cli.source.gpus.clone();
+        let host = args.host_name.clone();
+        let publish = async {
+            while let Some(result) = samples.recv().await {
+                match result {
+                    Ok(mut snap) => {
+                        snap.select(gpus.as_deref());
+                        if let Some(h) = &host {
+                            snap.host.clone_from(h);
+                        }
+                        let took = Duration::from_nanos(last_ns.load(Ordering::Relaxed));
+                        state.publish(snap, took);
+                    }
+                    Err(e) => {
+                        tracing::warn!("sample failed: {e}");
+                        state.record_failure(e);
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            r = server => r.context("serving HTTP")?,
+            () = publish => anyhow::bail!("the sampling thread stopped"),
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// A source that remembers how long its last sample took (`gpuwarden_sample_duration_seconds`).
+struct Timed {
+    inner: Box<dyn Source>,
+    last_ns: Arc<AtomicU64>,
+}
+
+impl Source for Timed {
+    fn sample(&mut self, at_ms: UnixMs) -> Result<Snapshot, SourceError> {
+        let start = Instant::now();
+        let r = self.inner.sample(at_ms);
+        let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_ns.store(ns, Ordering::Relaxed);
+        r
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,111 @@
+use super::*;
+use crate::gpu::sim::{Scenario, SimConfig, SimSource};
+use crate::gpu::{GpuSample, Source, Vendor};
+
+fn demo(gpus: u32) -> Snapshot {
+    let mut sim = SimSource::new(&SimConfig {
+        gpus,
+        seed: 7,
+        scenario: Scenario::Mixed,
+    });
+    sim.sample(1_700_000_000_000).expect("sim samples")
+}
+
+fn line_for<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix} in:\n{text}"))
+}
+
+#[test]
+fn gpu_numbers_come_out_in_base_units_with_identity_labels() {
+    let snap = demo(2);
+    let g = &snap.gpus[0];
+    let text = render(Some(&snap), &SamplingMetrics::default(), None);
+    let labels = format!(
+        "{{gpu=\"0\",uuid=\"{}\",model=\"NVIDIA H100 80GB HBM3\",vendor=\"nvidia\"}}",
+        g.uuid
+    );
+    let temp = line_for(
+        &text,
+        &format!("gpuwarden_gpu_temperature_celsius{labels} "),
+    );
+    assert_eq!(
+        temp.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()),
+        g.temperature_c.get()
+    );
+    let used = line_for(&text, &format!("gpuwarden_gpu_memory_used_bytes{labels} "));
+    assert!(used.ends_with(&format!(" {}", g.memory_used_bytes.get().unwrap())));
+    let clock = line_for(&text, &format!("gpuwarden_gpu_sm_clock_hertz{labels} "));
+    let hz: f64 = clock.rsplit(' ').next().unwrap().parse().unwrap();
+    assert_eq!(hz, f64::from(g.clock_sm_mhz.get().unwrap()) * 1e6);
+    let util = line_for(&text, &format!("gpuwarden_gpu_utilization_ratio{labels} "));
+    let r: f64 = util.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((0.0..=1.0).contains(&r));
+    assert!(text.contains("# TYPE gpuwarden_gpu_ecc_uncorrected_errors_total counter\n"));
+    assert!(text.contains(&format!(
+        "gpuwarden_gpu_throttle_reason{{{},reason=\"hw-thermal\"}} ",
+        &labels[1..labels.len() - 1]
+    )));
+}
+
+#[test]
+fn every_family_has_help_and_type_before_its_samples() {
+    let mut w = WatchdogMetrics::default();
+    w.rules.push(RuleState {
+        gpu: 0,
+        uuid: "GPU-a".into(),
+        rule: "gpu-hot".into(),
+        status: RuleStatus::Firing,
+    });
+    w.xids.push(XidCount {
+        gpu: 0,
+        uuid: "GPU-a".into(),
+        code: 79,
+        count: 2,
+    });
+    w.outboxes.push(OutboxStats {
+        sink: "alertmanager".into(),
+        ..Default::default()
+    });
+    let text = render(Some(&demo(3)), &SamplingMetrics::default(), Some(&w));
+    let mut declared = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(declared.insert(name.to_string()), "{name} declared twice");
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let name = line.split(['{', ' ']).next().unwrap();
+        assert!(declared.contains(name), "{name} has no # TYPE before it");
+    }
+    assert!(
+        text.contains("gpuwarden_gpu_xid_errors_total{gpu=\"0\",uuid=\"GPU-a\",code=\"79\"} 2\n")
+    );
+    assert!(text.contains(
+        "gpuwarden_watchdog_rule_state{gpu=\"0\",uuid=\"GPU-a\",rule=\"gpu-hot\",state=\"firing\"} 1\n"
+    ));
+}
+
+#[test]
+fn a_lost_gpu_is_flagged_and_its_numbers_are_gaps_not_zeros() {
+    let mut snap = demo(1);
+    snap.gpus
+        .push(GpuSample::lost(1, "GPU-gone", Vendor::Nvidia));
+    let text = render(Some(&snap), &SamplingMetrics::default(), None);
+    assert!(text.contains(
+        "gpuwarden_gpu_lost{gpu=\"1\",uuid=\"GPU-gone\",model=\"\",vendor=\"nvidia\"} 1\n"
+    ));
+    assert!(!text.contains("gpuwarden_gpu_temperature_celsius{gpu=\"1\""));
+}
+
+#[test]
+fn a_model_name_with_quotes_is_escaped() {
+    let mut snap = demo(1);
+    snap.gpus[0].name = "Card \"Pro\" \\ 9".to_string().into();
+    let text = render(Some(&snap), &SamplingMetrics::default(), None);
+    assert!(text.contains("model=\"Card \\\"Pro\\\" \\\\ 9\""));
+}

@@ -1,0 +1,348 @@
+//! The metrics endpoint and the fleet sources against real peers: promtool lints what
+//! `gpuwarden serve` serves and checks and tests the shipped rules; a real Prometheus scrapes
+//! two gpuwarden exporters and a dcgm-exporter-shaped target, and the Prometheus fleet source
+//! reads every host's GPUs back with the values the exporters reported.
+
+#[path = "harness/prom.rs"]
+mod prom;
+
+use gpuwarden::fleet::agents::AgentsSource;
+use gpuwarden::fleet::prometheus::PrometheusSource;
+use gpuwarden::fleet::{Fleet, FleetSource};
+use gpuwarden::gpu::Snapshot;
+use gpuwarden::gpu::sampler::now_ms;
+use prom::{Exporter, Prometheus, free_port, get, get_json, run_tool, wait_for};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn promtool_check_metrics(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (tests/peers/install.sh installs prometheus)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics complained:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn promtool_accepts_the_metrics_of_a_running_exporter() {
+    for scenario in ["mixed", "lost"] {
+        let exp = Exporter::start(&[
+            "--demo",
+            "--demo-gpus",
+            "8",
+            "--scenario",
+            scenario,
+            "--interval",
+            "200ms",
+        ]);
+        let (status, body) = get(&exp.url("/metrics")).expect("/metrics answers");
+        assert_eq!(status, 200);
+        assert!(body.contains("gpuwarden_gpu_temperature_celsius{gpu=\"7\""));
+        promtool_check_metrics(&body);
+    }
+}
+
+#[test]
+fn promtool_accepts_the_watchdog_families_too() {
+    use gpuwarden::metrics::*;
+    let snap: Snapshot = {
+        use gpuwarden::gpu::Source;
+        let mut sim = gpuwarden::gpu::sim::SimSource::new(&Default::default());
+        sim.sample(1_700_000_000_000).unwrap()
+    };
+    let w = WatchdogMetrics {
+        rules: vec![RuleState {
+            gpu: 0,
+            uuid: snap.gpus[0].uuid.clone(),
+            rule: "gpu-hot".into(),
+            status: RuleStatus::Pending,
+        }],
+        actions: vec![ActionCount {
+            kind: "restart-unit".into(),
+            result: "failed".into(),
+            count: 1,
+        }],
+        restart_budget: vec![("vllm.service".into(), 0)],
+        xids: vec![XidCount {
+            gpu: 0,
+            uuid: snap.gpus[0].uuid.clone(),
+            code: 79,
+            count: 3,
+        }],
+        outboxes: vec![OutboxStats {
+            sink: "webhook".into(),
+            pending: 2,
+            delivered: 5,
+            rejected: 0,
+            dropped: 1,
+        }],
+    };
+    let text = render(Some(&snap), &SamplingMetrics::default(), Some(&w));
+    assert!(text.contains("gpuwarden_watchdog_restart_budget_remaining{unit=\"vllm.service\"} 0"));
+    promtool_check_metrics(&text);
+}
+
+#[test]
+fn the_endpoint_is_read_only_and_honours_its_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let exp = Exporter::start_with(&["--demo"], &["--token-file", token.to_str().unwrap()]);
+    assert_eq!(get(&exp.url("/metrics")).unwrap().0, 401);
+    assert_eq!(get(&exp.url("/api/v1/snapshot")).unwrap().0, 401);
+    let health = get_json(&exp.url("/healthz")).expect("/healthz needs no token");
+    assert_eq!(health["status"], "ok");
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let ok = agent
+        .get(&exp.url("/api/v1/snapshot"))
+        .header("Authorization", "Bearer s3cret")
+        .call()
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let post = agent.post(&exp.url("/metrics")).send("").unwrap();
+    assert_eq!(
+        post.status().as_u16(),
+        405,
+        "nothing on the endpoint takes writes"
+    );
+}
+
+#[test]
+fn promtool_checks_and_tests_the_shipped_alerting_rules() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/prometheus");
+    let out = run_tool(
+        Command::new("promtool")
+            .args(["check", "rules", "gpuwarden-rules.yml"])
+            .current_dir(dir),
+    );
+    assert!(out.contains("SUCCESS: 9 rules found"), "{out}");
+    let out = run_tool(
+        Command::new("promtool")
+            .args(["test", "rules", "gpuwarden-rules.test.yml"])
+            .current_dir(dir),
+    );
+    assert!(out.contains("SUCCESS"), "{out}");
+}
+
+/// A dcgm-exporter stand-in: serves a fixed exposition in dcgm-exporter's shape.
+fn dcgm_exporter() -> String {
+    const BODY: &str = include_str!("fleet/dcgm-exporter.prom");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+                BODY.len()
+            );
+        }
+    });
+    addr
+}
+
+fn snapshot_of(exp: &Exporter) -> Snapshot {
+    let v = get_json(&exp.url("/api/v1/snapshot")).expect("snapshot");
+    serde_json::from_value(v).expect("snapshot schema")
+}
+
+#[test]
+fn prometheus_scraping_two_exporters_and_dcgm_gives_every_host_with_its_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A 1 h interval: each exporter takes one sample at start, so what Prometheus scraped
+    // and what the exporter's JSON says are the very same numbers.
+    let a = Exporter::start(&[
+        "--demo",
+        "--demo-gpus",
+        "8",
+        "--seed",
+        "1",
+        "--interval",
+        "1h",
+    ]);
+    let b = Exporter::start(&[
+        "--demo",
+        "--demo-gpus",
+        "4",
+        "--seed",
+        "2",
+        "--scenario",
+        "training",
+        "--interval",
+        "1h",
+    ]);
+    let dcgm = dcgm_exporter();
+    let targets = vec![a.addr.clone(), b.addr.clone(), dcgm.clone()];
+    let prom = Prometheus::start(&tmp.path().join("prom"), &targets);
+    prom.wait_all_up(3);
+
+    let mut source = PrometheusSource::new(&prom.url(), Duration::from_secs(5));
+    let mut fleet = Fleet::default();
+    fleet.update(source.fetch(now_ms()), now_ms());
+    assert_eq!(
+        fleet.hosts.len(),
+        3,
+        "{:#?}",
+        fleet.hosts.iter().map(|h| &h.address).collect::<Vec<_>>()
+    );
+    assert_eq!(fleet.gpu_count(), 8 + 4 + 2);
+
+    for exp in [&a, &b] {
+        let want = snapshot_of(exp);
+        let host = fleet.host(&exp.addr).expect("host in the fleet");
+        assert!(host.reachable, "{:?}", host.error);
+        let got = host.snapshot.as_ref().unwrap();
+        assert_eq!(got.gpus.len(), want.gpus.len());
+        for (g, w) in got.gpus.iter().zip(&want.gpus) {
+            assert_eq!((g.index, &g.uuid), (w.index, &w.uuid));
+            assert_eq!(g.name, w.name);
+            assert_eq!(g.temperature_c, w.temperature_c, "gpu {}", w.index);
+            assert_eq!(g.memory_used_bytes, w.memory_used_bytes);
+            assert_eq!(g.memory_total_bytes, w.memory_total_bytes);
+            assert_eq!(g.power_w, w.power_w);
+            assert_eq!(g.power_limit_w, w.power_limit_w);
+            assert_eq!(g.utilization_gpu_pct, w.utilization_gpu_pct);
+            assert_eq!(g.clock_sm_mhz, w.clock_sm_mhz);
+            assert_eq!(g.throttle, w.throttle);
+            assert_eq!(g.status, w.status);
+        }
+    }
+
+    let d = fleet.host(&dcgm).expect("the dcgm-exporter host");
+    assert_eq!(d.name(), "dgx-a");
+    let g1 = &d.snapshot.as_ref().unwrap().gpus[1];
+    assert_eq!(g1.uuid, "GPU-dcgm-1");
+    assert_eq!(g1.temperature_c.get(), Some(84.0));
+    assert_eq!(g1.memory_used_bytes.get(), Some(70_000 << 20));
+    assert_eq!(g1.memory_total_bytes.get(), Some(81_920 << 20));
+    assert_eq!(g1.utilization_gpu_pct.get(), Some(100));
+    assert_eq!(g1.power_w.get(), Some(398.25));
+    assert_eq!(g1.clock_sm_mhz.get(), Some(1410));
+    assert_eq!(d.xids.len(), 1);
+    assert_eq!(d.xids[0].code, 79);
+
+    // One exporter dies: its host stays, marked unreachable, with its last numbers.
+    let b_addr = b.addr.clone();
+    drop(b);
+    wait_for(
+        "prometheus to see the exporter down",
+        Duration::from_secs(30),
+        || {
+            fleet.update(source.fetch(now_ms()), now_ms());
+            let h = fleet.host(&b_addr)?;
+            (!h.reachable).then_some(())
+        },
+    );
+    let h = fleet.host(&b_addr).unwrap();
+    assert_eq!(h.gpu_count(), 4, "the last numbers are kept");
+    assert!(h.error.as_deref().unwrap().contains("down"));
+    assert_eq!(fleet.hosts.len(), 3);
+}
+
+#[test]
+fn agents_source_reads_live_hosts_and_keeps_a_dead_one() {
+    let a = Exporter::start(&["--demo", "--demo-gpus", "8", "--interval", "1h"]);
+    let dead = format!("127.0.0.1:{}", free_port());
+    let mut source = AgentsSource::new(
+        vec![a.addr.clone(), dead.clone()],
+        Duration::from_secs(2),
+        None,
+    );
+    let mut fleet = Fleet::default();
+    fleet.update(source.fetch(now_ms()), now_ms());
+    assert_eq!(fleet.hosts.len(), 2);
+    let live = fleet.host(&a.addr).unwrap();
+    assert!(live.reachable);
+    assert_eq!(live.snapshot.as_ref().unwrap(), &snapshot_of(&a));
+    let d = fleet.host(&dead).unwrap();
+    assert!(!d.reachable && d.snapshot.is_none());
+    assert!(d.error.as_deref().unwrap().contains(&dead));
+}
+
+/// The code blocks of the README's fleet section, by language, in order.
+fn readme_blocks(lang: &str) -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let start = readme.find("<!-- fleet -->").expect("fleet marker");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + e);
+    let mut blocks = Vec::new();
+    let mut rest = &readme[start..end];
+    let fence = format!("```{lang}\n");
+    while let Some(i) = rest.find(&fence) {
+        let body = &rest[i + fence.len()..];
+        let j = body.find("```").expect("closed code block");
+        blocks.push(body[..j].to_string());
+        rest = &body[j..];
+    }
+    blocks
+}
+
+#[test]
+fn the_readme_fleet_examples_are_accepted_by_prometheus_alertmanager_and_gpuwarden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = readme_blocks("yaml");
+    assert_eq!(yaml.len(), 2, "a scrape config and an Alertmanager route");
+    let token = tmp.path().join("gpuwarden.token");
+    std::fs::write(&token, "s3cret").unwrap();
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/prometheus/gpuwarden-rules.yml"
+    );
+    let prom = yaml[0]
+        .replace("/etc/prometheus/gpuwarden-rules.yml", rules)
+        .replace("/etc/prometheus/gpuwarden.token", token.to_str().unwrap());
+    std::fs::write(tmp.path().join("prometheus.yml"), prom).unwrap();
+    run_tool(
+        Command::new("promtool")
+            .args(["check", "config"])
+            .arg(tmp.path().join("prometheus.yml")),
+    );
+    std::fs::write(tmp.path().join("am.yml"), &yaml[1]).unwrap();
+    run_tool(
+        Command::new("amtool")
+            .args(["check-config"])
+            .arg(tmp.path().join("am.yml")),
+    );
+
+    let toml_blocks = readme_blocks("toml");
+    assert_eq!(toml_blocks.len(), 1);
+    #[derive(serde::Deserialize)]
+    struct File {
+        alerts: gpuwarden::act::alert::RawAlertsConfig,
+    }
+    let f: File = toml::from_str(&toml_blocks[0]).expect("README [alerts] example parses");
+    let c = f
+        .alerts
+        .validate()
+        .expect("README [alerts] example is valid");
+    assert_eq!(c.alertmanager.unwrap().url, "http://alertmanager:9093");
+    assert_eq!(c.outbox_max, 10_000);
+}

@@ -3,17 +3,19 @@
 //! `act` holds the actuators (clock caps, unit restarts, notifications, the event log);
 //! `gpu` is the sampling core (model, sources, sampler); `host` reads the machine itself
 //! (CPU, RAM, which user and systemd unit own a process); `policy` is the watchdog's config
-//! (`watchdog.toml`) and its pure engine; `trace` reads recorded traces back as snapshots;
-//! `cli` turns the command line into a run of one of the jobs; `units` formats numbers for
-//! people.
+//! (`watchdog.toml`) and its pure engine; `history` keeps recent samples for charts; `tui`
+//! is the dashboard; `trace` reads recorded traces back as snapshots; `cli` turns the
+//! command line into a run of one of the jobs; `units` formats numbers for people.
 
 pub mod act;
 pub mod cli;
 pub mod fleet;
 pub mod gpu;
+pub mod history;
 pub mod host;
 pub mod metrics;
 pub mod policy;
 pub mod serve;
 pub mod trace;
+pub mod tui;
 pub mod units;

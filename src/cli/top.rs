@@ -1,10 +1,23 @@
 //! `gpuwarden top`: the terminal dashboard (the dashboard itself lives in `crate::tui`).
+//!
+//! The source is opened before the terminal is taken over, so "no driver" prints a plain
+//! message and exits 2 instead of flashing a broken screen.
 
 use super::Cli;
+use super::EXIT_OK;
 use super::args::TopArgs;
-use anyhow::{Result, bail};
+use crate::gpu::open::open;
+use crate::tui::run::{Options, run as run_dashboard};
+use anyhow::Result;
 use std::process::ExitCode;
 
-pub fn run(_cli: &Cli, _args: &TopArgs) -> Result<ExitCode> {
-    bail!("the dashboard is not built yet")
+pub fn run(cli: &Cli, _args: &TopArgs) -> Result<ExitCode> {
+    let source = open(&cli.source.spec())?;
+    let options = Options {
+        interval: cli.common.interval,
+        color: cli.common.color(),
+        gpus: cli.source.gpus.clone(),
+    };
+    run_dashboard(source, &options)?;
+    Ok(ExitCode::from(EXIT_OK))
 }

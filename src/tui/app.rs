@@ -1,0 +1,354 @@
+//! The dashboard's state and the one function that changes it: [`App::update`].
+//!
+//! Everything the view draws is here, as plain data; the view only borrows it
+//! (`impl Widget for &App` in `view`). Messages come from the sampler (snapshots, source
+//! errors), from the keyboard (via `input`) and from the host reader. Freezing keeps a copy of
+//! what was on screen while new samples still flow into the live history.
+
+use super::theme::{Theme, Thresholds};
+use super::watchdog::WatchdogView;
+use crate::gpu::{GpuProcess, GpuSample, Snapshot};
+use crate::history::History;
+use crate::host::HostReading;
+
+/// Something that happened; [`App::update`] turns it into a new state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    /// A new snapshot from the sampler.
+    Sample(Box<Snapshot>),
+    /// The source failed this time; the text says why.
+    SourceError(String),
+    /// A fresh reading of the host's CPU and RAM.
+    Host(HostReading),
+    Quit,
+    /// Move the selection in the focused panel (negative: up).
+    Move(i32),
+    /// Select the GPU with this index.
+    PickGpu(u32),
+    /// Switch focus to the next panel.
+    NextFocus,
+    /// Open or close the detail view of the selected GPU.
+    ToggleDetail,
+    ToggleFreeze,
+    /// Sort the process table by the next column.
+    NextSort,
+    /// Reverse the process table's order.
+    ReverseSort,
+    /// Show the processes of every GPU or only of the selected one.
+    ToggleProcessScope,
+    ToggleHelp,
+    /// Esc: close the innermost overlay or view, or quit when none is open.
+    Back,
+    /// The terminal changed size; nothing to update but a redraw.
+    Resize,
+}
+
+/// Which panel the arrow keys move in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    Gpus,
+    Processes,
+}
+
+/// The process table's sort column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Memory,
+    Pid,
+    User,
+    Unit,
+    Gpu,
+    Command,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 6] = [
+        SortKey::Memory,
+        SortKey::Pid,
+        SortKey::User,
+        SortKey::Unit,
+        SortKey::Gpu,
+        SortKey::Command,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Memory => "gpu mem",
+            SortKey::Pid => "pid",
+            SortKey::User => "user",
+            SortKey::Unit => "unit",
+            SortKey::Gpu => "gpu",
+            SortKey::Command => "command",
+        }
+    }
+
+    fn next(self) -> SortKey {
+        let i = SortKey::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        SortKey::ALL[(i + 1) % SortKey::ALL.len()]
+    }
+
+    /// Memory reads best largest first; names and numbers smallest first.
+    fn natural_descending(self) -> bool {
+        self == SortKey::Memory
+    }
+}
+
+/// A process row with the GPU it runs on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessRow<'a> {
+    pub gpu: u32,
+    pub process: &'a GpuProcess,
+}
+
+/// What the view shows when frozen: the screen as it was.
+#[derive(Clone, Debug)]
+struct Frozen {
+    snapshot: Option<Snapshot>,
+    history: History,
+}
+
+/// The whole dashboard state.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub theme: Theme,
+    pub thresholds: Thresholds,
+    /// The sampling interval, shown in the header.
+    pub interval_ms: u64,
+    /// Offset of the local time zone, for the clock in the header (0 shows UTC).
+    pub utc_offset_s: i32,
+    /// `-i` selection, applied to every snapshot.
+    pub gpu_filter: Option<Vec<u32>>,
+    snapshot: Option<Snapshot>,
+    history: History,
+    frozen: Option<Frozen>,
+    pub host: Option<HostReading>,
+    /// The latest source error, cleared by the next good sample.
+    pub source_error: Option<String>,
+    /// UUID of the selected GPU.
+    selected: Option<String>,
+    pub focus: Focus,
+    pub detail: bool,
+    pub help: bool,
+    pub sort: SortKey,
+    pub sort_descending: bool,
+    /// Processes of every GPU (`true`) or only the selected one.
+    pub all_processes: bool,
+    /// Selected row in the process table.
+    pub process_row: usize,
+    /// Rules and events of the watchdog, when one runs alongside (filled by the watchdog).
+    pub watchdog: Option<WatchdogView>,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(theme: Theme) -> Self {
+        App {
+            theme,
+            thresholds: Thresholds::default(),
+            interval_ms: 1000,
+            utc_offset_s: 0,
+            gpu_filter: None,
+            snapshot: None,
+            history: History::default(),
+            frozen: None,
+            host: None,
+            source_error: None,
+            selected: None,
+            focus: Focus::Gpus,
+            detail: false,
+            help: false,
+            sort: SortKey::Memory,
+            sort_descending: true,
+            all_processes: true,
+            process_row: 0,
+            watchdog: None,
+            quit: false,
+        }
+    }
+
+    /// Applies one message.
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Sample(mut snapshot) => {
+                snapshot.select(self.gpu_filter.as_deref());
+                self.history.record(&snapshot);
+                self.source_error = None;
+                self.snapshot = Some(*snapshot);
+                self.keep_selection_valid();
+            }
+            Msg::SourceError(e) => {
+                self.history.record_gap();
+                self.source_error = Some(e);
+            }
+            Msg::Host(h) => self.host = Some(h),
+            Msg::Quit => self.quit = true,
+            Msg::Move(delta) => match self.focus {
+                Focus::Gpus => self.move_gpu(delta),
+                Focus::Processes => {
+                    let n = self.processes().len();
+                    self.process_row = step(self.process_row, delta, n);
+                }
+            },
+            Msg::PickGpu(index) => {
+                if let Some(g) = self.gpus().iter().find(|g| g.index == index) {
+                    self.selected = Some(g.uuid.clone());
+                    self.process_row = 0;
+                }
+            }
+            Msg::NextFocus => {
+                self.focus = match self.focus {
+                    Focus::Gpus => Focus::Processes,
+                    Focus::Processes => Focus::Gpus,
+                }
+            }
+            Msg::ToggleDetail => {
+                self.detail = !self.detail;
+                self.process_row = 0;
+            }
+            Msg::ToggleFreeze => {
+                self.frozen = match self.frozen {
+                    Some(_) => None,
+                    None => Some(Frozen {
+                        snapshot: self.snapshot.clone(),
+                        history: self.history.clone(),
+                    }),
+                };
+                self.keep_selection_valid();
+            }
+            Msg::NextSort => {
+                self.sort = self.sort.next();
+                self.sort_descending = self.sort.natural_descending();
+            }
+            Msg::ReverseSort => self.sort_descending = !self.sort_descending,
+            Msg::ToggleProcessScope => {
+                self.all_processes = !self.all_processes;
+                self.process_row = 0;
+            }
+            Msg::ToggleHelp => self.help = !self.help,
+            Msg::Back => {
+                if self.help {
+                    self.help = false;
+                } else if self.detail {
+                    self.detail = false;
+                } else {
+                    self.quit = true;
+                }
+            }
+            Msg::Resize => {}
+        }
+    }
+
+    /// The snapshot on screen: the frozen one while frozen, else the latest.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        match &self.frozen {
+            Some(f) => f.snapshot.as_ref(),
+            None => self.snapshot.as_ref(),
+        }
+    }
+
+    /// The history on screen (frozen with the view).
+    pub fn history(&self) -> &History {
+        match &self.frozen {
+            Some(f) => &f.history,
+            None => &self.history,
+        }
+    }
+
+    /// The live history, which keeps filling while the view is frozen.
+    pub fn live_history(&self) -> &History {
+        &self.history
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// GPUs on screen, in index order as the source reported them.
+    pub fn gpus(&self) -> &[GpuSample] {
+        self.snapshot().map(|s| s.gpus.as_slice()).unwrap_or(&[])
+    }
+
+    pub fn selected_gpu(&self) -> Option<&GpuSample> {
+        let uuid = self.selected.as_deref()?;
+        self.gpus().iter().find(|g| g.uuid == uuid)
+    }
+
+    /// The process table's rows, filtered by scope and sorted.
+    pub fn processes(&self) -> Vec<ProcessRow<'_>> {
+        let selected = self.selected.as_deref();
+        let mut rows: Vec<ProcessRow<'_>> = self
+            .gpus()
+            .iter()
+            .filter(|g| self.all_processes_shown() || Some(g.uuid.as_str()) == selected)
+            .flat_map(|g| {
+                let procs = g.processes.value().map(Vec::as_slice).unwrap_or(&[]);
+                procs.iter().map(move |p| ProcessRow {
+                    gpu: g.index,
+                    process: p,
+                })
+            })
+            .collect();
+        let text = |s: &Option<String>| s.clone().unwrap_or_default();
+        rows.sort_by(|a, b| {
+            let (pa, pb) = (a.process, b.process);
+            let ord = match self.sort {
+                SortKey::Memory => pa.used_memory_bytes.cmp(&pb.used_memory_bytes),
+                SortKey::Pid => pa.pid.cmp(&pb.pid),
+                SortKey::User => text(&pa.user).cmp(&text(&pb.user)),
+                SortKey::Unit => text(&pa.unit).cmp(&text(&pb.unit)),
+                SortKey::Gpu => a.gpu.cmp(&b.gpu),
+                SortKey::Command => text(&pa.command).cmp(&text(&pb.command)),
+            };
+            // Ties fall back to the PID so the order never flickers between frames.
+            let ord = ord.then(pa.pid.cmp(&pb.pid));
+            if self.sort_descending {
+                ord.reverse()
+            } else {
+                ord
+            }
+        });
+        rows
+    }
+
+    /// Whether the process table lists every GPU: the detail view always shows its own GPU's.
+    pub fn all_processes_shown(&self) -> bool {
+        self.all_processes && !self.detail
+    }
+
+    fn move_gpu(&mut self, delta: i32) {
+        let gpus = self.gpus();
+        if gpus.is_empty() {
+            return;
+        }
+        let now = self
+            .selected
+            .as_deref()
+            .and_then(|u| gpus.iter().position(|g| g.uuid == u))
+            .unwrap_or(0);
+        let next = step(now, delta, gpus.len());
+        self.selected = Some(gpus[next].uuid.clone());
+        self.process_row = 0;
+    }
+
+    /// Selects the first GPU when nothing (or a vanished GPU) is selected.
+    fn keep_selection_valid(&mut self) {
+        let valid = self
+            .selected
+            .as_deref()
+            .is_some_and(|u| self.gpus().iter().any(|g| g.uuid == u));
+        if !valid {
+            self.selected = self.gpus().first().map(|g| g.uuid.clone());
+        }
+        let n = self.processes().len();
+        self.process_row = self.process_row.min(n.saturating_sub(1));
+    }
+}
+
+/// Moves `now` by `delta` inside `0..len`, stopping at the ends.
+fn step(now: usize, delta: i32, len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    let next = now as i64 + i64::from(delta);
+    next.clamp(0, len as i64 - 1) as usize
+}

@@ -1,0 +1,80 @@
+//! Keys to messages. The whole key map is here, so the help overlay and the README list the
+//! same keys ([`KEYS`]).
+
+use super::app::Msg;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// The key map as people read it: (keys, what they do). Shown by `?`.
+pub const KEYS: &[(&str, &str)] = &[
+    ("q  Esc  Ctrl-C", "quit (Esc first closes help / detail)"),
+    ("↑ ↓  j k", "move in the focused panel"),
+    ("0 … 9", "select the GPU with that index"),
+    ("Tab", "switch focus: GPUs ⇄ processes"),
+    ("Enter  d", "detail view of the selected GPU"),
+    ("f", "freeze the view (sampling goes on)"),
+    ("s", "sort processes by the next column"),
+    ("S", "reverse the sort order"),
+    ("a", "processes of all GPUs / selected GPU"),
+    ("g  G", "first / last row"),
+    ("PgUp PgDn", "move by ten rows"),
+    ("?", "this help"),
+];
+
+/// The message for a terminal event, if it means anything to the dashboard.
+pub fn message(event: &Event) -> Option<Msg> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => key_message(key),
+        Event::Resize(..) => Some(Msg::Resize),
+        _ => None,
+    }
+}
+
+fn key_message(key: &KeyEvent) -> Option<Msg> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return matches!(key.code, KeyCode::Char('c')).then_some(Msg::Quit);
+    }
+    Some(match key.code {
+        KeyCode::Char('q') => Msg::Quit,
+        KeyCode::Esc => Msg::Back,
+        KeyCode::Up | KeyCode::Char('k') => Msg::Move(-1),
+        KeyCode::Down | KeyCode::Char('j') => Msg::Move(1),
+        KeyCode::PageUp => Msg::Move(-10),
+        KeyCode::PageDown => Msg::Move(10),
+        KeyCode::Home | KeyCode::Char('g') => Msg::Move(i32::MIN / 2),
+        KeyCode::End | KeyCode::Char('G') => Msg::Move(i32::MAX / 2),
+        KeyCode::Char(c @ '0'..='9') => Msg::PickGpu(c as u32 - '0' as u32),
+        KeyCode::Tab | KeyCode::BackTab => Msg::NextFocus,
+        KeyCode::Enter | KeyCode::Char('d') => Msg::ToggleDetail,
+        KeyCode::Char('f') => Msg::ToggleFreeze,
+        KeyCode::Char('s') => Msg::NextSort,
+        KeyCode::Char('S') => Msg::ReverseSort,
+        KeyCode::Char('a') => Msg::ToggleProcessScope,
+        KeyCode::Char('?') | KeyCode::F(1) => Msg::ToggleHelp,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> Event {
+        Event::Key(KeyEvent::new(code, modifiers))
+    }
+
+    #[test]
+    fn quit_keys_and_digits() {
+        let none = KeyModifiers::NONE;
+        assert_eq!(message(&key(KeyCode::Char('q'), none)), Some(Msg::Quit));
+        assert_eq!(
+            message(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Msg::Quit)
+        );
+        assert_eq!(message(&key(KeyCode::Esc, none)), Some(Msg::Back));
+        assert_eq!(
+            message(&key(KeyCode::Char('7'), none)),
+            Some(Msg::PickGpu(7))
+        );
+        assert_eq!(message(&key(KeyCode::Char('x'), none)), None);
+    }
+}

@@ -1,0 +1,18 @@
+//! The terminal dashboard (`gpuwarden`, `gpuwarden top`).
+//!
+//! An Elm-style loop: `app` holds the state and its `update`; `input` maps keys to messages;
+//! `view` draws the state (`impl Widget for &App`) with `theme`'s styles; `run` owns the
+//! terminal and the loop over samples, keys and resizes, generic over the ratatui backend so
+//! tests drive the whole app on a `TestBackend`. `watchdog` is the data of the panel a
+//! running watchdog fills. Sampling stays on the sampler thread.
+
+pub mod app;
+pub mod input;
+pub mod run;
+pub mod theme;
+mod view;
+pub mod watchdog;
+
+pub use app::{App, Focus, Msg, SortKey};
+pub use theme::{Theme, Thresholds};
+pub use watchdog::{EventLine, RuleLine, WatchdogView};

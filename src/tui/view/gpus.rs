@@ -1,0 +1,274 @@
+//! The GPU table: one compact row per GPU — utilization and memory bars, temperature and
+//! power colored by thresholds, SM clock, active throttle reasons — and lost GPUs in alarm.
+//!
+//! Columns are laid out by hand so the two bars take whatever width is left; on a narrow
+//! terminal the name and the power limit drop first.
+
+use super::super::app::{App, Focus};
+use super::super::theme::{Level, Theme};
+use super::bar::{self, fit, gib_short};
+use crate::gpu::{Field, GpuSample, ThrottleReasons};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Widget};
+
+/// Column widths for one terminal width.
+struct Columns {
+    name: u16,
+    util: u16,
+    mem: u16,
+    temp: u16,
+    power: u16,
+    clock: u16,
+    reasons: u16,
+    wide_power: bool,
+}
+
+impl Columns {
+    fn for_width(w: u16) -> Columns {
+        let wide = w >= 110;
+        let name = if wide { 15 } else { 0 };
+        let (power, wide_power) = if w >= 96 { (10, true) } else { (5, false) };
+        let reasons = if wide {
+            22
+        } else if w >= 70 {
+            12
+        } else {
+            0
+        };
+        let clock = if w >= 60 { 8 } else { 0 };
+        let temp = 6;
+        // Selection mark and index take 4; each present column is preceded by one space.
+        let fixed = 4
+            + [name, temp, power, clock, reasons]
+                .iter()
+                .filter(|c| **c > 0)
+                .map(|c| c + 1)
+                .sum::<u16>()
+            + 2;
+        let bars = w.saturating_sub(fixed);
+        let util = bars * 2 / 5;
+        Columns {
+            name,
+            util,
+            mem: bars - util,
+            temp,
+            power,
+            clock,
+            reasons,
+            wide_power,
+        }
+    }
+}
+
+pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let focused = app.focus == Focus::Gpus && !app.detail;
+    let title = Line::from(vec![
+        Span::styled(" GPUs ", t.title()),
+        Span::styled(format!("· {} ", app.gpus().len()), t.dim()),
+    ]);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused {
+            t.border_focused()
+        } else {
+            t.border()
+        })
+        .title(title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.height == 0 || inner.width < 10 {
+        return;
+    }
+    let cols = Columns::for_width(inner.width);
+    header_row(t, &cols, Rect { height: 1, ..inner }, buf);
+
+    let rows = inner.height.saturating_sub(1) as usize;
+    let gpus = app.gpus();
+    let selected = app.selected_gpu().map(|g| g.uuid.as_str());
+    let sel_pos = gpus
+        .iter()
+        .position(|g| Some(g.uuid.as_str()) == selected)
+        .unwrap_or(0);
+    // Scroll so the selected GPU stays visible when the table is taller than its panel.
+    let first = sel_pos.saturating_sub(rows.saturating_sub(1));
+    for (i, gpu) in gpus.iter().enumerate().skip(first).take(rows) {
+        let y = inner.y + 1 + (i - first) as u16;
+        let row = Rect::new(inner.x, y, inner.width, 1);
+        let is_sel = Some(gpu.uuid.as_str()) == selected;
+        if is_sel {
+            buf.set_style(row, t.selected());
+        }
+        gpu_row(app, &cols, gpu, is_sel, row, buf);
+    }
+}
+
+fn header_row(t: &Theme, c: &Columns, area: Rect, buf: &mut Buffer) {
+    let mut x = area.x;
+    let mut put = |text: &str, w: u16, right: bool| {
+        if w == 0 {
+            return;
+        }
+        let s = if right {
+            format!("{text:>w$}", w = w as usize)
+        } else {
+            format!("{text:<w$}", w = w as usize)
+        };
+        buf.set_stringn(x, area.y, fit(&s, w as usize), w as usize, t.header_row());
+        x += w + 1;
+    };
+    put("  #", 3, false);
+    put("NAME", c.name, false);
+    put("UTIL", c.util, false);
+    put("MEMORY GiB", c.mem, false);
+    put("TEMP", c.temp, true);
+    put(
+        if c.wide_power { "POWER W" } else { "PWR W" },
+        c.power,
+        true,
+    );
+    put("SM CLK", c.clock, true);
+    put("THROTTLE", c.reasons, false);
+}
+
+fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let mark = if selected { "▶" } else { " " };
+    buf.set_string(row.x, row.y, format!("{mark}{:>2}", gpu.index), t.title());
+    let mut x = row.x + 4;
+    if gpu.is_lost() {
+        let text = format!(
+            " LOST  {}  stopped answering (fallen off the bus?) ",
+            fit(&gpu.uuid, 20)
+        );
+        let w = row.width.saturating_sub(5);
+        buf.set_stringn(x, row.y, fit(&text, w as usize), w as usize, t.alarm());
+        return;
+    }
+    let mut next = |w: u16| {
+        let r = Rect::new(x, row.y, w, 1);
+        x += if w > 0 { w + 1 } else { 0 };
+        r
+    };
+    let name = next(c.name);
+    let util = next(c.util);
+    let mem = next(c.mem);
+    let temp = next(c.temp);
+    let power = next(c.power);
+    let clock = next(c.clock);
+    let reasons = next(c.reasons);
+
+    if c.name > 0 {
+        let short = gpu.display_name().trim_start_matches("NVIDIA ");
+        buf.set_stringn(
+            name.x,
+            name.y,
+            fit(short, c.name as usize),
+            c.name as usize,
+            t.text(),
+        );
+    }
+    let u = gpu.utilization_gpu_pct.get().map(f64::from);
+    let label = missing_or(&gpu.utilization_gpu_pct, |v| format!("{v:>3}%"));
+    bar::render(buf, util, u, &label, t.util_bar(), t.bar_empty());
+
+    let mem_pct = gpu.memory_used_pct();
+    let level = mem_pct.map_or(Level::Normal, |p| app.thresholds.memory(p));
+    let label = match (gpu.memory_used_bytes.get(), gpu.memory_total_bytes.get()) {
+        (Some(u), Some(tot)) => {
+            format!("{:>4}/{}{}", gib_short(u), gib_short(tot), t.mark(level))
+        }
+        _ => missing_or(&gpu.memory_used_bytes, |_| String::new()),
+    };
+    bar::render(buf, mem, mem_pct, &label, t.level(level), t.bar_empty());
+
+    let (text, style) = match gpu.temperature_c.get() {
+        Some(c) => {
+            let l = app.thresholds.temperature(c);
+            (format!("{}{c:.0}°C", t.mark(l)), t.level(l))
+        }
+        None => (missing_or(&gpu.temperature_c, |_| String::new()), t.dim()),
+    };
+    right(buf, temp, &text, style);
+
+    let (text, style) = match (gpu.power_w.get(), gpu.power_pct_of_limit()) {
+        (Some(w), pct) => {
+            let l = pct.map_or(Level::Normal, |p| app.thresholds.power(p));
+            let text = match gpu.power_limit_w.get() {
+                Some(limit) if c.wide_power => format!("{w:.0}/{limit:.0}"),
+                _ => format!("{w:.0}"),
+            };
+            (text, t.level(l))
+        }
+        (None, _) => (missing_or(&gpu.power_w, |_| String::new()), t.dim()),
+    };
+    right(buf, power, &text, style);
+
+    if c.clock > 0 {
+        let text = missing_or(&gpu.clock_sm_mhz, |m| format!("{m}MHz"));
+        right(buf, clock, &text, t.text());
+    }
+    if c.reasons > 0 {
+        throttle_spans(t, &gpu.throttle, c.reasons as usize).render(reasons, buf);
+    }
+}
+
+/// Active throttle reasons, slowdowns first and highlighted, cut to `width` with `+N`.
+pub(super) fn throttle_spans(
+    t: &Theme,
+    field: &Field<ThrottleReasons>,
+    width: usize,
+) -> Line<'static> {
+    let reasons = match field {
+        Field::Value(r) => *r,
+        Field::Missing { missing } => return Line::styled(missing.short(), t.dim()),
+    };
+    let mut list: Vec<_> = reasons.notable().collect();
+    if list.is_empty() {
+        let idle = reasons.iter().next().is_some();
+        return Line::styled(if idle { "idle" } else { "—" }, t.dim());
+    }
+    list.sort_by_key(|r| !r.is_slowdown());
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut used = 0usize;
+    for (i, r) in list.iter().enumerate() {
+        let left = list.len() - i;
+        let name = r.name();
+        let sep = usize::from(i > 0);
+        let more = if left > 1 {
+            format!(" +{}", left - 1).len()
+        } else {
+            0
+        };
+        if used + sep + name.len() + more > width {
+            spans.push(Span::styled(format!(" +{left}"), t.throttle()));
+            break;
+        }
+        if i > 0 {
+            spans.push(Span::raw(" "));
+        }
+        let style = if r.is_slowdown() {
+            t.slowdown()
+        } else {
+            t.throttle()
+        };
+        spans.push(Span::styled(name, style));
+        used += sep + name.len();
+    }
+    Line::from(spans)
+}
+
+fn right(buf: &mut Buffer, area: Rect, text: &str, style: Style) {
+    if area.width == 0 {
+        return;
+    }
+    let w = area.width as usize;
+    buf.set_stringn(area.x, area.y, format!("{text:>w$}"), w, style);
+}
+
+fn missing_or<T>(field: &Field<T>, f: impl FnOnce(&T) -> String) -> String {
+    crate::units::or_missing(field, f)
+}

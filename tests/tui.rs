@@ -1,0 +1,468 @@
+//! The dashboard as a whole: snapshots of the real app on the simulated fleet (fixed seed,
+//! fixed timestamps, fixed host reading) on ratatui's `TestBackend`, and key presses driven
+//! through the same input map, update and view the terminal uses — including the real event
+//! loop (`run_loop`) with a sample channel and an event stream.
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use gpuwarden::gpu::sim::{Scenario, SimConfig, SimSource};
+use gpuwarden::gpu::{Snapshot, Source};
+use gpuwarden::history::Metric;
+use gpuwarden::host::HostReading;
+use gpuwarden::tui::run::run_loop;
+use gpuwarden::tui::{App, EventLine, Msg, RuleLine, SortKey, Theme, WatchdogView, input};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+/// 2026-01-01 00:00:00 UTC: every snapshot's clock is fixed.
+const T0: u64 = 1_767_225_600_000;
+const GIB: u64 = 1 << 30;
+
+fn fleet(scenario: Scenario, gpus: u32) -> SimSource {
+    SimSource::new(&SimConfig {
+        gpus,
+        seed: 7,
+        scenario,
+    })
+}
+
+fn sample(source: &mut SimSource, k: u64) -> Snapshot {
+    source
+        .sample(T0 + k * 1000)
+        .expect("the simulated fleet samples")
+}
+
+/// An app that has seen `seconds` samples of the fleet, one per second.
+fn app_after(scenario: Scenario, gpus: u32, seconds: u64, color: bool) -> (App, SimSource) {
+    let mut source = fleet(scenario, gpus);
+    let mut app = App::new(Theme::new(color));
+    app.update(Msg::Host(HostReading {
+        cpu_pct: 12.5,
+        cpus: 32,
+        mem_used_bytes: 41 * GIB,
+        mem_total_bytes: 125 * GIB,
+    }));
+    for k in 0..seconds {
+        app.update(Msg::Sample(Box::new(sample(&mut source, k))));
+    }
+    (app, source)
+}
+
+fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal
+        .draw(|f| f.render_widget(app, f.area()))
+        .expect("drawing on the test backend");
+    terminal
+}
+
+fn text(terminal: &Terminal<TestBackend>) -> String {
+    terminal.backend().to_string()
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// Presses keys the way the terminal would deliver them.
+fn press(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            '\t' => KeyCode::Tab,
+            c => KeyCode::Char(c),
+        };
+        if let Some(msg) = input::message(&key(code)) {
+            app.update(msg);
+        }
+    }
+}
+
+#[test]
+fn overview_120x40_eight_gpus() {
+    let (app, _) = app_after(Scenario::Mixed, 8, 90, true);
+    insta::assert_snapshot!(draw(&app, 120, 40).backend());
+}
+
+#[test]
+fn overview_80x24_four_gpus() {
+    let (app, _) = app_after(Scenario::Mixed, 4, 60, true);
+    insta::assert_snapshot!(draw(&app, 80, 24).backend());
+}
+
+#[test]
+fn detail_view_120x40() {
+    let (mut app, _) = app_after(Scenario::Mixed, 8, 90, true);
+    press(&mut app, "2\n");
+    insta::assert_snapshot!(draw(&app, 120, 40).backend());
+}
+
+#[test]
+fn detail_view_80x24() {
+    let (mut app, _) = app_after(Scenario::Overheat, 4, 120, true);
+    press(&mut app, "\n");
+    insta::assert_snapshot!(draw(&app, 80, 24).backend());
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let (mut app, _) = app_after(Scenario::Mixed, 4, 5, true);
+    press(&mut app, "?");
+    insta::assert_snapshot!(draw(&app, 80, 24).backend());
+}
+
+#[test]
+fn lost_gpu_is_shown_and_its_history_stops() {
+    // The last GPU falls off the bus after 10 s.
+    let (mut app, _) = app_after(Scenario::Lost, 4, 30, true);
+    insta::assert_snapshot!("lost_overview_120x40", draw(&app, 120, 40).backend());
+    press(&mut app, "3\n");
+    let detail = draw(&app, 120, 40);
+    assert!(text(&detail).contains("LOST"));
+    insta::assert_snapshot!("lost_detail_120x40", detail.backend());
+}
+
+#[test]
+fn no_color_has_no_colors_and_stays_readable() {
+    let (app, _) = app_after(Scenario::Overheat, 4, 150, false);
+    let terminal = draw(&app, 80, 24);
+    for cell in terminal.backend().buffer().content() {
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (Color::Reset, Color::Reset),
+            "a colored cell {cell:?}"
+        );
+    }
+    // Without color, a hot GPU is still marked in text.
+    assert!(text(&terminal).contains("!!"), "{}", text(&terminal));
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn hot_gpu_temperature_is_colored_by_threshold() {
+    let (app, _) = app_after(Scenario::Overheat, 4, 150, true);
+    let hot = app.gpus()[0].temperature_c.get().expect("a temperature");
+    assert!(hot >= 85.0, "GPU 0 should be past 85 °C by now, is {hot}");
+    let terminal = draw(&app, 120, 40);
+    let buffer = terminal.backend().buffer();
+    // Row of GPU 0 is the fourth line; find its "°C" cell.
+    let y = 3;
+    let x = (0..120)
+        .find(|&x| buffer[(x, y)].symbol() == "°")
+        .expect("a temperature on GPU 0's row");
+    let cool_x = (0..120)
+        .find(|&x| buffer[(x, y + 1)].symbol() == "°")
+        .expect("a temperature on GPU 1's row");
+    assert_ne!(buffer[(x, y)].fg, buffer[(cool_x, y + 1)].fg);
+    assert_eq!(buffer[(x, y)].fg, Color::Indexed(203), "hot is red");
+}
+
+#[test]
+fn watchdog_panel_appears_when_a_watchdog_reports() {
+    let (mut app, _) = app_after(Scenario::Overheat, 4, 60, true);
+    app.watchdog = Some(WatchdogView {
+        rules: vec![
+            RuleLine {
+                name: "hot".into(),
+                summary: "temperature >= 85 °C for 30s → lock clocks".into(),
+                active_on: vec![0],
+            },
+            RuleLine {
+                name: "full".into(),
+                summary: "memory >= 85 % for 1m → restart unit".into(),
+                active_on: vec![],
+            },
+        ],
+        events: vec![EventLine {
+            at_ms: T0 + 55_000,
+            text: "GPU 0: locked SM clock to 1400 MHz".into(),
+            failed: false,
+        }],
+    });
+    let terminal = draw(&app, 120, 40);
+    assert!(text(&terminal).contains("Watchdog"));
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn digits_j_and_k_move_the_selection() {
+    let (mut app, _) = app_after(Scenario::Mixed, 8, 5, true);
+    let selected = |app: &App| app.selected_gpu().map(|g| g.index);
+    assert_eq!(selected(&app), Some(0));
+    press(&mut app, "2");
+    assert_eq!(selected(&app), Some(2));
+    press(&mut app, "jj");
+    assert_eq!(selected(&app), Some(4));
+    press(&mut app, "k");
+    assert_eq!(selected(&app), Some(3));
+    press(&mut app, "9"); // no GPU 9: nothing changes
+    assert_eq!(selected(&app), Some(3));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("▶ 3 H100"), "{screen}");
+}
+
+#[test]
+fn s_cycles_the_sort_column_and_reorders_processes() {
+    let (mut app, _) = app_after(Scenario::Mixed, 8, 5, true);
+    let pids = |app: &App| {
+        app.processes()
+            .iter()
+            .map(|r| r.process.pid)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(app.sort, SortKey::Memory);
+    let by_memory = pids(&app);
+    press(&mut app, "s");
+    assert_eq!(app.sort, SortKey::Pid);
+    let by_pid = pids(&app);
+    assert_ne!(by_memory, by_pid);
+    let mut sorted = by_pid.clone();
+    sorted.sort();
+    assert_eq!(by_pid, sorted);
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("PID▲"), "{screen}");
+    press(&mut app, "S");
+    sorted.reverse();
+    assert_eq!(pids(&app), sorted);
+}
+
+#[test]
+fn f_freezes_the_view_while_history_keeps_filling() {
+    let (mut app, mut source) = app_after(Scenario::Mixed, 4, 10, true);
+    press(&mut app, "f");
+    let frozen = text(&draw(&app, 120, 40));
+    assert!(frozen.contains("FROZEN"));
+    let live_before = live_len(&app);
+    for k in 10..40 {
+        app.update(Msg::Sample(Box::new(sample(&mut source, k))));
+    }
+    assert_eq!(
+        text(&draw(&app, 120, 40)),
+        frozen,
+        "new samples changed a frozen view"
+    );
+    assert_eq!(
+        live_len(&app),
+        live_before + 30,
+        "ingestion stopped while frozen"
+    );
+    press(&mut app, "f");
+    let live = text(&draw(&app, 120, 40));
+    assert_ne!(live, frozen);
+    assert!(!live.contains("FROZEN"));
+}
+
+fn live_len(app: &App) -> usize {
+    let uuid = &app.gpus()[0].uuid;
+    app.live_history()
+        .gpu(uuid)
+        .map(|h| h.series(Metric::Utilization).len())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_failed_sample_is_a_gap_in_the_charts_and_shown_as_an_error() {
+    let (mut app, mut source) = app_after(Scenario::Training, 2, 5, true);
+    app.update(Msg::SourceError("nvml: driver not loaded".into()));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains("source error: nvml: driver not loaded"),
+        "{screen}"
+    );
+    app.update(Msg::Sample(Box::new(sample(&mut source, 6))));
+    let uuid = app.gpus()[0].uuid.clone();
+    let series: Vec<_> = app
+        .history()
+        .gpu(&uuid)
+        .expect("history of GPU 0")
+        .series(Metric::Temperature)
+        .iter()
+        .collect();
+    assert_eq!(series.len(), 7);
+    assert_eq!(series[5], None, "the failed sample is a gap, not 0");
+    assert!(series[6].is_some());
+    assert!(!text(&draw(&app, 120, 40)).contains("source error"));
+}
+
+#[test]
+fn gpu_selection_flag_keeps_only_the_listed_gpus() {
+    let mut source = fleet(Scenario::Mixed, 4);
+    let mut app = App::new(Theme::new(true));
+    app.gpu_filter = Some(vec![0, 2]);
+    app.update(Msg::Sample(Box::new(sample(&mut source, 0))));
+    let indices: Vec<u32> = app.gpus().iter().map(|g| g.index).collect();
+    assert_eq!(indices, [0, 2]);
+}
+
+#[test]
+fn tiny_and_odd_terminal_sizes_never_panic() {
+    let (mut app, _) = app_after(Scenario::Lost, 4, 15, true);
+    for mode in ["", "\n", "?"] {
+        press(&mut app, mode);
+        for w in 0..=50 {
+            for h in 0..=16 {
+                draw(&app, w, h);
+            }
+        }
+        draw(&app, 10, 5);
+        draw(&app, 300, 100);
+    }
+    let screen = text(&draw(&app, 20, 5));
+    assert!(screen.contains("too small"), "{screen}");
+}
+
+#[test]
+fn waiting_screen_before_the_first_sample() {
+    let app = App::new(Theme::new(true));
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("waiting for the first sample"), "{screen}");
+}
+
+/// The real event loop: samples from a channel, keys from an event stream, `q` ends it.
+#[tokio::test]
+async fn event_loop_takes_samples_and_keys_and_quits_on_q() {
+    let mut source = fleet(Scenario::Mixed, 4);
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    for k in 0..3 {
+        tx.send(Ok(sample(&mut source, k)))
+            .await
+            .expect("channel open");
+    }
+    let keys: Vec<std::io::Result<Event>> =
+        "2jsqk".chars().map(|c| Ok(key(KeyCode::Char(c)))).collect();
+    let events = futures_util::stream::iter(keys);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+    let mut app = App::new(Theme::new(true));
+    let mut host_reads = 0;
+    run_loop(&mut terminal, &mut app, rx, events, || {
+        host_reads += 1;
+        None
+    })
+    .await
+    .expect("the loop ends cleanly");
+    assert!(app.quit);
+    assert_eq!(host_reads, 3, "the host is read once per sample");
+    assert_eq!(
+        app.selected_gpu().map(|g| g.index),
+        Some(3),
+        "`k` after `q` was not read"
+    );
+    assert_eq!(app.sort, SortKey::Pid);
+    assert!(text(&terminal).contains("▶ 3"));
+}
+
+#[tokio::test]
+async fn event_loop_shows_source_errors_and_survives_a_stopped_sampler() {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tx.send(Err("nvml: GPU is lost".to_string()))
+        .await
+        .expect("channel open");
+    drop(tx);
+    let events = futures_util::stream::iter(vec![Ok(key(KeyCode::Char('?')))]);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+    let mut app = App::new(Theme::new(true));
+    run_loop(&mut terminal, &mut app, rx, events, || None)
+        .await
+        .expect("the loop ends when the terminal's events end");
+    assert_eq!(app.source_error.as_deref(), Some("the sampler stopped"));
+    assert!(app.help);
+}
+
+#[path = "tui/real_terminal.rs"]
+mod real_terminal;
+
+#[test]
+fn without_a_terminal_top_says_so_and_exits_2() {
+    assert_cmd::Command::cargo_bin("gpuwarden")
+        .expect("the binary")
+        .args(["top", "--demo"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("needs a terminal"));
+}
+
+#[test]
+fn esc_closes_help_then_detail_then_quits() {
+    let (mut app, _) = app_after(Scenario::Mixed, 2, 2, true);
+    press(&mut app, "\n?");
+    assert!(app.help && app.detail);
+    app.update(input::message(&key(KeyCode::Esc)).expect("Esc means something"));
+    assert!(!app.help && app.detail && !app.quit);
+    app.update(input::message(&key(KeyCode::Esc)).expect("Esc means something"));
+    assert!(!app.detail && !app.quit);
+    app.update(input::message(&key(KeyCode::Esc)).expect("Esc means something"));
+    assert!(app.quit);
+}
+
+#[test]
+fn tab_moves_focus_to_processes_and_j_moves_the_process_row() {
+    let (mut app, _) = app_after(Scenario::Mixed, 4, 2, true);
+    press(&mut app, "\tjj");
+    assert_eq!(
+        app.selected_gpu().map(|g| g.index),
+        Some(0),
+        "GPU selection stays"
+    );
+    assert_eq!(app.process_row, 2);
+    press(&mut app, "jjjjjj");
+    assert_eq!(
+        app.process_row,
+        app.processes().len() - 1,
+        "stops at the last row"
+    );
+    press(&mut app, "a");
+    assert!(app.processes().iter().all(|r| r.gpu == 0));
+}
+
+/// The README's dashboard examples must stay valid command lines.
+#[test]
+fn readme_dashboard_examples_parse() {
+    use clap::Parser;
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("## Look: the dashboard")
+        .expect("the dashboard section");
+    let section = &readme[start..];
+    let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
+    let examples: Vec<&str> = section[..end]
+        .lines()
+        .filter(|l| l.starts_with("gpuwarden"))
+        .map(|l| l.split('#').next().unwrap_or(l).trim())
+        .collect();
+    assert!(examples.len() >= 3, "examples not found: {examples:?}");
+    for example in examples {
+        let args = example.split_whitespace();
+        if let Err(e) = gpuwarden::cli::Cli::try_parse_from(args) {
+            panic!("README example `{example}` does not parse: {e}");
+        }
+    }
+}
+
+#[test]
+fn detail_panel_colors_a_hot_temperature() {
+    let (mut app, _) = app_after(Scenario::Overheat, 4, 150, true);
+    press(&mut app, "\n");
+    let terminal = draw(&app, 120, 40);
+    let buffer = terminal.backend().buffer();
+    let row = |y: u16| {
+        (0..120)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect::<String>()
+    };
+    let y = (0..40)
+        .find(|&y| row(y).contains("temp   "))
+        .expect("a temp line in the detail panel");
+    // The info panel's temperature is the first "°" right of its label.
+    let label = row(y).chars().collect::<Vec<_>>();
+    let start = (0..label.len())
+        .find(|&i| label[i..].starts_with(&['t', 'e', 'm', 'p', ' ']))
+        .expect("the temp label");
+    let value = (start..label.len())
+        .find(|&i| label[i] == '°')
+        .expect("a temperature value") as u16;
+    assert_eq!(
+        buffer[(value, y)].fg,
+        Color::Indexed(203),
+        "hot is red in the detail panel too"
+    );
+}

@@ -1,0 +1,160 @@
+//! The real binary in a real terminal (a private tmux server, 120×40): it shows the fleet,
+//! answers keys, survives a resize to 10×5, and on `q` exits and hands the screen back.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(args: &[&str]) -> Tmux {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let tmux = Tmux { dir };
+        let conf = tmux.dir.path().join("tmux.conf");
+        std::fs::write(
+            &conf,
+            "set -g status off\nset -g default-terminal tmux-256color\n",
+        )
+        .expect("writing tmux.conf");
+        let mut cmd = format!("exec {}", env!("CARGO_BIN_EXE_gpuwarden"));
+        for a in args {
+            cmd.push(' ');
+            cmd.push_str(a);
+        }
+        // Keep the pane after the program exits, so its last screen can be read.
+        let out = tmux.run(&[
+            "-f",
+            conf.to_str().expect("utf-8 path"),
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-e",
+            "LANG=C.UTF-8",
+            &cmd,
+            ";",
+            "set-option",
+            "-t",
+            "t",
+            "remain-on-exit",
+            "on",
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux failed: {out:?} (is tmux installed? tests/peers/install.sh)"
+        );
+        tmux
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("sock")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(self.socket())
+            .args(args)
+            .env("LANG", "C.UTF-8")
+            .output()
+            .expect("running tmux (is it installed? tests/peers/install.sh)")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-t", "t", "-p"]).stdout).into_owned()
+    }
+
+    /// Waits up to 15 s for the screen to satisfy `ok`.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "never saw {what}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        assert!(self.run(&args).status.success());
+    }
+
+    fn pane_dead(&self) -> bool {
+        let out = self.run(&["display", "-p", "-t", "t", "#{pane_dead}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn shows_the_fleet_answers_keys_and_restores_the_screen_on_q() {
+    let tmux = Tmux::start(&["--demo", "--demo-gpus", "4", "--interval", "200ms"]);
+    let screen = tmux.wait_for("the GPU table", |s| {
+        s.contains("GPUs · 4") && s.contains("▶ 0")
+    });
+    for needle in ["UTIL", "MEMORY", "TEMP", "POWER", "Processes"] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+    tmux.keys(&["2"]);
+    tmux.wait_for("GPU 2 selected", |s| s.contains("▶ 2"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the detail view", |s| {
+        s.contains("GPU 2 NVIDIA") && s.contains("sm clock")
+    });
+    tmux.keys(&["f"]);
+    tmux.wait_for("FROZEN", |s| s.contains("FROZEN"));
+    tmux.keys(&["q"]);
+    let start = Instant::now();
+    while !tmux.pane_dead() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "q did not quit:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Leaving the alternate screen gives back the (empty) screen from before.
+    let after = tmux.screen();
+    assert!(
+        !after.contains("GPUs · 4"),
+        "dashboard left on screen:\n{after}"
+    );
+}
+
+#[test]
+fn a_tiny_terminal_and_a_resize_do_not_break_it() {
+    let tmux = Tmux::start(&["--demo", "--interval", "200ms"]);
+    tmux.wait_for("the GPU table", |s| s.contains("GPUs · 4"));
+    assert!(
+        tmux.run(&["resize-window", "-t", "t", "-x", "10", "-y", "5"])
+            .status
+            .success()
+    );
+    tmux.wait_for("the too-small note", |s| s.contains("too"));
+    assert!(
+        tmux.run(&["resize-window", "-t", "t", "-x", "80", "-y", "24"])
+            .status
+            .success()
+    );
+    tmux.wait_for("the GPU table again", |s| s.contains("GPUs · 4"));
+    assert!(!tmux.pane_dead());
+}

@@ -45,7 +45,7 @@ pub struct ReplayArgs {
     pub columns: Option<Vec<String>>,
 }
 
-fn parse_speed(s: &str) -> Result<f64, String> {
+pub(super) fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("{s:?} is not a positive number (try 1, 10, 60)")),

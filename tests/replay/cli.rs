@@ -282,3 +282,16 @@ fn a_killed_recorder_leaves_a_valid_trace() {
     assert!(snaps.windows(2).all(|w| w[0].at_ms < w[1].at_ms));
     assert_eq!(snaps[0].source, "sim");
 }
+
+#[test]
+fn top_trace_names_a_missing_file_before_taking_the_terminal() {
+    let out = gpuwarden()
+        .args(["top", "--trace", "no-such-trace.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-trace.csv"), "{err}");
+    let out = gpuwarden().args(["top", "--speed", "10"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "--speed needs --trace");
+}

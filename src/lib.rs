@@ -1,6 +1,7 @@
 //! gpuwarden: look at, guard and prove GPUs, on one sampling core.
 //!
 //! `act` holds the actuators (clock caps, unit restarts, notifications, the event log);
+//! `daemon` is the `watch` loop that ties sampling, policy and actuators together;
 //! `gpu` is the sampling core (model, sources, sampler); `host` reads the machine itself
 //! (CPU, RAM, which user and systemd unit own a process); `policy` is the watchdog's config
 //! (`watchdog.toml`) and its pure engine; `history` keeps recent samples for charts; `tui`
@@ -9,6 +10,7 @@
 
 pub mod act;
 pub mod cli;
+pub mod daemon;
 pub mod fleet;
 pub mod gpu;
 pub mod history;

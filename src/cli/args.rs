@@ -2,6 +2,7 @@
 //! subcommand. `--help` is the first documentation most users read, so it teaches.
 
 pub use super::check_config::CheckConfigArgs;
+use crate::gpu::multi::VendorChoice;
 use crate::gpu::open::SourceSpec;
 use crate::gpu::sim::Scenario;
 use clap::{Args, Parser, Subcommand};
@@ -46,6 +47,13 @@ pub struct SourceArgs {
     /// Path to libnvidia-ml.so.1 (default: the system's loader search path)
     #[arg(long, global = true, env = "GPUWARDEN_NVML_LIB", value_name = "PATH")]
     pub nvml_lib: Option<PathBuf>,
+    /// Which GPUs: nvidia, amd, or all (every vendor found)
+    #[arg(long, global = true, default_value = "all", value_name = "VENDOR")]
+    pub vendor: VendorChoice,
+    /// Read AMD cards from this sysfs tree instead of /sys (a recorded tree holding
+    /// card*/device works too)
+    #[arg(long, global = true, env = "GPUWARDEN_SYSFS_ROOT", value_name = "DIR")]
+    pub sysfs_root: Option<PathBuf>,
     /// Only these GPUs, by index, like nvidia-smi: `-i 0,2`
     #[arg(
         short = 'i',
@@ -65,6 +73,8 @@ impl SourceArgs {
             SourceSpec {
                 demo: None,
                 nvml_lib: self.nvml_lib.clone(),
+                vendor: self.vendor,
+                sysfs_root: self.sysfs_root.clone(),
             }
         }
     }
@@ -110,6 +120,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
     CheckConfig(CheckConfigArgs),
+    /// The watchdog daemon: thresholds → clock caps → unit restarts → alerts
+    ///
+    /// Try it without a GPU: `gpuwarden watch --demo --scenario overheat --dry-run
+    /// --config watchdog.toml --state-dir /tmp/gw`.
+    Watch(WatchArgs),
     /// Record samples as JSON lines, for `replay` and `top --trace`
     Record(super::record::RecordArgs),
     /// What the watchdog would have done on a recorded trace (nothing is actuated)
@@ -143,6 +158,25 @@ pub struct SnapshotArgs {
     /// CSV with a header row, one line per GPU
     #[arg(long)]
     pub csv: bool,
+}
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct WatchArgs {
+    /// The policy (default /etc/gpuwarden/watchdog.toml)
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Decide and log every action, change nothing (no caps, no restarts)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take one sample, carry out its actions, and exit
+    #[arg(long)]
+    pub once: bool,
+    /// Where state and the event log live (overrides [watchdog] state_dir)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Do not print events on stdout (they still go to the event log)
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -11,6 +11,7 @@ mod replay;
 mod serve;
 mod snapshot;
 mod top;
+mod watch;
 
 pub use args::{Cli, Command, CommonArgs, SourceArgs};
 
@@ -33,6 +34,7 @@ pub fn main() -> ExitCode {
         Command::Snapshot(args) => snapshot::run(&cli, &args),
         Command::Serve(args) => serve::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
+        Command::Watch(args) => watch::run(&cli, &args),
         Command::Record(args) => record::run(&cli, &args),
         Command::Replay(args) => replay::run(&cli, &args),
     };

@@ -6,9 +6,11 @@
 //! (CPU, RAM, which user and systemd unit own a process); `policy` is the watchdog's config
 //! (`watchdog.toml`) and its pure engine; `history` keeps recent samples for charts; `tui`
 //! is the dashboard; `trace` reads recorded traces back as snapshots; `cli` turns the
-//! command line into a run of one of the jobs; `units` formats numbers for people.
+//! command line into a run of one of the jobs; `bench` is the verifying burn (CUDA kernels,
+//! checks, verdicts); `units` formats numbers for people.
 
 pub mod act;
+pub mod bench;
 pub mod cli;
 pub mod daemon;
 pub mod fleet;

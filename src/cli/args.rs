@@ -125,6 +125,8 @@ pub enum Command {
     /// Try it without a GPU: `gpuwarden watch --demo --scenario overheat --dry-run
     /// --config watchdog.toml --state-dir /tmp/gw`.
     Watch(WatchArgs),
+    /// Burn every selected GPU, check every result and judge each GPU (PASS/WARN/FAIL)
+    Bench(super::bench::BenchArgs),
     /// Record samples as JSON lines, for `replay` and `top --trace`
     Record(super::record::RecordArgs),
     /// What the watchdog would have done on a recorded trace (nothing is actuated)

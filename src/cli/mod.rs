@@ -5,6 +5,7 @@
 //! its own file and returns an [`ExitCode`]; errors print their whole chain.
 
 mod args;
+mod bench;
 mod check_config;
 mod record;
 mod replay;
@@ -35,6 +36,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Watch(args) => watch::run(&cli, &args),
+        Command::Bench(args) => bench::run(&cli, &args),
         Command::Record(args) => record::run(&cli, &args),
         Command::Replay(args) => replay::run(&cli, &args),
     };

@@ -127,6 +127,10 @@ pub enum Command {
     Watch(WatchArgs),
     /// Burn every selected GPU, check every result and judge each GPU (PASS/WARN/FAIL)
     Bench(super::bench::BenchArgs),
+    /// Record samples as JSON lines, for `replay` and `top --trace`
+    Record(super::record::RecordArgs),
+    /// What the watchdog would have done on a recorded trace (nothing is actuated)
+    Replay(super::replay::ReplayArgs),
 }
 
 impl Default for Command {
@@ -136,7 +140,17 @@ impl Default for Command {
 }
 
 #[derive(Clone, Debug, Default, Args)]
-pub struct TopArgs {}
+pub struct TopArgs {
+    /// Play a recorded trace (`gpuwarden record` JSON lines or an nvidia-smi CSV log)
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// With --trace: N times the trace's own pace, e.g. 10
+    #[arg(long, value_name = "N", requires = "trace", value_parser = super::replay::parse_speed)]
+    pub speed: Option<f64>,
+    /// With --trace: the --query-gpu list of a CSV recorded with `noheader`
+    #[arg(long, value_delimiter = ',', value_name = "LIST", requires = "trace")]
+    pub columns: Option<Vec<String>>,
+}
 
 #[derive(Clone, Debug, Default, Args)]
 pub struct SnapshotArgs {

@@ -7,6 +7,8 @@
 mod args;
 mod bench;
 mod check_config;
+mod record;
+mod replay;
 mod serve;
 mod snapshot;
 mod top;
@@ -35,6 +37,8 @@ pub fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Watch(args) => watch::run(&cli, &args),
         Command::Bench(args) => bench::run(&cli, &args),
+        Command::Record(args) => record::run(&cli, &args),
+        Command::Replay(args) => replay::run(&cli, &args),
     };
     match result {
         Ok(code) => code,

@@ -2,8 +2,8 @@
 //!
 //! `model` and `field` define what a sample is; `source` is the trait every backend
 //! implements; `sampler` runs a source on its own thread; `sim` is the simulated fleet behind
-//! `--demo`; `nvml` talks to NVIDIA's driver through nvml-wrapper; `amd` reads AMD cards from
-//! sysfs; `multi` merges vendors into one snapshot.
+//! `--demo`; `trace` plays a recorded trace; `nvml` talks to NVIDIA's driver through
+//! nvml-wrapper; `amd` reads AMD cards from sysfs; `multi` merges vendors into one snapshot.
 
 pub mod amd;
 pub mod field;
@@ -15,6 +15,7 @@ pub mod sampler;
 pub mod sim;
 pub mod source;
 pub mod throttle;
+pub mod trace;
 
 pub use field::{Field, Missing};
 pub use model::{

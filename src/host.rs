@@ -69,14 +69,21 @@ impl Default for HostStats {
 }
 
 /// Fills user, command and unit of `process` from `/proc` under `proc_root`.
-pub fn describe_process(proc_root: &Path, process: &mut GpuProcess) {
+///
+/// Returns false when the command line was not readable yet and only the short name was
+/// used: a process caught between `exec` and the kernel setting up its arguments shows an
+/// empty `cmdline` for a moment, so such a description is not worth remembering.
+pub fn describe_process(proc_root: &Path, process: &mut GpuProcess) -> bool {
     let dir = proc_root.join(process.pid.to_string());
+    let mut complete = true;
     if process.command.is_none() {
-        process.command = read_cmdline(&dir.join("cmdline")).or_else(|| {
-            fs::read_to_string(dir.join("comm"))
+        process.command = read_cmdline(&dir.join("cmdline"));
+        if process.command.is_none() {
+            complete = false;
+            process.command = fs::read_to_string(dir.join("comm"))
                 .ok()
-                .map(|s| s.trim().to_string())
-        });
+                .map(|s| s.trim().to_string());
+        }
     }
     if process.user.is_none() {
         process.user = read_uid(&dir.join("status")).map(user_name);
@@ -86,6 +93,7 @@ pub fn describe_process(proc_root: &Path, process: &mut GpuProcess) {
             .ok()
             .and_then(|c| unit_from_cgroup(&c));
     }
+    complete
 }
 
 fn read_cmdline(path: &Path) -> Option<String> {

@@ -1,14 +1,18 @@
 //! gpuwarden: look at, guard and prove GPUs, on one sampling core.
 //!
 //! `act` holds the actuators (clock caps, unit restarts, notifications, the event log);
+//! `daemon` is the `watch` loop that ties sampling, policy and actuators together;
 //! `gpu` is the sampling core (model, sources, sampler); `host` reads the machine itself
 //! (CPU, RAM, which user and systemd unit own a process); `policy` is the watchdog's config
 //! (`watchdog.toml`) and its pure engine; `history` keeps recent samples for charts; `tui`
-//! is the dashboard; `cli` turns the command line into a run of one of
-//! the jobs; `units` formats numbers for people.
+//! is the dashboard; `trace` reads recorded traces back as snapshots; `cli` turns the
+//! command line into a run of one of the jobs; `bench` is the verifying burn (CUDA kernels,
+//! checks, verdicts); `units` formats numbers for people.
 
 pub mod act;
+pub mod bench;
 pub mod cli;
+pub mod daemon;
 pub mod fleet;
 pub mod gpu;
 pub mod history;
@@ -16,5 +20,6 @@ pub mod host;
 pub mod metrics;
 pub mod policy;
 pub mod serve;
+pub mod trace;
 pub mod tui;
 pub mod units;

@@ -2,6 +2,7 @@
 //! subcommand. `--help` is the first documentation most users read, so it teaches.
 
 pub use super::check_config::CheckConfigArgs;
+use crate::gpu::multi::VendorChoice;
 use crate::gpu::open::SourceSpec;
 use crate::gpu::sim::Scenario;
 use clap::{Args, Parser, Subcommand};
@@ -46,6 +47,13 @@ pub struct SourceArgs {
     /// Path to libnvidia-ml.so.1 (default: the system's loader search path)
     #[arg(long, global = true, env = "GPUWARDEN_NVML_LIB", value_name = "PATH")]
     pub nvml_lib: Option<PathBuf>,
+    /// Which GPUs: nvidia, amd, or all (every vendor found)
+    #[arg(long, global = true, default_value = "all", value_name = "VENDOR")]
+    pub vendor: VendorChoice,
+    /// Read AMD cards from this sysfs tree instead of /sys (a recorded tree holding
+    /// card*/device works too)
+    #[arg(long, global = true, env = "GPUWARDEN_SYSFS_ROOT", value_name = "DIR")]
+    pub sysfs_root: Option<PathBuf>,
     /// Only these GPUs, by index, like nvidia-smi: `-i 0,2`
     #[arg(
         short = 'i',
@@ -65,6 +73,8 @@ impl SourceArgs {
             SourceSpec {
                 demo: None,
                 nvml_lib: self.nvml_lib.clone(),
+                vendor: self.vendor,
+                sysfs_root: self.sysfs_root.clone(),
             }
         }
     }
@@ -110,6 +120,17 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
     CheckConfig(CheckConfigArgs),
+    /// The watchdog daemon: thresholds → clock caps → unit restarts → alerts
+    ///
+    /// Try it without a GPU: `gpuwarden watch --demo --scenario overheat --dry-run
+    /// --config watchdog.toml --state-dir /tmp/gw`.
+    Watch(WatchArgs),
+    /// Burn every selected GPU, check every result and judge each GPU (PASS/WARN/FAIL)
+    Bench(super::bench::BenchArgs),
+    /// Record samples as JSON lines, for `replay` and `top --trace`
+    Record(super::record::RecordArgs),
+    /// What the watchdog would have done on a recorded trace (nothing is actuated)
+    Replay(super::replay::ReplayArgs),
 }
 
 impl Default for Command {
@@ -125,11 +146,11 @@ pub struct TopArgs {
         long,
         value_delimiter = ',',
         value_name = "HOST:PORT,...",
-        conflicts_with = "prometheus"
+        conflicts_with_all = ["prometheus", "trace"]
     )]
     pub agents: Vec<String>,
     /// Fleet view of every host a Prometheus server scrapes (gpuwarden or dcgm-exporter)
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "trace")]
     pub prometheus: Option<String>,
     /// File holding the bearer token the agents want
     #[arg(long, value_name = "PATH", requires = "agents")]
@@ -138,6 +159,15 @@ pub struct TopArgs {
     /// watchdog panel (default: /etc/gpuwarden/watchdog.toml when it exists)
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Play a recorded trace (`gpuwarden record` JSON lines or an nvidia-smi CSV log)
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// With --trace: N times the trace's own pace, e.g. 10
+    #[arg(long, value_name = "N", requires = "trace", value_parser = super::replay::parse_speed)]
+    pub speed: Option<f64>,
+    /// With --trace: the --query-gpu list of a CSV recorded with `noheader`
+    #[arg(long, value_delimiter = ',', value_name = "LIST", requires = "trace")]
+    pub columns: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Args)]
@@ -148,6 +178,25 @@ pub struct SnapshotArgs {
     /// CSV with a header row, one line per GPU
     #[arg(long)]
     pub csv: bool,
+}
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct WatchArgs {
+    /// The policy (default /etc/gpuwarden/watchdog.toml)
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Decide and log every action, change nothing (no caps, no restarts)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take one sample, carry out its actions, and exit
+    #[arg(long)]
+    pub once: bool,
+    /// Where state and the event log live (overrides [watchdog] state_dir)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Do not print events on stdout (they still go to the event log)
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Debug, Args)]

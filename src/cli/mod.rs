@@ -5,10 +5,14 @@
 //! its own file and returns an [`ExitCode`]; errors print their whole chain.
 
 mod args;
+mod bench;
 mod check_config;
+mod record;
+mod replay;
 mod serve;
 mod snapshot;
 mod top;
+mod watch;
 
 pub use args::{Cli, Command, CommonArgs, SourceArgs};
 
@@ -31,6 +35,10 @@ pub fn main() -> ExitCode {
         Command::Snapshot(args) => snapshot::run(&cli, &args),
         Command::Serve(args) => serve::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
+        Command::Watch(args) => watch::run(&cli, &args),
+        Command::Bench(args) => bench::run(&cli, &args),
+        Command::Record(args) => record::run(&cli, &args),
+        Command::Replay(args) => replay::run(&cli, &args),
     };
     match result {
         Ok(code) => code,

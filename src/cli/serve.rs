@@ -4,14 +4,13 @@
 
 use super::args::ServeArgs;
 use super::{Cli, EXIT_OK};
+use crate::gpu::open;
 use crate::gpu::sampler;
-use crate::gpu::{Snapshot, Source, SourceError, UnixMs, open};
 use crate::serve::ServeState;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
     let token = match &args.token_file {
@@ -38,11 +37,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         eprintln!("gpuwarden serve: listening on http://{addr}");
-        let last_ns = Arc::new(AtomicU64::new(0));
-        let timed = Timed {
-            inner: source,
-            last_ns: last_ns.clone(),
-        };
+        let (timed, last_ns) = sampler::Timed::wrap(source);
         let mut samples = sampler::spawn(Box::new(timed), interval);
         let gpus = cli.source.gpus.clone();
         let host = args.host_name.clone();
@@ -75,21 +70,6 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
 }
 
 /// A source that remembers how long its last sample took (`gpuwarden_sample_duration_seconds`).
-struct Timed {
-    inner: Box<dyn Source>,
-    last_ns: Arc<AtomicU64>,
-}
-
-impl Source for Timed {
-    fn sample(&mut self, at_ms: UnixMs) -> Result<Snapshot, SourceError> {
-        let start = Instant::now();
-        let r = self.inner.sample(at_ms);
-        let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.last_ns.store(ns, Ordering::Relaxed);
-        r
-    }
-}
-
 async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

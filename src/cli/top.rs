@@ -2,8 +2,10 @@
 //!
 //! With `--agents` or `--prometheus` it is the fleet dashboard instead: a hosts view fed by a
 //! `crate::fleet` source. With a watchdog config (`--config`, or the default path when it
-//! exists) the local dashboard shows the watchdog's thresholds, rules and events. The source is opened before the terminal is taken over, so "no
-//! driver" prints a plain message and exits 2 instead of flashing a broken screen.
+//! exists) the local dashboard shows the watchdog's thresholds, rules and events. The source
+//! is opened before the terminal is taken over, so "no driver" prints a plain message and
+//! exits 2 instead of flashing a broken screen. `--trace FILE` plays a recorded trace
+//! instead ([`TraceSource`]), at `--speed` times its own pace.
 
 use super::Cli;
 use super::EXIT_OK;
@@ -11,7 +13,9 @@ use super::args::TopArgs;
 use crate::fleet::FleetSource;
 use crate::fleet::agents::AgentsSource;
 use crate::fleet::prometheus::PrometheusSource;
+use crate::gpu::Source;
 use crate::gpu::open::open;
+use crate::gpu::trace::TraceSource;
 use crate::tui::fleet_run::run_fleet;
 use crate::tui::run::{Options, run as run_dashboard};
 use crate::tui::watchdog_feed::WatchdogFeed;
@@ -34,7 +38,17 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_OK));
     }
     let watchdog = WatchdogFeed::open(args.config.as_deref())?;
-    let source = open(&cli.source.spec())?;
+    let source: Box<dyn Source> = match &args.trace {
+        Some(path) => {
+            let options = super::replay::trace_options(cli, false, args.columns.clone());
+            Box::new(TraceSource::open(
+                path,
+                &options,
+                args.speed.unwrap_or(1.0),
+            )?)
+        }
+        None => open(&cli.source.spec())?,
+    };
     let options = Options {
         interval: cli.common.interval,
         color: cli.common.color(),

@@ -2,16 +2,20 @@
 //!
 //! `model` and `field` define what a sample is; `source` is the trait every backend
 //! implements; `sampler` runs a source on its own thread; `sim` is the simulated fleet behind
-//! `--demo`; `nvml` talks to NVIDIA's driver through nvml-wrapper.
+//! `--demo`; `trace` plays a recorded trace; `nvml` talks to NVIDIA's driver through
+//! nvml-wrapper; `amd` reads AMD cards from sysfs; `multi` merges vendors into one snapshot.
 
+pub mod amd;
 pub mod field;
 pub mod model;
+pub mod multi;
 pub mod nvml;
 pub mod open;
 pub mod sampler;
 pub mod sim;
 pub mod source;
 pub mod throttle;
+pub mod trace;
 
 pub use field::{Field, Missing};
 pub use model::{

@@ -1,8 +1,8 @@
 //! Opens the source the command line asks for: the simulated fleet (`--demo`) or the real
-//! drivers. Every command goes through here, so `--demo`, `--nvml-lib` and `-i` mean the
-//! same thing everywhere.
+//! drivers (NVIDIA, AMD or both, see `multi`). Every command goes through here, so `--demo`,
+//! `--nvml-lib`, `--vendor`, `--sysfs-root` and `-i` mean the same thing everywhere.
 
-use super::nvml::NvmlSource;
+use super::multi::{VendorChoice, open_drivers};
 use super::sim::{Scenario, SimConfig, SimSource};
 use super::source::{Source, SourceError};
 use std::path::PathBuf;
@@ -14,6 +14,10 @@ pub struct SourceSpec {
     pub demo: Option<SimConfig>,
     /// Explicit path to `libnvidia-ml.so.1`.
     pub nvml_lib: Option<PathBuf>,
+    /// Which vendors' GPUs (`--vendor`); every vendor found by default.
+    pub vendor: VendorChoice,
+    /// Where AMD cards are read from instead of `/sys` (`--sysfs-root`).
+    pub sysfs_root: Option<PathBuf>,
 }
 
 impl SourceSpec {
@@ -24,7 +28,7 @@ impl SourceSpec {
                 seed,
                 scenario,
             }),
-            nvml_lib: None,
+            ..SourceSpec::default()
         }
     }
 }
@@ -34,5 +38,5 @@ pub fn open(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
     if let Some(sim) = &spec.demo {
         return Ok(Box::new(SimSource::new(sim)));
     }
-    Ok(Box::new(NvmlSource::open(spec.nvml_lib.as_deref())?))
+    open_drivers(spec)
 }

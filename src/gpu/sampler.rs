@@ -5,7 +5,10 @@
 //! snapshots are dropped rather than queued without bound.
 
 use super::model::Snapshot;
+use super::model::UnixMs;
 use super::source::{Source, SourceError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -52,4 +55,36 @@ pub fn spawn(mut source: Box<dyn Source>, interval: Duration) -> mpsc::Receiver<
         })
         .expect("spawning the sampler thread");
     rx
+}
+
+/// A source that remembers how long its last sample took (for the sample-duration metric).
+pub struct Timed {
+    inner: Box<dyn Source>,
+    last_ns: Arc<AtomicU64>,
+}
+
+impl Timed {
+    /// Wraps `inner`; the returned counter holds the last sample's duration in nanoseconds.
+    pub fn wrap(inner: Box<dyn Source>) -> (Timed, Arc<AtomicU64>) {
+        let last_ns = Arc::new(AtomicU64::new(0));
+        let timed = Timed {
+            inner,
+            last_ns: Arc::clone(&last_ns),
+        };
+        (timed, last_ns)
+    }
+}
+
+impl Source for Timed {
+    fn sample(&mut self, at_ms: UnixMs) -> Result<Snapshot, SourceError> {
+        let start = Instant::now();
+        let r = self.inner.sample(at_ms);
+        let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_ns.store(ns, Ordering::Relaxed);
+        r
+    }
+
+    fn control(&self) -> Option<Box<dyn super::source::GpuControl>> {
+        self.inner.control()
+    }
 }

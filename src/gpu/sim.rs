@@ -149,6 +149,8 @@ struct SimGpu {
     power_limit_w: f64,
     ecc_uncorrected: u64,
     pids: Vec<u32>,
+    /// Running a burn (`bench --demo`): flat out, whatever the scenario's workload.
+    burn: bool,
 }
 
 /// Deterministic noise (splitmix64): the same seed gives the same fleet.
@@ -206,6 +208,14 @@ impl SimSource {
 
     pub fn scenario(&self) -> Scenario {
         lock(&self.fleet).scenario
+    }
+
+    /// Runs GPU `index` flat out (a burn) or back on its scenario's workload; the thermal
+    /// model does the rest. Unknown indices are ignored.
+    pub fn set_burn(&self, index: u32, on: bool) {
+        if let Some(g) = lock(&self.fleet).gpus.iter_mut().find(|g| g.index == index) {
+            g.burn = on;
+        }
     }
 }
 
@@ -277,6 +287,7 @@ fn new_gpu(index: u32, count: u32, scenario: Scenario, noise: &mut Noise) -> Sim
         power_limit_w: CardModel::POWER_LIMIT_W,
         ecc_uncorrected: 0,
         pids,
+        burn: false,
     }
 }
 
@@ -304,8 +315,14 @@ impl SimGpu {
             return;
         }
         let dt = STEP_MS as f64 / 1000.0;
-        let (target_util, _) = targets(self.workload);
-        let jitter = if self.workload == Workload::Idle {
+        let (target_util, _) = if self.burn {
+            (100.0, 0.0)
+        } else {
+            targets(self.workload)
+        };
+        let jitter = if self.burn {
+            0.0
+        } else if self.workload == Workload::Idle {
             1.0
         } else {
             6.0

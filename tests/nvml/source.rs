@@ -21,12 +21,19 @@ struct Sleeper(Child);
 
 impl Sleeper {
     fn start() -> Self {
-        Sleeper(
-            Command::new("sleep")
-                .arg("300")
-                .spawn()
-                .expect("starting sleep"),
-        )
+        let child = Command::new("sleep")
+            .arg("300")
+            .spawn()
+            .expect("starting sleep");
+        // spawn() returns once exec began; the kernel fills /proc/PID/cmdline a moment later.
+        let cmdline = format!("/proc/{}/cmdline", child.id());
+        for _ in 0..200 {
+            if std::fs::read(&cmdline).is_ok_and(|c| !c.is_empty()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Sleeper(child)
     }
     fn pid(&self) -> u32 {
         self.0.id()

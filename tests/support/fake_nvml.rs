@@ -179,7 +179,14 @@ fn build(omit: &[&str]) -> PathBuf {
     let out_dir = tmp_root().join(format!("lib-{:016x}", hasher.finish()));
     fs::create_dir_all(&out_dir).expect("creating the fake NVML build dir");
     let out = out_dir.join("libnvidia-ml.so.1");
-    let partial = out_dir.join(format!("libnvidia-ml.so.1.{}.partial", std::process::id()));
+    // The pid alone is not unique: tests run inside sandboxes with their own pid namespaces.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let partial = out_dir.join(format!(
+        "libnvidia-ml.so.1.{}.{nanos}.partial",
+        std::process::id()
+    ));
     let result = Command::new("cc")
         .args(&flags)
         .arg("-o")

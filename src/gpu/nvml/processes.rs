@@ -56,7 +56,11 @@ impl ProcessDescriptions {
             process.unit.clone_from(&d.unit);
             return;
         }
-        crate::host::describe_process(&self.proc_root, process);
+        if !crate::host::describe_process(&self.proc_root, process) {
+            // Caught mid-exec: describe it again next time rather than remember a stub.
+            self.by_pid.remove(&process.pid);
+            return;
+        }
         self.by_pid.insert(
             process.pid,
             Described {

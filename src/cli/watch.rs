@@ -1,0 +1,33 @@
+//! `gpuwarden watch`: run the watchdog (see `crate::daemon`).
+
+use super::args::WatchArgs;
+use super::{Cli, EXIT_FINDING, EXIT_OK};
+use crate::daemon::{self, WatchOptions};
+use crate::policy;
+use anyhow::Result;
+use std::process::ExitCode;
+
+pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| policy::DEFAULT_CONFIG_PATH.into());
+    let config = match policy::load(&path) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("gpuwarden: {err}");
+            return Ok(ExitCode::from(EXIT_FINDING));
+        }
+    };
+    daemon::run(WatchOptions {
+        config_path: path,
+        config,
+        source: cli.source.spec(),
+        gpus: cli.source.gpus.clone(),
+        dry_run: args.dry_run,
+        once: args.once,
+        state_dir: args.state_dir.clone(),
+        echo_events: !args.quiet,
+    })?;
+    Ok(ExitCode::from(EXIT_OK))
+}

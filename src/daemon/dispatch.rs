@@ -1,0 +1,224 @@
+//! From decisions to deeds: carries out the engine's [`Action`]s through the actuators and
+//! turns every outcome into an [`Event`].
+//!
+//! Clock caps are quick and happen inline. Restarts (which wait for systemd's job result)
+//! and notifications (which wait for a server) run as tasks so the sampling loop never
+//! waits on them; their events come back through the [`JoinSet`] the loop polls. `dry_run`
+//! turns every world-changing action into a `dry_run` event. The systemd actuator carries
+//! the allowlist too, so a unit outside it is refused even if the engine asked.
+
+use crate::act::{
+    self, ClockActuator, Event, EventKind, EventResult, Notification, Notifier, UnitRestarter,
+    Urgency,
+};
+use crate::policy::{Action, ActionKind, ClockCap};
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// Carries out actions; owns the actuators.
+pub struct Dispatcher {
+    pub clocks: ClockActuator,
+    restarter: Arc<dyn UnitRestarter>,
+    notifier: Arc<dyn Notifier>,
+    dry_run: bool,
+    /// Restarts and notifications in flight; each ends in the event to log.
+    pub tasks: JoinSet<Vec<Event>>,
+}
+
+/// The actuator's caps for one policy cap (a lock and/or a power limit).
+pub fn actuator_caps(cap: &ClockCap) -> Vec<act::ClockCap> {
+    let mut out = Vec::new();
+    if let Some([min_mhz, max_mhz]) = cap.sm_clock_mhz {
+        out.push(act::ClockCap::LockedSm { min_mhz, max_mhz });
+    }
+    if let Some(watts) = cap.power_limit_w {
+        out.push(act::ClockCap::PowerLimit { watts });
+    }
+    out
+}
+
+fn base_event(action: &Action, kind: EventKind, what: impl Into<String>) -> Event {
+    let mut e =
+        Event::new(action.at_ms, kind, what).gpu(action.gpu.uuid.clone(), Some(action.gpu.index));
+    if let Some(rule) = &action.rule {
+        e = e.rule(rule.clone());
+    }
+    e
+}
+
+impl Dispatcher {
+    pub fn new(
+        clocks: ClockActuator,
+        restarter: Arc<dyn UnitRestarter>,
+        notifier: Arc<dyn Notifier>,
+        dry_run: bool,
+    ) -> Self {
+        Dispatcher {
+            clocks,
+            restarter,
+            notifier,
+            dry_run,
+            tasks: JoinSet::new(),
+        }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// Carries out `actions` in order; returns the events known now (tasks report later).
+    pub fn dispatch(&mut self, actions: &[Action]) -> Vec<Event> {
+        actions.iter().flat_map(|a| self.one(a)).collect()
+    }
+
+    fn one(&mut self, a: &Action) -> Vec<Event> {
+        match &a.kind {
+            ActionKind::Fired { .. } => {
+                vec![base_event(a, EventKind::RuleFired, a.summary.clone())]
+            }
+            ActionKind::Cleared { why, .. } => vec![
+                base_event(a, EventKind::RuleCleared, a.summary.clone())
+                    .result(EventResult::Ok, Some(format!("{why:?}").to_lowercase())),
+            ],
+            ActionKind::Notify => {
+                self.notify(a, Urgency::for_severity(a.severity.name()));
+                vec![]
+            }
+            ActionKind::CapClocks { cap, replaces } => {
+                let mut events = Vec::new();
+                let new = actuator_caps(cap);
+                if let Some(old) = replaces {
+                    for gone in actuator_caps(old)
+                        .into_iter()
+                        .filter(|o| new.iter().all(|n| n.kind() != o.kind()))
+                    {
+                        events.extend(self.undo(a, gone));
+                    }
+                }
+                for c in new {
+                    events.push(self.apply(a, c, EventKind::ClockCap));
+                }
+                events
+            }
+            ActionKind::ReapplyCap { cap } => actuator_caps(cap)
+                .into_iter()
+                .map(|c| self.apply(a, c, EventKind::ClockReapply))
+                .collect(),
+            ActionKind::UndoCap { cap } => actuator_caps(cap)
+                .into_iter()
+                .flat_map(|c| self.undo(a, c))
+                .collect(),
+            ActionKind::CapDropped { cap } => vec![
+                base_event(a, EventKind::ClockUndo, format!("forget {cap} (GPU lost)"))
+                    .result(EventResult::NotSupported, Some(a.summary.clone())),
+            ],
+            ActionKind::CapSkipped { why } => vec![
+                base_event(a, EventKind::ClockCap, "cap clocks")
+                    .result(EventResult::Refused, Some(why.clone())),
+            ],
+            ActionKind::RestartUnit { unit } => {
+                if self.dry_run {
+                    return vec![
+                        base_event(a, EventKind::UnitRestart, format!("restart {unit}"))
+                            .result(EventResult::DryRun, Some(a.summary.clone())),
+                    ];
+                }
+                let restarter = Arc::clone(&self.restarter);
+                let notifier = Arc::clone(&self.notifier);
+                let (unit, template, summary) = (unit.clone(), a.clone(), a.summary.clone());
+                self.tasks.spawn(async move {
+                    let outcome = restarter.restart_unit(&unit).await;
+                    let mut ev = outcome.to_event(template.at_ms, &unit);
+                    ev.gpu = Some(template.gpu.uuid.clone());
+                    ev.gpu_index = Some(template.gpu.index);
+                    ev.rule = template.rule.clone();
+                    let mut events = vec![ev.clone()];
+                    if !ev.result.is_ok() {
+                        // A restart that did not happen is news for whoever is on call.
+                        let n = Notification::new(
+                            format!(
+                                "GPU{} restart of {unit} did not succeed",
+                                template.gpu.index
+                            ),
+                            format!("{summary}\n{}", ev.detail.clone().unwrap_or_default()),
+                            Urgency::Critical,
+                        );
+                        let sent = notifier.notify(&n).await;
+                        events.push(with_origin(sent.to_event(template.at_ms, &n), &template));
+                    }
+                    events
+                });
+                vec![]
+            }
+            ActionKind::RestartRefused { unit, why } => vec![
+                base_event(a, EventKind::UnitRestart, format!("restart {unit}")).result(
+                    EventResult::Refused,
+                    Some(format!("{why:?}: {}", a.summary)),
+                ),
+            ],
+            ActionKind::NoUnitsToRestart => vec![
+                base_event(a, EventKind::UnitRestart, "restart units")
+                    .result(EventResult::Refused, Some(a.summary.clone())),
+            ],
+            ActionKind::Page => {
+                self.notify(a, Urgency::Critical);
+                vec![base_event(
+                    a,
+                    EventKind::Alert,
+                    format!("page: {}", a.summary),
+                )]
+            }
+            ActionKind::Resolve => {
+                vec![base_event(
+                    a,
+                    EventKind::Alert,
+                    format!("resolve: {}", a.summary),
+                )]
+            }
+        }
+    }
+
+    fn notify(&mut self, a: &Action, urgency: Urgency) {
+        let notifier = Arc::clone(&self.notifier);
+        let template = a.clone();
+        let rule = a.rule.clone().unwrap_or_else(|| "gpuwarden".to_string());
+        let n = Notification::new(
+            format!("GPU{} {rule}", a.gpu.index),
+            a.summary.clone(),
+            urgency,
+        );
+        self.tasks.spawn(async move {
+            let outcome = notifier.notify(&n).await;
+            vec![with_origin(outcome.to_event(template.at_ms, &n), &template)]
+        });
+    }
+
+    fn apply(&mut self, a: &Action, cap: act::ClockCap, kind: EventKind) -> Event {
+        if self.dry_run {
+            return base_event(a, kind, cap.to_string()).result(EventResult::DryRun, None);
+        }
+        let outcome = self.clocks.apply(&a.gpu.uuid, cap);
+        let mut ev = with_origin(outcome.to_event(a.at_ms), a);
+        ev.kind = kind;
+        ev
+    }
+
+    fn undo(&mut self, a: &Action, cap: act::ClockCap) -> Option<Event> {
+        if self.dry_run {
+            return Some(
+                base_event(a, EventKind::ClockUndo, format!("undo {}", cap.kind()))
+                    .result(EventResult::DryRun, None),
+            );
+        }
+        let outcome = self.clocks.undo(&a.gpu.uuid, cap.kind())?;
+        Some(with_origin(outcome.to_event(a.at_ms), a))
+    }
+}
+
+/// Adds the GPU and rule of the action that caused an event.
+fn with_origin(mut ev: Event, a: &Action) -> Event {
+    ev.gpu = Some(a.gpu.uuid.clone());
+    ev.gpu_index = Some(a.gpu.index);
+    ev.rule = a.rule.clone();
+    ev
+}

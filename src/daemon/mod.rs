@@ -1,0 +1,358 @@
+//! `gpuwarden watch`: the watchdog loop — sample → policy → dispatch — under systemd.
+//!
+//! One sampler thread feeds snapshots; the pure engine decides; the [`Dispatcher`] acts and
+//! every outcome lands in the event log. The engine's state and the caps held are persisted
+//! after every decision, so a restarted daemon neither forgets caps nor restarts a unit twice.
+//! SIGTERM/SIGINT undo every cap and exit cleanly; SIGHUP reloads the config, keeping the old
+//! one (with a `config_rejected` event saying why) when the new file is invalid.
+
+pub mod dispatch;
+pub mod oncall;
+pub mod persist;
+pub mod service;
+
+use crate::act::events::EVENT_LOG_FILE;
+use crate::act::{
+    ClockActuator, DesktopNotifier, Event, EventKind, EventLog, EventResult, NotifyOptions,
+    Systemd, SystemdOptions, UnitAllowlist,
+};
+use crate::gpu::Snapshot;
+use crate::gpu::open::{self, SourceSpec};
+use crate::gpu::sampler::{self, now_ms};
+use crate::policy::{self, Config};
+use anyhow::{Context, Result};
+use dispatch::Dispatcher;
+use oncall::{OnCall, snake};
+use service::ServiceManager;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// How `watch` was asked to run.
+#[derive(Clone, Debug)]
+pub struct WatchOptions {
+    pub config_path: PathBuf,
+    pub config: Config,
+    pub source: SourceSpec,
+    pub gpus: Option<Vec<u32>>,
+    /// `--dry-run` (or `dry_run = true` in the file).
+    pub dry_run: bool,
+    /// Process one sample, wait for its actions, and exit.
+    pub once: bool,
+    /// Overrides `[watchdog] state_dir`.
+    pub state_dir: Option<PathBuf>,
+    /// Print each event to stdout as it happens (the journal under systemd).
+    pub echo_events: bool,
+}
+
+/// Runs the watchdog until SIGTERM (or one sample with `once`).
+pub fn run(opts: WatchOptions) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(Watch::start(opts)?.run())
+}
+
+struct Watch {
+    opts: WatchOptions,
+    config: Config,
+    state: policy::State,
+    state_dir: PathBuf,
+    events: EventLog,
+    dispatcher: Dispatcher,
+    samples: tokio::sync::mpsc::Receiver<sampler::SampleResult>,
+    /// How long the last sample took, in ns (for `/metrics`).
+    sample_ns: Arc<AtomicU64>,
+    service: ServiceManager,
+    oncall: OnCall,
+}
+
+impl Watch {
+    fn start(opts: WatchOptions) -> Result<Self> {
+        let config = opts.config.clone();
+        let state_dir = opts
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| config.watchdog.state_dir.clone());
+        let events = EventLog::open(&state_dir).with_context(|| {
+            format!(
+                "opening the event log in {} (set [watchdog] state_dir or --state-dir to a \
+                 writable directory)",
+                state_dir.display()
+            )
+        })?;
+        let source = open::open(&opts.source)?;
+        let control = source.control();
+        let (persisted, warning) = persist::load(&state_dir);
+        let dry_run = opts.dry_run || config.watchdog.dry_run;
+        let clocks = ClockActuator::restore(control, persisted.caps);
+        let systemd = Systemd::system(systemd_options(&config)?);
+        let notifier = DesktopNotifier::session(NotifyOptions::default());
+        let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
+        let (timed, sample_ns) = sampler::Timed::wrap(source);
+        let samples = sampler::spawn(Box::new(timed), config.watchdog.interval);
+        let host = crate::host::hostname();
+        let (oncall, oncall_problem) =
+            OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE));
+        let mut watch = Watch {
+            state: persisted.policy,
+            opts,
+            config,
+            state_dir,
+            events,
+            dispatcher,
+            samples,
+            sample_ns,
+            service: ServiceManager::new(),
+            oncall,
+        };
+        let mode = if dry_run { " (dry run)" } else { "" };
+        let started = Event::new(now_ms(), EventKind::Started, format!("watch{mode}")).result(
+            EventResult::Ok,
+            Some(watch.opts.config_path.display().to_string()),
+        );
+        watch.log(started);
+        if let Some(why) = oncall_problem {
+            let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
+                .result(EventResult::Failed, Some(why));
+            watch.log(e);
+        }
+        if let Some(why) = warning {
+            let e = Event::new(now_ms(), EventKind::Started, "load state")
+                .result(EventResult::Failed, Some(why));
+            watch.log(e);
+        }
+        // Caps remembered from the last run: the driver may have reloaded since.
+        if !dry_run {
+            let at = now_ms();
+            for outcome in watch.dispatcher.clocks.reapply_all() {
+                let e = outcome.to_event(at);
+                watch.log(e);
+            }
+        }
+        Ok(watch)
+    }
+
+    async fn run(mut self) -> Result<()> {
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        self.serve_http().await;
+        let mut ready = false;
+        loop {
+            tokio::select! {
+                sample = self.samples.recv() => {
+                    let Some(sample) = sample else { break };
+                    match sample {
+                        Ok(snap) => self.on_sample(snap),
+                        Err(e) => {
+                            tracing::warn!("sampling failed: {e}");
+                            self.service.status(&format!("sampling failed: {e}"));
+                        }
+                    }
+                    if !ready {
+                        self.service.ready(&self.status_line());
+                        ready = true;
+                    }
+                    if self.opts.once {
+                        self.drain(Duration::from_secs(120)).await;
+                        break;
+                    }
+                }
+                Some(done) = self.dispatcher.tasks.join_next() => {
+                    if let Ok(events) = done {
+                        for e in events {
+                            self.log(e);
+                        }
+                    }
+                }
+                _ = hup.recv() => self.reload(),
+                _ = term.recv() => { self.shutdown("SIGTERM").await; return Ok(()); }
+                _ = int.recv() => { self.shutdown("SIGINT").await; return Ok(()); }
+            }
+        }
+        if !self.opts.once {
+            self.shutdown("sampler stopped").await;
+        } else {
+            self.save();
+            self.oncall.shutdown();
+        }
+        Ok(())
+    }
+
+    /// Starts the HTTP endpoint on `[watchdog] listen`; a port in use is reported, not fatal:
+    /// guarding the GPUs matters more than being scraped.
+    async fn serve_http(&mut self) {
+        let listen = self.config.watchdog.listen;
+        match crate::serve::bind(listen, Arc::clone(&self.oncall.serve)).await {
+            Ok((addr, server)) => {
+                tracing::info!("serving /metrics and /api/v1 on http://{addr}");
+                tokio::spawn(async move {
+                    if let Err(e) = server.await {
+                        tracing::error!("the HTTP endpoint stopped: {e}");
+                    }
+                });
+            }
+            Err(e) => {
+                let e = Event::new(now_ms(), EventKind::Started, format!("listen on {listen}"))
+                    .result(EventResult::Failed, Some(e.to_string()));
+                self.log(e);
+            }
+        }
+    }
+
+    fn on_sample(&mut self, mut snap: Snapshot) {
+        snap.select(self.opts.gpus.as_deref());
+        let at = snap.at_ms;
+        let actions = policy::step(&self.config, &mut self.state, &snap, at);
+        let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
+        self.oncall.serve.publish(snap, took);
+        self.oncall.on_actions(&actions, at);
+        if !actions.is_empty() {
+            for e in self.dispatcher.dispatch(&actions) {
+                self.log(e);
+            }
+            self.save();
+        }
+        self.oncall.tick(&self.config, &self.state, at);
+        self.service.ping();
+        self.service.status(&self.status_line());
+    }
+
+    fn status_line(&self) -> String {
+        let firing = self.state.active_rules().len();
+        let caps = self.dispatcher.clocks.applied().gpus.len();
+        format!(
+            "watching{}: {firing} rule(s) firing, {caps} GPU(s) capped",
+            if self.dispatcher.dry_run() {
+                " (dry run)"
+            } else {
+                ""
+            }
+        )
+    }
+
+    fn reload(&mut self) {
+        self.service.reloading();
+        let at = now_ms();
+        match policy::load(&self.opts.config_path) {
+            Ok(new) => {
+                let mut detail = self.opts.config_path.display().to_string();
+                if new.watchdog.interval != self.config.watchdog.interval {
+                    detail.push_str("; the new interval takes effect after a restart");
+                }
+                self.config = new;
+                self.log(
+                    Event::new(at, EventKind::ConfigReloaded, "reload config")
+                        .result(EventResult::Ok, Some(detail)),
+                );
+            }
+            Err(err) => {
+                tracing::error!("new config rejected, keeping the old one: {err}");
+                self.log(
+                    Event::new(at, EventKind::ConfigRejected, "reload config")
+                        .result(EventResult::Refused, Some(err.to_string())),
+                );
+            }
+        }
+        self.service.status(&self.status_line());
+    }
+
+    async fn shutdown(&mut self, why: &str) {
+        self.service.stopping();
+        let at = now_ms();
+        let actions = policy::shutdown(&mut self.state, at);
+        for e in self.dispatcher.dispatch(&actions) {
+            self.log(e);
+        }
+        // Whatever the engine and the actuator disagree on, no cap outlives the daemon.
+        if !self.dispatcher.dry_run() {
+            for outcome in self.dispatcher.clocks.undo_all() {
+                let e = outcome.to_event(at);
+                self.log(e);
+            }
+        }
+        self.drain(Duration::from_secs(10)).await;
+        self.save();
+        self.oncall.tick(&self.config, &self.state, now_ms());
+        self.oncall.shutdown();
+        self.log(
+            Event::new(now_ms(), EventKind::Stopped, "stop")
+                .result(EventResult::Ok, Some(why.into())),
+        );
+    }
+
+    /// Waits (bounded) for restarts and notifications in flight, logging their events.
+    async fn drain(&mut self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.dispatcher.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.dispatcher.tasks.join_next()).await {
+                Ok(Some(Ok(events))) => events.into_iter().for_each(|e| self.log(e)),
+                Ok(Some(Err(_))) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    fn save(&self) {
+        let p = persist::Persisted {
+            policy: self.state.clone(),
+            caps: self.dispatcher.clocks.applied().clone(),
+        };
+        if let Err(e) = persist::save(&self.state_dir, &p) {
+            tracing::error!(
+                "could not persist state in {}: {e}",
+                self.state_dir.display()
+            );
+        }
+    }
+
+    fn log(&mut self, event: Event) {
+        self.oncall.on_event(&event);
+        if self.opts.echo_events {
+            println!("{}", describe(&event));
+        }
+        if let Err(e) = self.events.append(&event) {
+            tracing::error!(
+                "could not write the event log {}: {e}",
+                self.events.path().display()
+            );
+        }
+    }
+}
+
+fn systemd_options(config: &Config) -> Result<SystemdOptions> {
+    let allow =
+        UnitAllowlist::new(&config.units.allow.patterns).context("compiling the unit allowlist")?;
+    Ok(SystemdOptions {
+        call_timeout: Duration::from_secs(5),
+        job_timeout: config.restarts.job_timeout,
+        allowlist: Some(allow),
+    })
+}
+
+/// One line for people: time, GPU, rule, what, result.
+pub fn describe(e: &Event) -> String {
+    let secs = (e.at_ms / 1000) % 86_400;
+    let time = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    let gpu = e.gpu_index.map(|i| format!("GPU{i} ")).unwrap_or_default();
+    let rule = e
+        .rule
+        .as_deref()
+        .map(|r| format!("[{r}] "))
+        .unwrap_or_default();
+    let result = snake(&e.result);
+    let detail = e
+        .detail
+        .as_deref()
+        .map(|d| format!(" — {d}"))
+        .unwrap_or_default();
+    format!(
+        "{time} {gpu}{rule}{}: {} ({result}){detail}",
+        snake(&e.kind),
+        e.action
+    )
+}

@@ -1,0 +1,81 @@
+//! Recorded traces read back as a stream of [`Snapshot`]s: gpuwarden's own JSON lines
+//! (`gpuwarden record`) and nvidia-smi CSV logs (`nvidia-smi --query-gpu=... --format=csv -l 1`).
+//!
+//! Readers are iterators that hold one line and one pending snapshot at a time, so a day of
+//! an 8-GPU node replays in constant memory. Problems come out of the same iterator as
+//! [`TraceError`]s naming file and line: a malformed line is skipped (or stops the trace with
+//! `strict`), a fatal one ends it. `replay`, `top --trace` and the tests all read through
+//! [`open`], so every consumer sees the same samples; [`replay`] drives the watchdog's
+//! engine over them.
+
+pub mod clock;
+mod error;
+pub mod jsonl;
+pub mod lines;
+pub mod nvsmi;
+pub mod replay;
+
+pub use error::{Problem, Severity, TraceError};
+
+use crate::gpu::Snapshot;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::time::Duration;
+
+/// A stream of snapshots, or the problems met reading them.
+pub type TraceStream = Box<dyn Iterator<Item = Result<Snapshot, TraceError>> + Send>;
+
+/// How to read a trace; filled from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct TraceOptions {
+    /// A malformed line stops the trace instead of being skipped.
+    pub strict: bool,
+    /// Time between samples for traces without a `timestamp` column.
+    pub interval: Option<Duration>,
+    /// The `--query-gpu` list of a CSV recorded with `noheader`.
+    pub columns: Option<Vec<String>>,
+}
+
+/// Which kind of file a trace is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceFormat {
+    JsonLines,
+    NvidiaSmiCsv,
+}
+
+/// Opens a trace file, telling its format from its first non-blank byte (`{` is JSON).
+pub fn open(path: &Path, options: &TraceOptions) -> Result<(TraceFormat, TraceStream), TraceError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|e| TraceError::new(&name, None, Problem::Io(e)))?;
+    let mut input = BufReader::with_capacity(64 * 1024, file);
+    let format = sniff(&mut input).map_err(|e| TraceError::new(&name, None, Problem::Io(e)))?;
+    let host = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trace".into());
+    Ok((format, from_reader(format, input, &name, &host, options)))
+}
+
+/// Reads a trace of a known format from any buffered input (tests, benchmarks, stdin).
+pub fn from_reader<R: BufRead + Send + 'static>(
+    format: TraceFormat,
+    input: R,
+    name: &str,
+    host: &str,
+    options: &TraceOptions,
+) -> TraceStream {
+    match format {
+        TraceFormat::JsonLines => Box::new(jsonl::JsonLinesReader::new(input, name, options)),
+        TraceFormat::NvidiaSmiCsv => Box::new(nvsmi::CsvReader::new(input, name, host, options)),
+    }
+}
+
+fn sniff<R: BufRead>(input: &mut R) -> std::io::Result<TraceFormat> {
+    let buf = input.fill_buf()?;
+    let first = buf.iter().find(|b| !b.is_ascii_whitespace());
+    Ok(match first {
+        Some(b'{') => TraceFormat::JsonLines,
+        _ => TraceFormat::NvidiaSmiCsv,
+    })
+}

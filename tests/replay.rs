@@ -1,0 +1,13 @@
+//! Record and replay: the trace readers on real-world nvidia-smi logs, property tests and a
+//! mutation fuzz loop over the CSV parser, and the `record` / `replay` commands end to end.
+
+#[path = "replay/cli.rs"]
+mod cli;
+#[path = "replay/fixtures.rs"]
+mod fixtures;
+#[path = "replay/fuzz.rs"]
+mod fuzz;
+#[path = "replay/roundtrip.rs"]
+mod roundtrip;
+#[path = "replay/support.rs"]
+mod support;

@@ -1,0 +1,20 @@
+//! `gpuwarden watch` end to end: the real binary against the fake NVML (tests/fake_nvml) and
+//! a real `systemd --user` (tests/harness/systemd-sandbox.sh). Temperatures and memory are
+//! set through the fake's state file; the proof is in the fake's setter log, in the units'
+//! MainPIDs read over D-Bus, and in the daemon's own event log.
+
+#[path = "support/fake_nvml.rs"]
+mod fake_nvml;
+#[path = "harness/prom.rs"]
+mod prom;
+#[path = "harness/sandbox.rs"]
+mod sandbox;
+
+#[path = "watch/daemon.rs"]
+mod daemon;
+#[path = "watch/e2e.rs"]
+mod e2e;
+#[path = "watch/oncall.rs"]
+mod oncall;
+#[path = "watch/signals.rs"]
+mod signals;

@@ -37,8 +37,21 @@ fn restart_changes_the_main_pid_and_returns_done() {
                 );
                 assert_ne!(after.main_pid, 0);
                 assert_ne!(after.main_pid, before.main_pid, "MainPID must change");
-                let cmdline = std::fs::read(format!("/proc/{}/cmdline", after.main_pid)).unwrap();
-                assert!(cmdline.starts_with(b"/bin/sleep"));
+                // A simple service's job is done at fork; the exec of /bin/sleep follows.
+                let path = format!("/proc/{}/cmdline", after.main_pid);
+                let mut cmdline = Vec::new();
+                for _ in 0..100 {
+                    cmdline = std::fs::read(&path).unwrap_or_default();
+                    if cmdline.starts_with(b"/bin/sleep") {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                assert!(
+                    cmdline.starts_with(b"/bin/sleep"),
+                    "{}",
+                    String::from_utf8_lossy(&cmdline)
+                );
 
                 // The outcome becomes an event in the log, read back as the dashboard would.
                 let dir = tempfile::tempdir().unwrap();

@@ -69,6 +69,26 @@ pub enum EventKind {
     Alert,
 }
 
+impl EventKind {
+    /// The snake_case name used in the event log, metrics labels and printed lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Started => "started",
+            EventKind::Stopped => "stopped",
+            EventKind::ConfigReloaded => "config_reloaded",
+            EventKind::ConfigRejected => "config_rejected",
+            EventKind::RuleFired => "rule_fired",
+            EventKind::RuleCleared => "rule_cleared",
+            EventKind::ClockCap => "clock_cap",
+            EventKind::ClockReapply => "clock_reapply",
+            EventKind::ClockUndo => "clock_undo",
+            EventKind::UnitRestart => "unit_restart",
+            EventKind::Notify => "notify",
+            EventKind::Alert => "alert",
+        }
+    }
+}
+
 /// How an action ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,6 +110,19 @@ pub enum EventResult {
 }
 
 impl EventResult {
+    /// The snake_case name used in the event log, metrics labels and printed lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventResult::Ok => "ok",
+            EventResult::DryRun => "dry_run",
+            EventResult::NotSupported => "not_supported",
+            EventResult::NoPermission => "no_permission",
+            EventResult::Refused => "refused",
+            EventResult::TimedOut => "timed_out",
+            EventResult::Failed => "failed",
+        }
+    }
+
     /// True when the action took effect (or would have, in a dry run).
     pub fn is_ok(self) -> bool {
         matches!(self, EventResult::Ok | EventResult::DryRun)
@@ -265,6 +298,39 @@ fn bytecount(buf: &[u8], byte: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_serialized_names() {
+        let kinds = [
+            EventKind::Started,
+            EventKind::Stopped,
+            EventKind::ConfigReloaded,
+            EventKind::ConfigRejected,
+            EventKind::RuleFired,
+            EventKind::RuleCleared,
+            EventKind::ClockCap,
+            EventKind::ClockReapply,
+            EventKind::ClockUndo,
+            EventKind::UnitRestart,
+            EventKind::Notify,
+            EventKind::Alert,
+        ];
+        for k in kinds {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
+        let results = [
+            EventResult::Ok,
+            EventResult::DryRun,
+            EventResult::NotSupported,
+            EventResult::NoPermission,
+            EventResult::Refused,
+            EventResult::TimedOut,
+            EventResult::Failed,
+        ];
+        for r in results {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.name());
+        }
+    }
 
     fn event(i: u64) -> Event {
         Event::new(

@@ -78,7 +78,7 @@ impl Dispatcher {
             }
             ActionKind::Cleared { why, .. } => vec![
                 base_event(a, EventKind::RuleCleared, a.summary.clone())
-                    .result(EventResult::Ok, Some(format!("{why:?}").to_lowercase())),
+                    .result(EventResult::Ok, Some(why.name().to_string())),
             ],
             ActionKind::Notify => {
                 self.notify(a, Urgency::for_severity(a.severity.name()));

@@ -22,7 +22,7 @@ use crate::gpu::sampler::{self, now_ms};
 use crate::policy::{self, Config};
 use anyhow::{Context, Result};
 use dispatch::Dispatcher;
-use oncall::{OnCall, snake};
+use oncall::OnCall;
 use service::ServiceManager;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -344,7 +344,7 @@ pub fn describe(e: &Event) -> String {
         .as_deref()
         .map(|r| format!("[{r}] "))
         .unwrap_or_default();
-    let result = snake(&e.result);
+    let result = e.result.name();
     let detail = e
         .detail
         .as_deref()
@@ -352,7 +352,7 @@ pub fn describe(e: &Event) -> String {
         .unwrap_or_default();
     format!(
         "{time} {gpu}{rule}{}: {} ({result}){detail}",
-        snake(&e.kind),
+        e.kind.name(),
         e.action
     )
 }

@@ -71,7 +71,7 @@ impl OnCall {
 
     /// Counts the event; a failed restart becomes an alert.
     pub fn on_event(&mut self, e: &Event) {
-        let key = (snake(&e.kind), snake(&e.result));
+        let key = (e.kind.name().to_string(), e.result.name().to_string());
         *self.counts.entry(key).or_default() += 1;
         if e.kind != EventKind::UnitRestart {
             return;
@@ -84,7 +84,10 @@ impl OnCall {
             EventResult::Ok => AlertChange::Resolve(id),
             EventResult::DryRun | EventResult::Refused => return,
             _ => {
-                let error = e.detail.clone().unwrap_or_else(|| snake(&e.result));
+                let error = e
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| e.result.name().to_string());
                 let mut alert = Alert::firing(
                     "action-failed",
                     self.host.as_str(),
@@ -174,12 +177,4 @@ impl OnCall {
             a.shutdown();
         }
     }
-}
-
-/// The snake_case name serde gives a unit variant (`rule_fired`, `not_supported`).
-pub fn snake<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{value:?}"))
 }

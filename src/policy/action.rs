@@ -189,6 +189,17 @@ pub enum ClearReason {
     RuleRemoved,
 }
 
+impl ClearReason {
+    /// The snake_case name used in JSON and the event log.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClearReason::Recovered => "recovered",
+            ClearReason::GpuLost => "gpu_lost",
+            ClearReason::RuleRemoved => "rule_removed",
+        }
+    }
+}
+
 /// Why a unit was not restarted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

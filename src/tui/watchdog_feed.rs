@@ -149,11 +149,7 @@ fn event_line(e: &Event) -> EventLine {
         text.push_str(&format!(" ({rule})"));
     }
     if !e.result.is_ok() {
-        let result = serde_json::to_value(e.result)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        text.push_str(&format!(" — {result}"));
+        text.push_str(&format!(" — {}", e.result.name()));
         if let Some(d) = &e.detail {
             text.push_str(&format!(": {d}"));
         }

@@ -9,10 +9,10 @@ use super::bar::fit;
 use super::header::clock;
 use crate::fleet::Host;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Borders, Widget};
 
 impl Widget for &FleetApp {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -20,19 +20,9 @@ impl Widget for &FleetApp {
             app.render(area, buf);
             return;
         }
-        if area.width < super::MIN_WIDTH || area.height < super::MIN_HEIGHT {
-            let note = format!("gpuwarden: {}×{} is too small", area.width, area.height);
-            Paragraph::new(note)
-                .wrap(Wrap { trim: true })
-                .render(area, buf);
+        let Some([top, body, bottom]) = super::frame(area, buf) else {
             return;
-        }
-        let [top, body, bottom] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Fill(1),
-            Constraint::Length(1),
-        ])
-        .areas(area);
+        };
         header(self, top, buf);
         table(self, body, buf);
         let t = &self.theme;

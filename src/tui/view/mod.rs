@@ -26,21 +26,31 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 const MIN_WIDTH: u16 = 30;
 const MIN_HEIGHT: u16 = 6;
 
-impl Widget for &App {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-            let note = format!("gpuwarden: {}×{} is too small", area.width, area.height);
-            Paragraph::new(note)
-                .wrap(Wrap { trim: true })
-                .render(area, buf);
-            return;
-        }
-        let [top, body, bottom] = Layout::vertical([
+/// Splits a screen into header, body and footer lines — or, below the smallest usable size,
+/// says so in the space there is and returns `None`.
+pub(super) fn frame(area: Rect, buf: &mut Buffer) -> Option<[Rect; 3]> {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let note = format!("gpuwarden: {}×{} is too small", area.width, area.height);
+        Paragraph::new(note)
+            .wrap(Wrap { trim: true })
+            .render(area, buf);
+        return None;
+    }
+    Some(
+        Layout::vertical([
             Constraint::Length(1),
             Constraint::Fill(1),
             Constraint::Length(1),
         ])
-        .areas(area);
+        .areas(area),
+    )
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let Some([top, body, bottom]) = frame(area, buf) else {
+            return;
+        };
         header::render_header(self, top, buf);
         header::render_footer(self, bottom, buf);
 

@@ -63,6 +63,11 @@ pub enum EventKind {
     ClockUndo,
     /// A systemd unit was restarted.
     UnitRestart,
+    /// A firing rule stopped restarting units (budget spent, restarts did not help or kept
+    /// failing) until it clears or a person resets it.
+    RestartsStopped,
+    /// A person reset a rule's restart budget (`gpuwarden reset`).
+    Reset,
     /// A desktop notification was sent.
     Notify,
     /// An alert went to an on-call sink.
@@ -83,6 +88,8 @@ impl EventKind {
             EventKind::ClockReapply => "clock_reapply",
             EventKind::ClockUndo => "clock_undo",
             EventKind::UnitRestart => "unit_restart",
+            EventKind::RestartsStopped => "restarts_stopped",
+            EventKind::Reset => "reset",
             EventKind::Notify => "notify",
             EventKind::Alert => "alert",
         }

@@ -153,8 +153,18 @@ impl Dispatcher {
             ActionKind::RestartRefused { unit, why } => vec![
                 base_event(a, EventKind::UnitRestart, format!("restart {unit}")).result(
                     EventResult::Refused,
-                    Some(format!("{why:?}: {}", a.summary)),
+                    Some(format!("{}: {}", why.name(), a.summary)),
                 ),
+            ],
+            ActionKind::RestartsStopped { why } => vec![
+                base_event(a, EventKind::RestartsStopped, "stop restarting").result(
+                    EventResult::Refused,
+                    Some(format!("{}: {}", why.name(), a.summary)),
+                ),
+            ],
+            ActionKind::Reset => vec![
+                base_event(a, EventKind::Reset, "reset restart budget")
+                    .result(EventResult::Ok, Some(a.summary.clone())),
             ],
             ActionKind::NoUnitsToRestart => vec![
                 base_event(a, EventKind::UnitRestart, "restart units")

@@ -126,7 +126,7 @@ fn restarts(cx: &Ctx, raw: &RawRestarts) -> Result<RestartPolicy, ConfigError> {
                 b.span(),
                 "restarts.budget",
                 format!(
-                    "budget {} is out of range: allow 1 to 1000 restarts per window \
+                    "budget {} is out of range: allow 1 to 1000 restarts per firing and window \
                      (to never restart, leave restart_units out of the ladders)",
                     b.get_ref()
                 ),
@@ -152,9 +152,17 @@ fn restarts(cx: &Ctx, raw: &RawRestarts) -> Result<RestartPolicy, ConfigError> {
         job_timeout,
         "restarts.job_timeout",
     )?;
+    let verify = duration(
+        cx,
+        raw.verify.as_ref(),
+        "restarts.verify",
+        Duration::from_secs(120),
+    )?;
+    positive(cx, raw.verify.as_ref(), verify, "restarts.verify")?;
     Ok(RestartPolicy {
         budget,
         window,
+        verify,
         cooldown: duration(
             cx,
             raw.cooldown.as_ref(),

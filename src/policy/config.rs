@@ -103,11 +103,16 @@ pub struct Watchdog {
 /// `[restarts]`: limits on restarting any one unit.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RestartPolicy {
-    /// At most this many restarts of one unit…
+    /// At most this many restarts of one unit in one firing (fired → cleared), and within
+    /// any `window` (default 3, per firing and per 1 h).
     pub budget: u32,
-    /// …within this sliding window (default 3 per 1 h).
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// How long after a restart came back the reading must have improved (be no longer past
+    /// the threshold); otherwise restarting did not help and the rule pages instead of
+    /// restarting again (default 2 min).
+    #[serde(with = "humantime_serde")]
+    pub verify: Duration,
     /// Minimum time between two restarts of one unit (default 10 min).
     #[serde(with = "humantime_serde")]
     pub cooldown: Duration,

@@ -14,12 +14,13 @@ pub mod engine;
 pub mod error;
 mod ladder;
 pub mod raw;
+mod restarts;
 mod rules;
 pub mod state;
 pub mod summary;
 mod values;
 
-pub use action::{Action, ActionKind, ClearReason, ClockCap, GpuId, RefuseReason};
+pub use action::{Action, ActionKind, ClearReason, ClockCap, GaveUp, GpuId, RefuseReason};
 pub use build::{load, parse};
 pub use config::{
     Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Limit, Metric,
@@ -27,6 +28,8 @@ pub use config::{
 };
 pub use engine::{shutdown, step};
 pub use error::{ConfigError, LoadError};
+pub use restarts::{RETRY_AFTER_FAILURE, reset, restart_result};
 pub use state::{
     ActiveRule, CapState, Firing, GpuState, HeldCap, RuleState, STATE_SCHEMA, State, UnitState,
+    Verify,
 };

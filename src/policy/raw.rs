@@ -43,6 +43,7 @@ pub struct RawRestarts {
     pub window: Option<Spanned<String>>,
     pub cooldown: Option<Spanned<String>>,
     pub job_timeout: Option<Spanned<String>>,
+    pub verify: Option<Spanned<String>>,
 }
 
 /// `[units]`: which systemd units run on which GPU, and which may ever be restarted.

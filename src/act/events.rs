@@ -114,6 +114,9 @@ pub enum EventResult {
     TimedOut,
     /// It was tried and failed.
     Failed,
+    /// An alert is in every sink's outbox, on disk; each sink gets it as soon as it answers
+    /// (`gpuwarden_alert_outbox_*` on `/metrics` counts what was delivered).
+    Queued,
 }
 
 impl EventResult {
@@ -127,12 +130,16 @@ impl EventResult {
             EventResult::Refused => "refused",
             EventResult::TimedOut => "timed_out",
             EventResult::Failed => "failed",
+            EventResult::Queued => "queued",
         }
     }
 
     /// True when the action took effect (or would have, in a dry run).
     pub fn is_ok(self) -> bool {
-        matches!(self, EventResult::Ok | EventResult::DryRun)
+        matches!(
+            self,
+            EventResult::Ok | EventResult::DryRun | EventResult::Queued
+        )
     }
 }
 

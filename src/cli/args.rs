@@ -131,6 +131,12 @@ pub enum Command {
     Record(super::record::RecordArgs),
     /// What the watchdog would have done on a recorded trace (nothing is actuated)
     Replay(super::replay::ReplayArgs),
+    /// Tell the running watchdog to try again: firing rules that stopped restarting (budget
+    /// spent, restarts did not help) get their restart budget back
+    ///
+    /// Talks to `gpuwarden watch` over `control.sock` in its state directory (root only).
+    /// Examples: `gpuwarden reset` (every firing rule), `gpuwarden reset gpu-hot --gpu 3`.
+    Reset(super::reset::ResetArgs),
 }
 
 impl Default for Command {

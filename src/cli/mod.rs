@@ -9,6 +9,7 @@ mod bench;
 mod check_config;
 mod record;
 mod replay;
+mod reset;
 mod serve;
 mod snapshot;
 mod top;
@@ -39,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&cli, &args),
         Command::Record(args) => record::run(&cli, &args),
         Command::Replay(args) => replay::run(&cli, &args),
+        Command::Reset(args) => reset::run(&args),
     };
     match result {
         Ok(code) => code,

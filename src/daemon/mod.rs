@@ -1,14 +1,20 @@
 //! `gpuwarden watch`: the watchdog loop — sample → policy → dispatch — under systemd.
 //!
-//! One sampler thread feeds snapshots; the pure engine decides; the [`Dispatcher`] acts and
-//! every outcome lands in the event log. The engine's state and the caps held are persisted
-//! after every decision, so a restarted daemon neither forgets caps nor restarts a unit twice.
-//! SIGTERM/SIGINT undo every cap and exit cleanly; SIGHUP reloads the config, keeping the old
-//! one (with a `config_rejected` event saying why) when the new file is invalid.
+//! One sampler thread feeds snapshots; the pure engine decides on its own monotonic clock
+//! ([`clock`]); the [`Dispatcher`] acts and every outcome lands in the event log; how each
+//! restart ended goes back to the engine, which judges it. The engine's state and the caps
+//! held are persisted after every decision, so a restarted daemon neither forgets caps nor
+//! restarts a unit twice. SIGTERM/SIGINT undo every cap and exit cleanly; SIGHUP reloads the
+//! config ([`reload`]): all of it, or none of it with a `config_rejected` event saying why.
+//! `WATCHDOG=1` comes from the loop's own heartbeat, so a sick driver is an alert, not a
+//! reason for systemd to kill the daemon. `gpuwarden reset` talks to it over [`control`].
 
+pub mod clock;
+pub mod control;
 pub mod dispatch;
 pub mod oncall;
 pub mod persist;
+mod reload;
 pub mod service;
 
 use crate::act::events::EVENT_LOG_FILE;
@@ -18,10 +24,11 @@ use crate::act::{
 };
 use crate::gpu::Snapshot;
 use crate::gpu::open::{self, SourceSpec};
-use crate::gpu::sampler::{self, now_ms};
-use crate::policy::{self, Config};
+use crate::gpu::sampler;
+use crate::policy::{self, Action, Config};
 use anyhow::{Context, Result};
-use dispatch::Dispatcher;
+use clock::{EngineClock, wall_ms as now_ms};
+use dispatch::{Dispatcher, TaskDone};
 use oncall::OnCall;
 use service::ServiceManager;
 use std::path::PathBuf;
@@ -64,10 +71,13 @@ struct Watch {
     events: EventLog,
     dispatcher: Dispatcher,
     samples: tokio::sync::mpsc::Receiver<sampler::SampleResult>,
+    /// The sampler's interval in ms (a reload changes it).
+    interval_ms: Arc<AtomicU64>,
     /// How long the last sample took, in ns (for `/metrics`).
     sample_ns: Arc<AtomicU64>,
     service: ServiceManager,
     oncall: OnCall,
+    clock: EngineClock,
 }
 
 impl Watch {
@@ -87,16 +97,18 @@ impl Watch {
         let source = open::open(&opts.source)?;
         let control = source.control();
         let (persisted, warning) = persist::load(&state_dir);
+        let clock = EngineClock::resume(persisted.clock.as_ref());
         let dry_run = opts.dry_run || config.watchdog.dry_run;
         let clocks = ClockActuator::restore(control, persisted.caps);
         let systemd = Systemd::system(systemd_options(&config)?);
         let notifier = DesktopNotifier::session(NotifyOptions::default());
         let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
         let (timed, sample_ns) = sampler::Timed::wrap(source);
-        let samples = sampler::spawn(Box::new(timed), config.watchdog.interval);
+        let interval_ms = Arc::new(AtomicU64::new(config.watchdog.interval.as_millis() as u64));
+        let samples = sampler::spawn_adjustable(Box::new(timed), Arc::clone(&interval_ms));
         let host = crate::host::hostname();
         let (oncall, oncall_problem) =
-            OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE));
+            OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE), &state_dir);
         let mut watch = Watch {
             state: persisted.policy,
             opts,
@@ -105,9 +117,11 @@ impl Watch {
             events,
             dispatcher,
             samples,
+            interval_ms,
             sample_ns,
             service: ServiceManager::new(),
             oncall,
+            clock,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
         let started = Event::new(now_ms(), EventKind::Started, format!("watch{mode}")).result(
@@ -141,6 +155,20 @@ impl Watch {
         let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
         self.serve_http().await;
+        let mut control = match control::listen(&self.state_dir) {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                let e = Event::new(now_ms(), EventKind::Started, "open the control socket").result(
+                    EventResult::Failed,
+                    Some(format!("{e}; `gpuwarden reset` will not reach this daemon")),
+                );
+                self.log(e);
+                None
+            }
+        };
+        // The loop's own heartbeat: WATCHDOG=1 whenever the loop turns, whatever the driver
+        // says (a sick GPU is an alert, not a reason for systemd to kill the watchdog).
+        let mut heartbeat = self.service.ping_every().map(tokio::time::interval);
         let mut ready = false;
         loop {
             tokio::select! {
@@ -163,12 +191,22 @@ impl Watch {
                     }
                 }
                 Some(done) = self.dispatcher.tasks.join_next() => {
-                    if let Ok(events) = done {
-                        for e in events {
-                            self.log(e);
-                        }
+                    if let Ok(done) = done {
+                        self.on_task_done(done);
                     }
                 }
+                Some(pending) = async {
+                    match control.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.on_control(pending),
+                _ = async {
+                    match heartbeat.as_mut() {
+                        Some(h) => { h.tick().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => self.service.ping(),
                 _ = hup.recv() => self.reload(),
                 _ = term.recv() => { self.shutdown("SIGTERM").await; return Ok(()); }
                 _ = int.recv() => { self.shutdown("SIGINT").await; return Ok(()); }
@@ -206,20 +244,87 @@ impl Watch {
 
     fn on_sample(&mut self, mut snap: Snapshot) {
         snap.select(self.opts.gpus.as_deref());
-        let at = snap.at_ms;
-        let actions = policy::step(&self.config, &mut self.state, &snap, at);
+        let wall = snap.at_ms;
+        let now = self.clock.now_ms();
+        let actions = policy::step(&self.config, &mut self.state, &snap, now);
         let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
         self.oncall.serve.publish(snap, took);
-        self.oncall.on_actions(&actions, at);
-        if !actions.is_empty() {
-            for e in self.dispatcher.dispatch(&actions) {
-                self.log(e);
-            }
-            self.save();
-        }
-        self.oncall.tick(&self.config, &self.state, at);
-        self.service.ping();
+        self.act(actions, now, wall);
+        self.oncall.tick(&self.config, &self.state, now);
         self.service.status(&self.status_line());
+    }
+
+    /// Carries out actions the engine decided at engine time `decided`, shown at wall time
+    /// `wall`: alerts, actuators, event log, and the state on disk.
+    fn act(&mut self, mut actions: Vec<Action>, decided: u64, wall: u64) {
+        if actions.is_empty() {
+            return;
+        }
+        for a in &mut actions {
+            a.at_ms = wall;
+        }
+        for e in self.oncall.on_actions(&actions, wall) {
+            self.log(e);
+        }
+        for e in self.dispatcher.dispatch(&actions, decided) {
+            self.log(e);
+        }
+        self.save();
+    }
+
+    /// A restart or notification ended: log it, and tell the engine how the restart went.
+    fn on_task_done(&mut self, done: TaskDone) {
+        for e in done.events {
+            self.log(e);
+        }
+        let Some(r) = done.restart else { return };
+        let now = self.clock.now_ms();
+        let actions = policy::restart_result(
+            &self.config,
+            &mut self.state,
+            &r.unit,
+            r.decided_ms,
+            r.succeeded,
+            now,
+        );
+        self.act(actions, now, now_ms());
+        self.save();
+    }
+
+    /// A request on the control socket (`gpuwarden reset`).
+    fn on_control(&mut self, pending: control::Pending) {
+        let control::Request::Reset { rule, gpu } = &pending.request;
+        let gpu_ref = gpu.as_deref().map(|g| match g.parse::<u32>() {
+            Ok(i) => policy::GpuRef::Index(i),
+            Err(_) => policy::GpuRef::Uuid(g.to_string()),
+        });
+        let now = self.clock.now_ms();
+        let actions = policy::reset(
+            &self.config,
+            &mut self.state,
+            rule.as_deref(),
+            gpu_ref.as_ref(),
+            now,
+        );
+        let reset: Vec<control::ResetDone> = actions
+            .iter()
+            .map(|a| control::ResetDone {
+                gpu: a.gpu.index,
+                uuid: a.gpu.uuid.clone(),
+                rule: a.rule.clone().unwrap_or_default(),
+            })
+            .collect();
+        let message = if reset.is_empty() {
+            "nothing to reset: no firing rule matches".to_string()
+        } else {
+            format!("reset {} firing(s)", reset.len())
+        };
+        self.act(actions, now, now_ms());
+        let _ = pending.reply.send(control::Reply {
+            ok: !reset.is_empty(),
+            reset,
+            message,
+        });
     }
 
     fn status_line(&self) -> String {
@@ -235,37 +340,15 @@ impl Watch {
         )
     }
 
-    fn reload(&mut self) {
-        self.service.reloading();
-        let at = now_ms();
-        match policy::load(&self.opts.config_path) {
-            Ok(new) => {
-                let mut detail = self.opts.config_path.display().to_string();
-                if new.watchdog.interval != self.config.watchdog.interval {
-                    detail.push_str("; the new interval takes effect after a restart");
-                }
-                self.config = new;
-                self.log(
-                    Event::new(at, EventKind::ConfigReloaded, "reload config")
-                        .result(EventResult::Ok, Some(detail)),
-                );
-            }
-            Err(err) => {
-                tracing::error!("new config rejected, keeping the old one: {err}");
-                self.log(
-                    Event::new(at, EventKind::ConfigRejected, "reload config")
-                        .result(EventResult::Refused, Some(err.to_string())),
-                );
-            }
-        }
-        self.service.status(&self.status_line());
-    }
-
     async fn shutdown(&mut self, why: &str) {
         self.service.stopping();
         let at = now_ms();
-        let actions = policy::shutdown(&mut self.state, at);
-        for e in self.dispatcher.dispatch(&actions) {
+        let now = self.clock.now_ms();
+        let mut actions = policy::shutdown(&mut self.state, now);
+        for a in &mut actions {
+            a.at_ms = at;
+        }
+        for e in self.dispatcher.dispatch(&actions, now) {
             self.log(e);
         }
         // Whatever the engine and the actuator disagree on, no cap outlives the daemon.
@@ -277,8 +360,10 @@ impl Watch {
         }
         self.drain(Duration::from_secs(10)).await;
         self.save();
-        self.oncall.tick(&self.config, &self.state, now_ms());
+        self.oncall
+            .tick(&self.config, &self.state, self.clock.now_ms());
         self.oncall.shutdown();
+        let _ = std::fs::remove_file(control::path(&self.state_dir));
         self.log(
             Event::new(now_ms(), EventKind::Stopped, "stop")
                 .result(EventResult::Ok, Some(why.into())),
@@ -290,7 +375,7 @@ impl Watch {
         let deadline = tokio::time::Instant::now() + limit;
         while !self.dispatcher.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.dispatcher.tasks.join_next()).await {
-                Ok(Some(Ok(events))) => events.into_iter().for_each(|e| self.log(e)),
+                Ok(Some(Ok(done))) => self.on_task_done(done),
                 Ok(Some(Err(_))) => {}
                 Ok(None) | Err(_) => break,
             }
@@ -301,6 +386,7 @@ impl Watch {
         let p = persist::Persisted {
             policy: self.state.clone(),
             caps: self.dispatcher.clocks.applied().clone(),
+            clock: Some(self.clock.base().clone()),
         };
         if let Err(e) = persist::save(&self.state_dir, &p) {
             tracing::error!(

@@ -43,6 +43,13 @@ impl Daemon {
         events(&self.state_dir)
     }
 
+    /// Fails the test if the daemon exited: a test that waited must not pass on a dead one.
+    pub fn assert_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("polling the daemon") {
+            panic!("the daemon exited: {status}");
+        }
+    }
+
     /// Sends a signal by name (`TERM`, `HUP`, `KILL`).
     pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")

@@ -4,12 +4,13 @@
 //! Each check names the bad value in lowercase and says what would be right. This file reads
 //! the file (UTF-8 TOML only), walks the document and applies defaults; `[[rule]]` tables are
 //! checked in [`super::rules`], the smaller value types (durations, unit names, GPU
-//! references, caps) in [`super::values`].
+//! references, caps) in [`super::values`], what the whole means in [`super::validate`].
 
 use super::config::{Allowlist, Config, RestartPolicy, UnitMapping, Units, Watchdog};
 use super::error::{ConfigError, LoadError};
 use super::raw::{RawConfig, RawRestarts, RawUnits, RawWatchdog};
 use super::rules::rule;
+use super::validate;
 use super::values::{Ctx, cap_spec, duration, gpu_ref, unit_name};
 use globset::{Glob, GlobSetBuilder};
 use std::collections::BTreeSet;
@@ -84,6 +85,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         config.rules.push(rule);
     }
+    validate::guards_something(&cx, &raw)?;
+    validate::pages_have_a_sink(&cx, &raw, &config)?;
     Ok(config)
 }
 
@@ -238,9 +241,12 @@ fn units(cx: &Ctx, raw: &RawUnits) -> Result<Units, ConfigError> {
             .collect::<Result<_, _>>()?;
         map.push(UnitMapping { gpu, units });
     }
+    let allow = Allowlist { patterns, set };
+    validate::allowlist(cx, raw, &allow)?;
     Ok(Units {
         auto: raw.auto.unwrap_or(true),
-        allow: Allowlist { patterns, set },
+        allow,
+        allow_any_unit: raw.allow_any_unit.unwrap_or(false),
         map,
     })
 }

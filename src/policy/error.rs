@@ -60,15 +60,31 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
-        if !self.key.is_empty() {
-            write!(f, "{}: ", self.key)?;
-        }
-        f.write_str(&self.message)
+        located(
+            f,
+            &self.file,
+            self.line,
+            self.column,
+            &self.key,
+            &self.message,
+        )
     }
 }
 
-impl std::error::Error for ConfigError {}
+fn located(
+    f: &mut fmt::Formatter<'_>,
+    file: &Path,
+    line: usize,
+    column: usize,
+    key: &str,
+    message: &str,
+) -> fmt::Result {
+    write!(f, "{}:{line}:{column}: ", file.display())?;
+    if !key.is_empty() {
+        write!(f, "{key}: ")?;
+    }
+    f.write_str(message)
+}
 
 /// The path and the name of a key that TOML refused as a duplicate (its span is `span`).
 /// toml's message does not name it, and the document does not parse, so the key is masked
@@ -91,6 +107,8 @@ fn duplicate_key(text: &str, span: Range<usize>) -> Option<(String, String)> {
     };
     Some((path, name))
 }
+
+impl std::error::Error for ConfigError {}
 
 /// Why a config could not be loaded.
 #[derive(Debug, Error)]

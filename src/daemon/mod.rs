@@ -115,6 +115,9 @@ impl Watch {
             Some(watch.opts.config_path.display().to_string()),
         );
         watch.log(started);
+        for w in &watch.config.warnings {
+            tracing::warn!("config warning: {w}");
+        }
         if let Some(why) = oncall_problem {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(why));
@@ -243,6 +246,9 @@ impl Watch {
                 let mut detail = self.opts.config_path.display().to_string();
                 if new.watchdog.interval != self.config.watchdog.interval {
                     detail.push_str("; the new interval takes effect after a restart");
+                }
+                for w in &new.warnings {
+                    tracing::warn!("config warning: {w}");
                 }
                 self.config = new;
                 self.log(

@@ -69,6 +69,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
                     .map_err(|e| cx.err(a.span(), e.key, e.problem))
             })
             .transpose()?,
+        warnings: Vec::new(),
     };
     let mut names = BTreeSet::new();
     for (i, r) in raw.rule.iter().enumerate() {
@@ -87,6 +88,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
     }
     validate::guards_something(&cx, &raw)?;
     validate::pages_have_a_sink(&cx, &raw, &config)?;
+    config.warnings = validate::flapping(&cx, &raw, &config);
     Ok(config)
 }
 

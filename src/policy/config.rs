@@ -32,6 +32,9 @@ pub struct Config {
     /// `[alerts]`: Alertmanager and webhook sinks, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<crate::act::alert::AlertsConfig>,
+    /// Legal settings that probably do not do what was meant (a rule that may flap), located.
+    #[serde(skip)]
+    pub warnings: Vec<super::error::ConfigWarning>,
 }
 
 impl Config {

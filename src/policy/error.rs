@@ -71,6 +71,43 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// A legal setting that probably does not do what was meant, located like a [`ConfigError`]:
+/// `check-config` prints it after `warning:` and still exits 0; the daemon logs it when it
+/// starts and when it reloads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ConfigWarning {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+}
+
+impl From<ConfigError> for ConfigWarning {
+    fn from(e: ConfigError) -> Self {
+        ConfigWarning {
+            file: e.file,
+            line: e.line,
+            column: e.column,
+            key: e.key,
+            message: e.message,
+        }
+    }
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        located(
+            f,
+            &self.file,
+            self.line,
+            self.column,
+            &self.key,
+            &self.message,
+        )
+    }
+}
+
 fn located(
     f: &mut fmt::Formatter<'_>,
     file: &Path,

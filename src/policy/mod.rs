@@ -2,8 +2,8 @@
 //!
 //! Loading is two-phase: [`raw`] is the serde shape of the file (unknown keys rejected, spans
 //! kept), [`build`] validates it into a [`Config`]; both report a [`ConfigError`] that says
-//! `file:line:col: key: what is wrong`; `validate` refuses what parses but means nothing.
-//! [`engine::step`] is the
+//! `file:line:col: key: what is wrong`. `validate` refuses what parses but means nothing and
+//! notes, as located [`ConfigWarning`]s, rules that probably flap. [`engine::step`] is the
 //! whole policy as a pure function of ([`Config`], [`State`],
 //! [`Snapshot`](crate::gpu::Snapshot), now) that returns [`Action`]s — no I/O, no clock, no
 //! NVML types — and [`engine::shutdown`] lists the caps to undo when the daemon stops.
@@ -29,7 +29,7 @@ pub use config::{
     PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction, UnitMapping, Units, Watchdog,
 };
 pub use engine::{shutdown, step};
-pub use error::{ConfigError, LoadError};
+pub use error::{ConfigError, ConfigWarning, LoadError};
 pub use state::{
     ActiveRule, CapState, Firing, GpuState, HeldCap, RuleState, STATE_SCHEMA, State, UnitState,
 };

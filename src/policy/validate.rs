@@ -1,11 +1,11 @@
 //! Checks of what a config means, beyond each value's type: thresholds a GPU can reach, an
-//! allowlist that does not quietly allow every unit, a policy that guards something, and
-//! pages that have somewhere to go. Part of the second loading phase ([`super::build`]);
-//! every finding is located like any other.
+//! allowlist that does not quietly allow every unit, a policy that guards something, pages
+//! that have somewhere to go, and (as warnings, not errors) rules that may flap. Part of the
+//! second loading phase ([`super::build`]); every finding is located like any other.
 
-use super::config::{Allowlist, Config, Metric};
-use super::error::ConfigError;
-use super::raw::{RawConfig, RawUnits};
+use super::config::{Allowlist, Condition, Config, Metric};
+use super::error::{ConfigError, ConfigWarning};
+use super::raw::{RawConfig, RawRule, RawUnits};
 use super::values::{Ctx, number};
 use globset::Glob;
 use toml::Spanned;
@@ -125,6 +125,58 @@ pub(super) fn pages_have_a_sink(
     Ok(())
 }
 
+/// Rules that fire and clear on single samples: no `for`, no clear level past the
+/// threshold, no `clear_for`. `ecc_uncorrected` only counts up, so it cannot flap.
+pub(super) fn flapping(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<ConfigWarning> {
+    let mut out = Vec::new();
+    for (i, (r, rule)) in raw.rule.iter().zip(&config.rules).enumerate() {
+        let (metric, threshold, clear, above) = match rule.condition {
+            Condition::Above {
+                metric,
+                threshold,
+                clear,
+            } => (metric, threshold, clear, true),
+            Condition::Below {
+                metric,
+                threshold,
+                clear,
+            } => (metric, threshold, clear, false),
+            Condition::Throttle(_) | Condition::GpuLost => continue,
+        };
+        let steady = !rule.sustain.is_zero() || !rule.clear_sustain.is_zero();
+        if steady || clear != threshold || metric == Metric::EccUncorrected {
+            continue;
+        }
+        let (side, clear_key) = if above {
+            ("above", "clear_below")
+        } else {
+            ("below", "clear_above")
+        };
+        let Some(span) = threshold_span(r.get_ref(), above) else {
+            continue;
+        };
+        out.push(
+            cx.err(
+                span,
+                format!("rule[{i}].{side}"),
+                format!(
+                    "rule `{}` fires and clears on single samples (`for` 0s, no `{clear_key}`, \
+                     no `clear_for`), so it may flap around {threshold}: add `for = \"10s\"` \
+                     or `{clear_key} = …`",
+                    rule.name
+                ),
+            )
+            .into(),
+        );
+    }
+    out
+}
+
+fn threshold_span(raw: &RawRule, above: bool) -> Option<std::ops::Range<usize>> {
+    let t = if above { &raw.above } else { &raw.below };
+    t.as_ref().map(Spanned::span)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::build::parse;
@@ -177,5 +229,22 @@ mod tests {
         let nan =
             "[[rule]]\nname = \"r\"\nmetric = \"temperature_c\"\nbelow = 5\nclear_above = nan\n";
         assert!(err(nan).contains("rule[0].clear_above: `nan` is not a usable number"));
+    }
+
+    #[test]
+    fn a_rule_without_any_hysteresis_is_a_warning() {
+        let flaps = "[[rule]]\nname = \"hot\"\nmetric = \"temperature_c\"\nabove = 85\n";
+        let cfg = parse(Path::new("w.toml"), flaps).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.warnings.len(), 1);
+        assert!(
+            cfg.warnings[0]
+                .to_string()
+                .starts_with("w.toml:4:9: rule[0].above: ")
+        );
+        for steady in ["for = \"5s\"", "clear_below = 80", "clear_for = \"5s\""] {
+            let cfg = parse(Path::new("w.toml"), &format!("{flaps}{steady}\n"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(cfg.warnings.is_empty(), "{steady}");
+        }
     }
 }

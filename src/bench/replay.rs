@@ -99,7 +99,9 @@ steps = [{ after = "0s", do = "notify" }]
     #[test]
     fn the_threshold_is_the_lowest_temperature_rule() {
         assert_eq!(temperature_threshold(&config()), Some(80.0));
-        let none = crate::policy::parse(Path::new("t.toml"), "").unwrap_or_else(|e| panic!("{e}"));
+        let memory_only = "[[rule]]\nname = \"full\"\nmetric = \"memory_used_pct\"\nabove = 90\n";
+        let none = crate::policy::parse(Path::new("t.toml"), memory_only)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(temperature_threshold(&none), None);
     }
 

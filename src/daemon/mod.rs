@@ -129,6 +129,9 @@ impl Watch {
             Some(watch.opts.config_path.display().to_string()),
         );
         watch.log(started);
+        for w in &watch.config.warnings {
+            tracing::warn!("config warning: {w}");
+        }
         if let Some(why) = oncall_problem {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(why));

@@ -24,6 +24,9 @@ impl Watch {
             .and_then(|new| self.restart_needed(&new).map(|()| new));
         match checked {
             Ok(new) => {
+                for w in &new.warnings {
+                    tracing::warn!("config warning: {w}");
+                }
                 let changed = self.apply(new);
                 let detail = if changed.is_empty() {
                     format!("{path}: nothing changed")

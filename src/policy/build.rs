@@ -1,14 +1,16 @@
 //! Second loading phase: [`raw::RawConfig`](super::raw::RawConfig) → validated
 //! [`Config`](super::config::Config), or the first mistake found, located.
 //!
-//! Each check names the bad value in lowercase and says what would be right. This file walks
-//! the document and applies defaults; `[[rule]]` tables are checked in [`super::rules`], the
-//! smaller value types (durations, unit names, GPU references, caps) in [`super::values`].
+//! Each check names the bad value in lowercase and says what would be right. This file reads
+//! the file (UTF-8 TOML only), walks the document and applies defaults; `[[rule]]` tables are
+//! checked in [`super::rules`], the smaller value types (durations, unit names, GPU
+//! references, caps) in [`super::values`], what the whole means in [`super::validate`].
 
 use super::config::{Allowlist, Config, RestartPolicy, UnitMapping, Units, Watchdog};
 use super::error::{ConfigError, LoadError};
 use super::raw::{RawConfig, RawRestarts, RawUnits, RawWatchdog};
 use super::rules::rule;
+use super::validate;
 use super::values::{Ctx, cap_spec, duration, gpu_ref, unit_name};
 use globset::{Glob, GlobSetBuilder};
 use std::collections::BTreeSet;
@@ -18,18 +20,35 @@ use toml::Spanned;
 
 /// Reads and validates the config at `path`.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &text).map_err(LoadError::Invalid)
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => parse(path, text).map_err(LoadError::Invalid),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+            let byte = bytes.get(at).copied().unwrap_or_default();
+            Err(LoadError::Invalid(ConfigError::at(
+                path,
+                valid,
+                at..at,
+                "",
+                format!("not a UTF-8 TOML file: byte 0x{byte:02x} is not UTF-8 text"),
+            )))
+        }
+    }
 }
 
 /// Validates config `text`; `file` is only used to name the file in errors.
 pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
+    let cx = Ctx { file, text };
+    if let Some(at) = text.find('\0') {
+        return Err(cx.err(at..at + 1, "", "not a UTF-8 TOML file: it holds a NUL byte"));
+    }
     let raw: RawConfig =
         toml::from_str(text).map_err(|e| ConfigError::from_toml(file, text, &e))?;
-    let cx = Ctx { file, text };
     let clock_cap = raw
         .clock_cap
         .as_ref()
@@ -50,6 +69,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
                     .map_err(|e| cx.err(a.span(), e.key, e.problem))
             })
             .transpose()?,
+        warnings: Vec::new(),
     };
     let mut names = BTreeSet::new();
     for (i, r) in raw.rule.iter().enumerate() {
@@ -66,6 +86,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         config.rules.push(rule);
     }
+    validate::guards_something(&cx, &raw)?;
+    validate::pages_have_a_sink(&cx, &raw, &config)?;
+    config.warnings = validate::flapping(&cx, &raw, &config);
     Ok(config)
 }
 
@@ -228,9 +251,12 @@ fn units(cx: &Ctx, raw: &RawUnits) -> Result<Units, ConfigError> {
             .collect::<Result<_, _>>()?;
         map.push(UnitMapping { gpu, units });
     }
+    let allow = Allowlist { patterns, set };
+    validate::allowlist(cx, raw, &allow)?;
     Ok(Units {
         auto: raw.auto.unwrap_or(true),
-        allow: Allowlist { patterns, set },
+        allow,
+        allow_any_unit: raw.allow_any_unit.unwrap_or(false),
         map,
     })
 }

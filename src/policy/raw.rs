@@ -52,6 +52,7 @@ pub struct RawRestarts {
 pub struct RawUnits {
     pub auto: Option<bool>,
     pub allow: Option<Spanned<Vec<Spanned<String>>>>,
+    pub allow_any_unit: Option<bool>,
     #[serde(default)]
     pub map: Vec<Spanned<RawUnitMap>>,
 }

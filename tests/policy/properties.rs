@@ -52,6 +52,9 @@ steps = [{ do = "cap_clocks" }, { do = "restart_units" }]
 name = "lost"
 metric = "gpu_lost"
 steps = [{ do = "page" }, { after = "30s", do = "restart_units" }]
+
+[alerts.webhook]   # pages need a sink
+url = "http://127.0.0.1:8080/hooks/gpu"
 "#;
 
 const UNITS: [&str; 4] = [

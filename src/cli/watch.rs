@@ -19,6 +19,7 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_FINDING));
         }
     };
+    crate::rlimit::raise_nofile_at_start();
     daemon::run(WatchOptions {
         config_path: path,
         config,

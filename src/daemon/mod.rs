@@ -45,6 +45,8 @@ pub struct WatchOptions {
     pub state_dir: Option<PathBuf>,
     /// Print each event to stdout as it happens (the journal under systemd).
     pub echo_events: bool,
+    /// `--interval` from the command line: overrides `[watchdog] interval`, also on reload.
+    pub interval: Option<Duration>,
 }
 
 /// Runs the watchdog until SIGTERM (or one sample with `once`).
@@ -237,7 +239,10 @@ impl Watch {
         self.service.reloading();
         let at = now_ms();
         match policy::load(&self.opts.config_path) {
-            Ok(new) => {
+            Ok(mut new) => {
+                if let Some(interval) = self.opts.interval {
+                    new.watchdog.interval = interval;
+                }
                 let mut detail = self.opts.config_path.display().to_string();
                 if new.watchdog.interval != self.config.watchdog.interval {
                     detail.push_str("; the new interval takes effect after a restart");

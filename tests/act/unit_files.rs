@@ -64,7 +64,10 @@ fn the_unit_leaves_the_daemon_room_for_open_files() {
         .find_map(|l| l.strip_prefix("LimitNOFILE="))
         .and_then(|v| v.trim().parse::<u64>().ok());
     // Far above the endpoint's 128 connections plus what restarts and state files need.
-    assert!(limit.is_some_and(|n| n >= 4096), "LimitNOFILE= is {limit:?}");
+    assert!(
+        limit.is_some_and(|n| n >= 4096),
+        "LimitNOFILE= is {limit:?}"
+    );
 }
 
 const POLKIT_HARNESS: &str = r#"

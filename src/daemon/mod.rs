@@ -52,6 +52,8 @@ pub struct WatchOptions {
     pub state_dir: Option<PathBuf>,
     /// Print each event to stdout as it happens (the journal under systemd).
     pub echo_events: bool,
+    /// `--interval` from the command line: overrides `[watchdog] interval`, also on reload.
+    pub interval: Option<Duration>,
 }
 
 /// Runs the watchdog until SIGTERM (or one sample with `once`).
@@ -83,6 +85,8 @@ struct Watch {
 impl Watch {
     fn start(opts: WatchOptions) -> Result<Self> {
         let config = opts.config.clone();
+        let token = config.watchdog.token_file.as_deref();
+        let token = token.map(crate::serve::read_token).transpose()?;
         let state_dir = opts
             .state_dir
             .clone()
@@ -109,6 +113,7 @@ impl Watch {
         let host = crate::host::hostname();
         let (oncall, oncall_problem) =
             OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE), &state_dir);
+        oncall.serve.set_token(token);
         let mut watch = Watch {
             state: persisted.policy,
             opts,
@@ -224,19 +229,14 @@ impl Watch {
         Ok(())
     }
 
-    /// Starts the HTTP endpoint on `[watchdog] listen`; a port in use is reported, not fatal:
-    /// guarding the GPUs matters more than being scraped.
+    /// Starts the HTTP endpoint on `[watchdog] listen`, on its own thread and runtime (see
+    /// `crate::serve::spawn_thread`); a port in use is reported, not fatal: guarding the GPUs
+    /// matters more than being scraped.
     async fn serve_http(&mut self) {
         let listen = self.config.watchdog.listen;
-        match crate::serve::bind(listen, Arc::clone(&self.oncall.serve)).await {
-            Ok((addr, server)) => {
-                tracing::info!("serving /metrics and /api/v1 on http://{addr}");
-                tokio::spawn(async move {
-                    if let Err(e) = server.await {
-                        tracing::error!("the HTTP endpoint stopped: {e}");
-                    }
-                });
-            }
+        let state = Arc::clone(&self.oncall.serve);
+        match crate::serve::spawn_thread(listen, state, crate::serve::Limits::default()) {
+            Ok(addr) => tracing::info!("serving /metrics and /api/v1 on http://{addr}"),
             Err(e) => {
                 let e = Event::new(now_ms(), EventKind::Started, format!("listen on {listen}"))
                     .result(EventResult::Failed, Some(e.to_string()));

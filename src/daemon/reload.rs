@@ -2,7 +2,9 @@
 //!
 //! Everything a running daemon can change, it changes — the rules (firing ones keep their
 //! ladder, reconciled by step content), the sampling interval, `dry_run`, the allowlist and
-//! the job timeout in the systemd actuator, the `[alerts]` sinks (alerts firing carry over).
+//! the job timeout in the systemd actuator, the `[alerts]` sinks (alerts firing carry over),
+//! the endpoint's bearer token (`token_file`, read again each time; `--interval` on the
+//! command line still wins over the file's).
 //! What needs a new process (`listen`, `state_dir`) refuses the whole reload, naming the key;
 //! so does an invalid file. Either way systemd hears `RELOADING=1` first and `READY=1` last.
 //!
@@ -21,12 +23,25 @@ impl Watch {
         let path = self.opts.config_path.display().to_string();
         let checked = policy::load(&self.opts.config_path)
             .map_err(|e| e.to_string())
-            .and_then(|new| self.restart_needed(&new).map(|()| new));
+            .and_then(|mut new| {
+                if let Some(interval) = self.opts.interval {
+                    new.watchdog.interval = interval;
+                }
+                self.restart_needed(&new)?;
+                let token = new.watchdog.token_file.as_deref();
+                let token = token
+                    .map(crate::serve::read_token)
+                    .transpose()
+                    .map_err(|e| format!("{path}: watchdog.token_file: {e:#}"))?;
+                Ok((new, token))
+            });
         match checked {
-            Ok(new) => {
+            Ok((new, token)) => {
                 for w in &new.warnings {
                     tracing::warn!("config warning: {w}");
                 }
+                // The token is read again on every reload: rotating it needs no restart.
+                self.oncall.serve.set_token(token);
                 let changed = self.apply(new);
                 let detail = if changed.is_empty() {
                     format!("{path}: nothing changed")
@@ -81,6 +96,9 @@ impl Watch {
     fn apply(&mut self, new: Config) -> Vec<&'static str> {
         let old = &self.config;
         let mut changed = Vec::new();
+        if new.watchdog.token_file != old.watchdog.token_file {
+            changed.push("watchdog.token_file");
+        }
         if new.watchdog.interval != old.watchdog.interval {
             changed.push("watchdog.interval");
             self.interval_ms.store(

@@ -132,11 +132,23 @@ fn watchdog(cx: &Ctx, raw: &RawWatchdog) -> Result<Watchdog, ConfigError> {
             )
         })?,
     };
+    let token_file = match &raw.token_file {
+        None => None,
+        Some(s) if Path::new(s.get_ref()).is_absolute() => Some(s.get_ref().into()),
+        Some(s) => {
+            return Err(cx.err(
+                s.span(),
+                "watchdog.token_file",
+                format!("token_file `{}` must be an absolute path", s.get_ref()),
+            ));
+        }
+    };
     Ok(Watchdog {
         interval,
         dry_run: raw.dry_run.unwrap_or(false),
         state_dir,
         listen,
+        token_file,
     })
 }
 

@@ -101,6 +101,9 @@ pub struct Watchdog {
     pub state_dir: PathBuf,
     /// Address of the HTTP endpoint (`/metrics`, `/healthz`, API); default `127.0.0.1:9844`.
     pub listen: SocketAddr,
+    /// File holding the bearer token every route but `/healthz` asks for; read at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `[restarts]`: limits on restarting any one unit.

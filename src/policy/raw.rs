@@ -33,6 +33,7 @@ pub struct RawWatchdog {
     pub dry_run: Option<bool>,
     pub state_dir: Option<Spanned<String>>,
     pub listen: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
 }
 
 /// `[restarts]`: the restart budget and cooldown shared by every unit.

@@ -270,7 +270,7 @@ fn a_restart_that_did_not_help_stops_the_restarts_and_says_nobody_was_paged() {
             );
             // Keep it hot (cooldown 1 s, budget 2): no restart loop, within this firing.
             std::thread::sleep(std::time::Duration::from_secs(4));
-            d.assert_alive();
+            d.assert_alive("after the restarts stopped");
             let events = d.events();
             let restarts = events
                 .iter()

@@ -337,7 +337,18 @@ pub enum Condition {
     Throttle(ThrottleReason),
     /// Fires while the GPU has fallen off the bus.
     GpuLost,
+    /// `metric = "memory_growth_pct"`: fires while used memory (the GPU's, or one unit's share)
+    /// grew steadily by more than `threshold` percent of the total over `window` (see
+    /// [`super::growth`]); clears once the growth is at or below `clear`.
+    MemoryGrowth {
+        window: Duration,
+        threshold: f64,
+        clear: f64,
+    },
 }
+
+/// The name of the leak metric in `watchdog.toml`.
+pub const MEMORY_GROWTH_PCT: &str = "memory_growth_pct";
 
 impl Condition {
     pub fn is_gpu_lost(&self) -> bool {
@@ -371,6 +382,16 @@ impl Serialize for Condition {
             }
             Condition::Throttle(r) => m.serialize_entry("throttle", r.name())?,
             Condition::GpuLost => m.serialize_entry("metric", "gpu_lost")?,
+            Condition::MemoryGrowth {
+                window,
+                threshold,
+                clear,
+            } => {
+                m.serialize_entry("metric", MEMORY_GROWTH_PCT)?;
+                m.serialize_entry("above", threshold)?;
+                m.serialize_entry("clear_below", clear)?;
+                m.serialize_entry("window", &humantime::format_duration(*window).to_string())?;
+            }
         }
         m.end()
     }

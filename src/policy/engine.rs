@@ -13,6 +13,10 @@
 //!   and the threshold; a pending rule is reset by any sample not past the threshold.
 //! - A missing value (not supported, no permission) neither fires, clears nor escalates a
 //!   rule: the engine waits for evidence.
+//! - A leak rule (`memory_growth_pct`) reads a trend, not a sample: its history lives in
+//!   [`GpuState::growth`] ([`super::growth`]). It reads the GPU's growth and each unit's; the
+//!   fastest unit past the threshold is named, and while there is one, `restart_units`
+//!   restarts the units past the threshold (`Firing::culprits`) and no other.
 //! - A lost GPU: every rule on it except `gpu_lost` rules clears with reason `gpu_lost`
 //!   (alerts resolved), and its cap is *dropped* (a `cap_dropped` action, nothing sent to the
 //!   device) instead of undone, so no undo fails forever against a GPU that is gone. When it
@@ -159,6 +163,53 @@ pub(crate) fn level(cond: &Condition, sample: &GpuSample) -> (Level, Option<f64>
             None => (Level::Unknown, None),
         },
         Condition::GpuLost => (pick(sample.is_lost(), true), None),
+        // A trend, not a sample: read by `observe` from the GPU's memory history.
+        Condition::MemoryGrowth { .. } => (Level::Unknown, None),
+    }
+}
+
+/// A rule's reading of this sample: its level and value, and for leak rules the words that
+/// name what grew ("vllm@0.service grew 12.4 GiB (15.5 %) in 30m") and the units to blame.
+struct Observed {
+    level: Level,
+    value: Option<f64>,
+    words: Option<String>,
+    culprits: std::collections::BTreeSet<String>,
+}
+
+fn observe(rule: &Rule, g: &mut GpuState, sample: &GpuSample, now_ms: UnixMs) -> Observed {
+    let Condition::MemoryGrowth {
+        window,
+        threshold,
+        clear,
+    } = &rule.condition
+    else {
+        let (level, value) = level(&rule.condition, sample);
+        return Observed {
+            level,
+            value,
+            words: None,
+            culprits: Default::default(),
+        };
+    };
+    let history = g.growth.entry(rule.name.clone()).or_default();
+    let trend = history.observe(*window, sample, now_ms);
+    let value = trend.leader(*threshold).map(|(_, grew)| grew.pct);
+    let level = match value {
+        None => Level::Unknown,
+        Some(v) if v > *threshold => Level::Over,
+        Some(v) if v <= *clear => Level::Under,
+        Some(_) => Level::Between,
+    };
+    Observed {
+        level,
+        value,
+        words: Some(format!(
+            "{} (above {:.1} %)",
+            trend.words(*threshold, *window),
+            threshold
+        )),
+        culprits: trend.culprits(*threshold),
     }
 }
 
@@ -171,11 +222,17 @@ fn evaluate(
     sample: &GpuSample,
     em: &mut Emit<'_>,
 ) {
-    let (lvl, value) = level(&rule.condition, sample);
+    let now = em.now_ms;
+    let seen = observe(rule, g, sample, now);
+    let (lvl, value) = (seen.level, seen.value);
     if value.is_some() {
         rs.last_value = value;
     }
-    let now = em.now_ms;
+    if let Some(f) = rs.firing.as_mut()
+        && lvl != Level::Unknown
+    {
+        f.culprits = seen.culprits.clone();
+    }
     let Some(f) = rs.firing.as_mut() else {
         if lvl != Level::Over {
             rs.pending_since_ms = None;
@@ -190,13 +247,14 @@ fn evaluate(
             "{} fired on GPU {}: {} for {}",
             rule.name,
             sample.index,
-            ladder::reading(rule, value),
+            seen.words.unwrap_or_else(|| ladder::reading(rule, value)),
             ladder::human(rule.sustain)
         );
         em.push(Some(rule), ActionKind::Fired { value }, summary);
         let f = rs.firing.insert(Firing {
             fired_ms: now,
             severity: rule.severity,
+            culprits: seen.culprits,
             ..Firing::default()
         });
         ladder::escalate(config, rule, f, g, units, sample, (lvl, value), em);
@@ -328,6 +386,8 @@ fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
         );
     }
     g.cap = CapState::default();
+    // The memory of a GPU that comes back is a new story.
+    g.growth.clear();
 }
 
 /// Rules in the state that the config no longer has (or that no longer watch this GPU).
@@ -357,8 +417,16 @@ fn drop_stale_rules(config: &Config, g: &mut GpuState, sample: &GpuSample, em: &
             );
         }
     }
-    // Caps kept after their rule cleared (`undo_on_clear = false`) go with the rule.
+    // Caps kept after their rule cleared (`undo_on_clear = false`) go with the rule, and so
+    // does the memory history of a leak rule.
     g.cap.holders.retain(|name, _| current(name));
+    g.growth.retain(|name, _| {
+        config
+            .rules
+            .iter()
+            .any(|r| &r.name == name && matches!(r.condition, Condition::MemoryGrowth { .. }))
+            && current(name)
+    });
 }
 
 pub(crate) fn ms(d: std::time::Duration) -> u64 {

@@ -98,14 +98,14 @@ pub(crate) fn escalate(
             format!(
                 "GPU {}: {} ({})",
                 sample.index,
-                reading(rule, value),
+                reading_of(rule, f, value),
                 rule.name
             )
         } else {
             format!(
                 "GPU {}: {}, firing for {} ({})",
                 sample.index,
-                reading(rule, value),
+                reading_of(rule, f, value),
                 human(Duration::from_millis(firing_for)),
                 rule.name
             )
@@ -318,7 +318,34 @@ pub(crate) fn reading(rule: &Rule, value: Option<f64>) -> String {
         }
         Condition::Throttle(r) => format!("throttle reason {r} active"),
         Condition::GpuLost => "the GPU fell off the bus".into(),
+        Condition::MemoryGrowth {
+            window,
+            threshold,
+            clear,
+        } => {
+            let over = value.is_none_or(|v| v > *threshold);
+            format!(
+                "memory growth {} in {} ({})",
+                value.map_or("unknown".into(), |v| format!("{v:.1} %")),
+                humantime::format_duration(*window),
+                if over {
+                    format!("above {threshold:.1} %")
+                } else {
+                    format!("fired above {threshold:.1} %, clears at or below {clear:.1} %")
+                }
+            )
+        }
     }
+}
+
+/// [`reading`], naming the units a leak rule blames: "…(above 10.0 %) in vllm@0.service".
+pub(crate) fn reading_of(rule: &Rule, f: &Firing, value: Option<f64>) -> String {
+    let text = reading(rule, value);
+    if f.culprits.is_empty() {
+        return text;
+    }
+    let names: Vec<&str> = f.culprits.iter().map(String::as_str).collect();
+    format!("{text} in {}", names.join(", "))
 }
 
 /// The reading that let a rule clear: "temperature 79.0 °C (below 80.0 °C)".
@@ -343,6 +370,11 @@ pub(crate) fn clear_reading(rule: &Rule, value: Option<f64>) -> String {
         }
         Condition::Throttle(r) => format!("throttle reason {r} no longer active"),
         Condition::GpuLost => "the GPU answers again".into(),
+        Condition::MemoryGrowth { window, clear, .. } => format!(
+            "memory growth {} in {} (at or below {clear:.1} %)",
+            value.map_or("unknown".into(), |v| format!("{v:.1} %")),
+            humantime::format_duration(*window)
+        ),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod build;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod growth;
 mod ladder;
 pub mod raw;
 mod restarts;
@@ -26,8 +27,9 @@ mod values;
 pub use action::{Action, ActionKind, ClearReason, ClockCap, GaveUp, GpuId, RefuseReason};
 pub use build::{load, parse};
 pub use config::{
-    Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Limit, Metric,
-    PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction, UnitMapping, Units, Watchdog,
+    Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Limit,
+    MEMORY_GROWTH_PCT, Metric, PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction,
+    UnitMapping, Units, Watchdog,
 };
 pub use engine::{shutdown, step};
 pub use error::{ConfigError, ConfigWarning, LoadError};

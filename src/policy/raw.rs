@@ -100,6 +100,8 @@ pub struct RawRule {
     pub clear_below: Option<Spanned<f64>>,
     pub clear_above: Option<Spanned<f64>>,
     pub clear_for: Option<Spanned<String>>,
+    /// How far back `memory_growth_pct` looks for a trend.
+    pub window: Option<Spanned<String>>,
     pub severity: Option<Spanned<String>>,
     pub gpus: Option<Spanned<Vec<Spanned<RawGpuRef>>>>,
     pub cap: Option<Spanned<RawCap>>,

@@ -63,7 +63,22 @@ pub(crate) fn restart_units(
     if lvl != Level::Over {
         return;
     }
-    let list = config.units.for_gpu(sample);
+    let mut list = config.units.for_gpu(sample);
+    if !f.culprits.is_empty() {
+        // A leak rule that can name the leaking units restarts those and no other.
+        list.retain(|u| f.culprits.contains(u));
+        if list.is_empty() && !f.no_units_reported {
+            f.no_units_reported = true;
+            let names: Vec<&str> = f.culprits.iter().map(String::as_str).collect();
+            let summary = format!(
+                "nothing to restart on GPU {}: the leaking {} is neither pinned to it in [units] \
+                 nor taken with auto = true",
+                sample.index,
+                names.join(", ")
+            );
+            em.push(Some(rule), ActionKind::NoUnitsToRestart, summary);
+        }
+    }
     if list.is_empty() {
         if !f.no_units_reported {
             f.no_units_reported = true;

@@ -3,7 +3,9 @@
 //! a ladder whose steps are known, in order and not repeated. Part of the second loading
 //! phase ([`super::build`]).
 
-use super::config::{Condition, Config, GpuSelector, Metric, Rule, Severity, Step, StepAction};
+use super::config::{
+    Condition, Config, GpuSelector, MEMORY_GROWTH_PCT, Metric, Rule, Severity, Step, StepAction,
+};
 use super::error::ConfigError;
 use super::raw::RawRule;
 use super::validate::reading;
@@ -32,6 +34,15 @@ pub(super) fn rule(
         ));
     }
     let condition = condition(cx, raw, key)?;
+    if let Some(w) = &raw.window
+        && !matches!(condition, Condition::MemoryGrowth { .. })
+    {
+        return Err(cx.err(
+            w.span(),
+            format!("{key}.window"),
+            format!("`window` is only for metric = \"{MEMORY_GROWTH_PCT}\": this rule compares each sample"),
+        ));
+    }
     let severity = match &raw.severity {
         None => Severity::Warning,
         Some(s) => Severity::from_name(s.get_ref()).ok_or_else(|| {
@@ -89,6 +100,7 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
     let metric_names = || {
         let mut names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
         names.push("gpu_lost");
+        names.push(MEMORY_GROWTH_PCT);
         names.join(", ")
     };
     // Either a condition without a number (throttle, gpu_lost) or a metric name to compare.
@@ -130,6 +142,9 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
             t,
         ),
         (Some(m), None) if m.get_ref() == "gpu_lost" => (Some(Condition::GpuLost), m),
+        (Some(m), None) if m.get_ref() == MEMORY_GROWTH_PCT => {
+            return super::validate::growth(cx, raw, key, m);
+        }
         (Some(m), None) => (None, m),
     };
     if let Some(cond) = boolean {

@@ -50,6 +50,9 @@ pub struct GpuState {
     pub rules: BTreeMap<String, RuleState>,
     #[serde(default)]
     pub cap: CapState,
+    /// Memory history of each `memory_growth_pct` rule watching this GPU, by rule name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub growth: BTreeMap<String, super::growth::Growth>,
 }
 
 /// One rule on one GPU that is pending or firing.
@@ -111,6 +114,10 @@ pub struct Firing {
     /// "No units to restart" was reported.
     #[serde(default)]
     pub no_units_reported: bool,
+    /// Leak rules: the units whose own memory growth is past the threshold at the last
+    /// sample. When there are any, `restart_units` restarts them and no other unit.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub culprits: BTreeSet<String>,
 }
 
 /// A restart whose effect is still to be judged.

@@ -158,6 +158,18 @@ fn condition_words(rule: &Rule) -> String {
             "when inactive".into(),
         ),
         Condition::GpuLost => ("GPU lost".into(), "when it answers again".into()),
+        Condition::MemoryGrowth {
+            window,
+            threshold,
+            clear,
+        } => (
+            format!(
+                "memory (of the GPU or of one unit) growing steadily by more than {threshold:.1} % \
+                 in {}",
+                human(*window)
+            ),
+            format!("at or below {clear:.1} % growth"),
+        ),
     };
     format!(
         "{fire}{}, clears {clear}{}; on {gpus}",

@@ -172,5 +172,11 @@ fn summary(c: &Condition) -> String {
         } => format!("{} < {}", metric.label(), metric.format(*threshold)),
         Condition::Throttle(r) => format!("throttle {}", r.name()),
         Condition::GpuLost => "GPU lost".to_string(),
+        Condition::MemoryGrowth {
+            window, threshold, ..
+        } => format!(
+            "memory growth > {threshold:.1} % in {}",
+            humantime::format_duration(*window)
+        ),
     }
 }

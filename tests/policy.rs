@@ -11,6 +11,8 @@ mod cli;
 mod configs;
 #[path = "policy/ladder.rs"]
 mod ladder;
+#[path = "policy/leak.rs"]
+mod leak;
 #[path = "policy/lifecycle.rs"]
 mod lifecycle;
 #[path = "policy/properties.rs"]

@@ -52,6 +52,23 @@ pub fn with_unit(mut g: GpuSample, pid: u32, unit: &str) -> GpuSample {
     g
 }
 
+/// Adds a process owned by `unit` holding `bytes` of the GPU's memory.
+pub fn with_unit_memory(g: GpuSample, pid: u32, unit: &str, bytes: u64) -> GpuSample {
+    let mut g = with_unit(g, pid, unit);
+    if let Field::Value(procs) = &mut g.processes
+        && let Some(p) = procs.last_mut()
+    {
+        p.used_memory_bytes = Some(bytes);
+    }
+    g
+}
+
+/// GPU `index` with `gib` GiB of its 80 GiB used.
+pub fn with_memory_gib(mut g: GpuSample, gib: f64) -> GpuSample {
+    g.memory_used_bytes = Field::Value((gib * GIB as f64) as u64);
+    g
+}
+
 pub fn without_temperature(mut g: GpuSample) -> GpuSample {
     g.temperature_c = Field::missing(Missing::NotSupported);
     g

@@ -4,7 +4,9 @@
 //! are legal configs that probably do not do what was meant (a pinned unit outside the
 //! allowlist, a restart step with nothing it may restart).
 
-use super::config::{CapSpec, Condition, Config, GpuSelector, PowerLimit, Rule, StepAction};
+use super::config::{
+    CapSpec, Condition, Config, GpuSelector, MEMORY_GROWTH_PCT, PowerLimit, Rule, StepAction,
+};
 use super::ladder::human;
 use std::fmt::Write;
 
@@ -60,7 +62,9 @@ pub fn summary(config: &Config) -> String {
             rule.severity,
             condition_words(rule)
         );
-        if !rule.steps.is_empty() {
+        if rule.steps.is_empty() {
+            let _ = writeln!(s, "      ladder: none (recorded only)");
+        } else {
             let ladder: Vec<String> = rule
                 .steps
                 .iter()
@@ -164,11 +168,11 @@ fn condition_words(rule: &Rule) -> String {
             clear,
         } => (
             format!(
-                "memory (of the GPU or of one unit) growing steadily by more than {threshold:.1} % \
-                 in {}",
+                "{MEMORY_GROWTH_PCT} above {threshold:.1} % in {} (steady growth of the GPU's or \
+                 one unit's memory)",
                 human(*window)
             ),
-            format!("at or below {clear:.1} % growth"),
+            format!("at or below {clear:.1} %"),
         ),
     };
     format!(

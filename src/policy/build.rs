@@ -88,6 +88,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
     }
     validate::guards_something(&cx, &raw)?;
     validate::pages_have_a_sink(&cx, &raw, &config)?;
+    validate::growth_windows_fill(&cx, &raw, &config)?;
     config.warnings = validate::flapping(&cx, &raw, &config);
     Ok(config)
 }

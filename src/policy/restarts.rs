@@ -2,7 +2,7 @@
 //!
 //! A firing rule whose ladder reached `restart_units` restarts the GPU's allowlisted units
 //! while its reading is past the threshold (never while it merely holds between threshold and
-//! clear level). Every restart is then judged: `verify` after systemd reported the unit back
+//! clear level). A leak rule that blames units (`Firing::culprits`) restarts those only. Every restart is then judged: `verify` after systemd reported the unit back
 //! (at the latest `job_timeout + verify` after the decision) the reading must no longer be
 //! past the threshold, else restarting did not help. Within one firing (fired → cleared) a
 //! unit is restarted at most `budget` times, and at most `budget` times per `window` across

@@ -146,6 +146,44 @@ pub(super) fn growth(
     })
 }
 
+/// Samples each quarter of a growth rule's window must hold at `[watchdog] interval`: a
+/// quarter without a reading makes the trend unknown, so fewer would never judge a leak.
+const SAMPLES_PER_QUARTER: u32 = 4;
+
+/// Refuses a `memory_growth_pct` window too short for `[watchdog] interval` to fill.
+pub(super) fn growth_windows_fill(
+    cx: &Ctx,
+    raw: &RawConfig,
+    config: &Config,
+) -> Result<(), ConfigError> {
+    let interval = config.watchdog.interval;
+    let least = interval * SAMPLES_PER_QUARTER * super::growth::SEGMENTS as u32;
+    for (i, (r, rule)) in raw.rule.iter().zip(&config.rules).enumerate() {
+        let Condition::MemoryGrowth { window, .. } = rule.condition else {
+            continue;
+        };
+        if window >= least {
+            continue;
+        }
+        let Some(w) = &r.get_ref().window else {
+            continue;
+        };
+        return Err(cx.err(
+            w.span(),
+            format!("rule[{i}].window"),
+            format!(
+                "window `{}` is too short for samples every {}: each quarter of it needs {} \
+                 samples, so use a window of at least {}",
+                w.get_ref(),
+                humantime::format_duration(interval),
+                SAMPLES_PER_QUARTER,
+                humantime::format_duration(least)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses an allowlist that matches every unit (`*`, `**`, `*.service`) unless
 /// `allow_any_unit = true` says it is meant.
 pub(super) fn allowlist(cx: &Ctx, raw: &RawUnits, allow: &Allowlist) -> Result<(), ConfigError> {

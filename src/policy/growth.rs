@@ -263,6 +263,23 @@ mod tests {
     }
 
     #[test]
+    fn a_new_window_starts_the_history_afresh() {
+        let mut sample = GpuSample {
+            memory_total_bytes: crate::gpu::Field::Value(1000),
+            ..GpuSample::default()
+        };
+        let mut g = Growth::default();
+        for t in 0..100 {
+            sample.memory_used_bytes = crate::gpu::Field::Value(100 + t);
+            g.observe(Duration::from_secs(320), &sample, t * 1000);
+        }
+        assert_eq!(g.bucket_ms, 10_000);
+        assert_eq!(g.gpu.floors.len(), 10);
+        g.observe(Duration::from_secs(640), &sample, 100_000);
+        assert_eq!((g.bucket_ms, g.gpu.floors.len()), (20_000, 1));
+    }
+
+    #[test]
     fn history_stays_within_one_window() {
         let long: Vec<(u64, u64)> = (0..=1000).map(|k| (k, 100 + k)).collect();
         let mut s = Series::default();

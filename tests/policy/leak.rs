@@ -2,7 +2,7 @@
 //! is covered, a vLLM-style preallocation to 90 % never does, a restart starts the trend
 //! afresh, a garbage-collecting sawtooth is no leak, missing readings are gaps, the history
 //! survives a daemon restart, and with two units on a GPU only the leaking one is named and
-//! restarted.
+//! restarted (both, when only their sum grows past the threshold).
 
 use crate::support::{GIB, Run, config, gpu, with_memory_gib, with_unit_memory};
 use gpuwarden::gpu::{Field, GpuSample, Missing};
@@ -236,4 +236,29 @@ fn of_two_units_on_one_gpu_only_the_leaking_one_is_named_and_restarted() {
         .filter(|a| matches!(a.kind, ActionKind::RestartUnit { .. }))
         .count();
     assert_eq!(restarts, 1);
+}
+
+#[test]
+fn growth_spread_over_two_units_restarts_the_gpus_units() {
+    // each unit grows 0.2 GiB a minute (7.5 %, under the threshold), the GPU 0.4 (15 %): no
+    // unit is to blame alone, so the GPU's units are restarted as for any rule
+    let text = LEAK.replace("[[units.map]]\ngpu = 0\nunits = [\"vllm@0.service\"]\n", "");
+    let mut run = Run::new(config(&text));
+    every_10s(&mut run, 0, 2100, |t| {
+        let each = ((10.0 + t as f64 * 0.2 / 60.0) * GIB as f64) as u64;
+        let g = with_unit_memory(gpu(0, 60.0), 100, "vllm@0.service", each);
+        let mut g = with_unit_memory(g, 200, "vllm@1.service", each);
+        g.memory_used_bytes = Field::Value(2 * each + GIB);
+        vec![g]
+    });
+    assert_eq!(
+        run.story(),
+        vec![
+            "1800s fired",
+            "1800s notify",
+            "2100s restart_unit vllm@0.service",
+            "2100s restart_unit vllm@1.service",
+        ]
+    );
+    assert!(summary_of(&run, "fired").contains(": memory grew 12.0 GiB (15.0 %) in 30m"));
 }

@@ -3,8 +3,9 @@
 //!
 //! Each check names the bad value in lowercase and says what would be right. This file reads
 //! the file (UTF-8 TOML only), walks the document and applies defaults; `[[rule]]` tables are
-//! checked in [`super::rules`], the smaller value types (durations, unit names, GPU
-//! references, caps) in [`super::values`], what the whole means in [`super::validate`].
+//! checked in [`super::rules`] (leak rules in [`super::growth_rules`]), the smaller value
+//! types (durations, unit names, GPU references, caps) in [`super::values`], what the whole
+//! means in [`super::validate`].
 
 use super::config::{Allowlist, Config, RestartPolicy, UnitMapping, Units, Watchdog};
 use super::error::{ConfigError, LoadError};
@@ -88,7 +89,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
     }
     validate::guards_something(&cx, &raw)?;
     validate::pages_have_a_sink(&cx, &raw, &config)?;
-    validate::growth_windows_fill(&cx, &raw, &config)?;
+    super::growth_rules::growth_windows_fill(&cx, &raw, &config)?;
     config.warnings = validate::flapping(&cx, &raw, &config);
     Ok(config)
 }

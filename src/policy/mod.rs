@@ -15,6 +15,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod growth;
+mod growth_rules;
 mod ladder;
 pub mod raw;
 mod restarts;

@@ -143,7 +143,7 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
         ),
         (Some(m), None) if m.get_ref() == "gpu_lost" => (Some(Condition::GpuLost), m),
         (Some(m), None) if m.get_ref() == MEMORY_GROWTH_PCT => {
-            return super::validate::growth(cx, raw, key, m);
+            return super::growth_rules::growth(cx, raw, key, m);
         }
         (Some(m), None) => (None, m),
     };

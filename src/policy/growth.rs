@@ -9,10 +9,13 @@
 //!   *floor* (lowest reading), so a series holds at most `BUCKETS + 1` numbers whatever the
 //!   sampling interval. Floors ignore spikes and garbage-collection sawtooth peaks: a leak
 //!   raises the floor, a busy allocator does not.
-//! - The window is cut into [`SEGMENTS`] equal parts and the reading is the growth of the
-//!   *slowest* part, times [`SEGMENTS`]: the growth of the whole window at its slowest pace.
-//!   A steady leak grows in every part and reads its full growth; a jump (a model loaded, a KV
-//!   cache preallocated) grows in one part only and reads 0.
+//! - The window is cut into [`SEGMENTS`] equal parts (eighths) and the reading is the growth
+//!   of the *slowest* part, times [`SEGMENTS`]: the growth of the whole window at its slowest
+//!   pace. A steady leak grows in every part and reads its full growth; a jump (a KV cache
+//!   preallocated) or a ramp shorter than half the window (weights loading) does not grow in
+//!   every part and reads 0. Any pattern that repeats within the window (a sawtooth) cannot
+//!   grow in every part either; a leak under a sawtooth is seen when the sawtooth is faster
+//!   than a part (each part's floor is then a low point of the sawtooth).
 //! - A reading below every floor of the window (a restart, a freed cache) starts the trend
 //!   afresh, and a trend younger than the window reads 0: a restarted server gets a whole
 //!   window before it is judged again.
@@ -30,7 +33,7 @@ use std::time::Duration;
 /// Buckets per window: each series keeps at most this many floors (plus the current one).
 pub const BUCKETS: u64 = 32;
 /// Parts of the window that must all have grown.
-pub const SEGMENTS: u64 = 4;
+pub const SEGMENTS: u64 = 8;
 const PER_SEGMENT: u64 = BUCKETS / SEGMENTS;
 
 /// One rule's memory history on one GPU.

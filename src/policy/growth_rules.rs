@@ -111,9 +111,9 @@ pub(super) fn growth(
     })
 }
 
-/// Samples each quarter of a growth rule's window must hold at `[watchdog] interval`: a
-/// quarter without a reading makes the trend unknown, so fewer would never judge a leak.
-const SAMPLES_PER_QUARTER: u32 = 4;
+/// Samples each eighth of a growth rule's window must hold at `[watchdog] interval`: an
+/// eighth without a reading makes the trend unknown, so fewer would never judge a leak.
+const SAMPLES_PER_PART: u32 = 4;
 
 /// Refuses a `memory_growth_pct` window too short for `[watchdog] interval` to fill.
 pub(super) fn growth_windows_fill(
@@ -122,7 +122,7 @@ pub(super) fn growth_windows_fill(
     config: &Config,
 ) -> Result<(), ConfigError> {
     let interval = config.watchdog.interval;
-    let least = interval * SAMPLES_PER_QUARTER * super::growth::SEGMENTS as u32;
+    let least = interval * SAMPLES_PER_PART * super::growth::SEGMENTS as u32;
     for (i, (r, rule)) in raw.rule.iter().zip(&config.rules).enumerate() {
         let Condition::MemoryGrowth { window, .. } = rule.condition else {
             continue;
@@ -137,11 +137,11 @@ pub(super) fn growth_windows_fill(
             w.span(),
             format!("rule[{i}].window"),
             format!(
-                "window `{}` is too short for samples every {}: each quarter of it needs {} \
+                "window `{}` is too short for samples every {}: each eighth of it needs {} \
                  samples, so use a window of at least {}",
                 w.get_ref(),
                 humantime::format_duration(interval),
-                SAMPLES_PER_QUARTER,
+                SAMPLES_PER_PART,
                 humantime::format_duration(least)
             ),
         ));

@@ -1,7 +1,8 @@
 //! [`State`]: everything the engine remembers between samples.
 //!
 //! Rules pending and firing per GPU, how far each ladder got, the caps applied per GPU (and
-//! which rules hold them), and the restart history of every unit. All time lives here, as
+//! which rules hold them), the memory history of leak rules (bounded: see
+//! [`super::growth`]), and the restart history of every unit. All time lives here, as
 //! `UnixMs` stamps passed in by the caller. It is serde-serializable so the daemon can persist
 //! it atomically: a daemon restart neither forgets caps nor double-restarts units. The
 //! read-only helpers at the bottom are what metrics and the dashboard show.

@@ -8,7 +8,7 @@ use crate::support::{GIB, Run, config, gpu, with_memory_gib, with_unit_memory};
 use gpuwarden::gpu::{Field, GpuSample, Missing};
 use gpuwarden::policy::{ActionKind, State};
 
-/// 10 % of an 80 GiB card is 8 GiB; the window's growth is read at its slowest quarter's pace.
+/// 10 % of an 80 GiB card is 8 GiB; the window's growth is read at its slowest eighth's pace.
 const LEAK: &str = r#"
 [units]
 allow = ["vllm@*.service"]
@@ -43,9 +43,9 @@ fn jitter(t: u64) -> f64 {
     ((t / 10 * 7919) % 100) as f64 / 500.0
 }
 
-/// One sample every 10 s from `from` to `to` (inclusive).
-fn every_10s(run: &mut Run, from: u64, to: u64, mut f: impl FnMut(u64) -> Vec<GpuSample>) {
-    for t in (from..=to).step_by(10) {
+/// One sample every 5 s from `from` to `to` (inclusive).
+fn every_5s(run: &mut Run, from: u64, to: u64, mut f: impl FnMut(u64) -> Vec<GpuSample>) {
+    for t in (from..=to).step_by(5) {
         run.at(t, f(t));
     }
 }
@@ -62,7 +62,7 @@ fn summary_of(run: &Run, kind: &str) -> String {
 fn a_steady_leak_fires_once_the_window_is_covered() {
     // 0.4 GiB a minute: 12 GiB (15 %) in 30 minutes
     let mut run = Run::new(config(LEAK));
-    every_10s(&mut run, 0, 2400, |t| vec![mem(leaking(t, 0, 0.4))]);
+    every_5s(&mut run, 0, 2400, |t| vec![mem(leaking(t, 0, 0.4))]);
     assert_eq!(
         run.story(),
         vec![
@@ -84,7 +84,7 @@ fn a_steady_leak_fires_once_the_window_is_covered() {
 fn a_slower_leak_than_the_threshold_never_fires() {
     // 0.2 GiB a minute: 6 GiB (7.5 %) in 30 minutes, for six hours
     let mut run = Run::new(config(LEAK));
-    every_10s(&mut run, 0, 6 * 3600, |t| {
+    every_5s(&mut run, 0, 6 * 3600, |t| {
         vec![mem(20.0 + t as f64 * 0.2 / 60.0)]
     });
     assert_eq!(run.story(), Vec::<String>::new());
@@ -95,7 +95,7 @@ fn preallocating_90_percent_then_running_flat_for_12_hours_never_fires() {
     let mut run = Run::new(config(LEAK));
     // the driver's context only, then vLLM starts: weights and KV cache to 72 GiB (90 %) in a
     // minute, then flat with a little jitter for twelve hours
-    every_10s(&mut run, 0, 12 * 3600 + 600, |t| {
+    every_5s(&mut run, 0, 12 * 3600 + 600, |t| {
         let gib = match t {
             0..600 => 0.5,
             600..660 => 0.5 + (t - 600) as f64 * 71.5 / 60.0,
@@ -109,15 +109,30 @@ fn preallocating_90_percent_then_running_flat_for_12_hours_never_fires() {
 }
 
 #[test]
+fn a_model_loading_for_ten_minutes_then_flat_never_fires() {
+    // weights streamed from a slow disk: 2 to 72 GiB over ten minutes, then flat
+    let mut run = Run::new(config(LEAK));
+    every_5s(&mut run, 0, 3 * 3600, |t| {
+        let gib = match t {
+            0..1800 => 2.0,
+            1800..2400 => 2.0 + (t - 1800) as f64 * 70.0 / 600.0,
+            _ => 72.0,
+        };
+        vec![mem(gib)]
+    });
+    assert_eq!(run.story(), Vec::<String>::new());
+}
+
+#[test]
 fn a_restart_clears_the_leak_and_the_new_server_gets_a_whole_window() {
     let mut run = Run::new(config(LEAK));
-    every_10s(&mut run, 0, 2100, |t| vec![mem(leaking(t, 0, 0.4))]);
+    every_5s(&mut run, 0, 2100, |t| vec![mem(leaking(t, 0, 0.4))]);
     assert!(
         run.story()
             .ends_with(&["2100s restart_unit vllm@0.service".to_string()])
     );
     // the server comes back: near empty, then preallocates again and stays flat
-    every_10s(&mut run, 2110, 2110 + 4 * 3600, |t| {
+    every_5s(&mut run, 2110, 2110 + 4 * 3600, |t| {
         vec![mem(if t < 2150 { 1.0 } else { 72.0 })]
     });
     assert_eq!(
@@ -131,7 +146,7 @@ fn a_restart_clears_the_leak_and_the_new_server_gets_a_whole_window() {
     );
     // and the same server leaking again is caught again, a window after it started leaking
     let from = 2110 + 4 * 3600 + 10;
-    every_10s(&mut run, from, from + 2400, |t| {
+    every_5s(&mut run, from, from + 2400, |t| {
         vec![mem(leaking(t, from, 0.4))]
     });
     let fired: Vec<String> = run
@@ -146,16 +161,18 @@ fn a_restart_clears_the_leak_and_the_new_server_gets_a_whole_window() {
 fn a_garbage_collecting_sawtooth_with_no_net_growth_never_fires() {
     // grows 6 GiB over 5 minutes, collected back to 40 GiB, again and again for six hours
     let mut run = Run::new(config(LEAK));
-    every_10s(&mut run, 0, 6 * 3600, |t| {
+    every_5s(&mut run, 0, 6 * 3600, |t| {
         vec![mem(40.0 + (t % 300) as f64 * 6.0 / 300.0)]
     });
     assert_eq!(run.story(), Vec::<String>::new());
-    // the same sawtooth on a floor that rises 0.4 GiB a minute is a leak
+    // a faster sawtooth (one a minute, shorter than an eighth of the window) on a floor that
+    // rises 0.4 GiB a minute is a leak: the floor is what is read
     let mut run = Run::new(config(LEAK));
-    every_10s(&mut run, 0, 2400, |t| {
-        vec![mem(leaking(t, 0, 0.4) + (t % 300) as f64 * 6.0 / 300.0)]
+    every_5s(&mut run, 0, 2400, |t| {
+        vec![mem(leaking(t, 0, 0.4) + (t % 60) as f64 * 6.0 / 60.0)]
     });
-    assert_eq!(run.story()[0], "1800s fired");
+    let fired = run.story().into_iter().find(|l| l.ends_with("fired"));
+    assert_eq!(fired.as_deref(), Some("1800s fired"), "{:?}", run.story());
 }
 
 #[test]
@@ -166,16 +183,16 @@ fn missing_readings_are_gaps_not_zeros() {
         g
     };
     // a minute without memory readings now and then neither resets the trend nor fires
-    every_10s(&mut run, 0, 2400, |t| {
+    every_5s(&mut run, 0, 2400, |t| {
         let g = mem(leaking(t, 0, 0.4));
         vec![if t % 600 >= 540 { blind(g) } else { g }]
     });
     assert_eq!(run.story()[0], "1800s fired");
-    // ten minutes without readings: while a quarter of the window has none the trend is
-    // unknown, and the growth hidden in the gap counts for one quarter only, so the rule
+    // ten minutes without readings: while an eighth of the window has none the trend is
+    // unknown, and the growth hidden in the gap counts for one eighth only, so the rule
     // waits until the gap has nearly left the window
     let mut run = Run::new(config(LEAK));
-    every_10s(&mut run, 0, 3600, |t| {
+    every_5s(&mut run, 0, 3600, |t| {
         let g = mem(leaking(t, 0, 0.4));
         vec![if (900..1500).contains(&t) {
             blind(g)
@@ -184,18 +201,18 @@ fn missing_readings_are_gaps_not_zeros() {
         }]
     });
     let fired = run.story().into_iter().find(|l| l.ends_with("fired"));
-    assert_eq!(fired.as_deref(), Some("3150s fired"), "{:?}", run.story());
+    assert_eq!(fired.as_deref(), Some("3210s fired"), "{:?}", run.story());
 }
 
 #[test]
 fn the_history_is_bounded_and_survives_a_daemon_restart() {
     let mut run = Run::new(config(LEAK));
-    every_10s(&mut run, 0, 1200, |t| vec![mem(leaking(t, 0, 0.4))]);
+    every_5s(&mut run, 0, 1200, |t| vec![mem(leaking(t, 0, 0.4))]);
     let saved = serde_json::to_string(&run.state).unwrap_or_else(|e| panic!("{e}"));
     let back: State = serde_json::from_str(&saved).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back, run.state);
     run.state = back;
-    every_10s(&mut run, 1210, 12 * 3600, |t| vec![mem(leaking(t, 0, 0.4))]);
+    every_5s(&mut run, 1210, 12 * 3600, |t| vec![mem(leaking(t, 0, 0.4))]);
     assert_eq!(run.story()[0], "1800s fired");
     let growth = &run.state.gpus["GPU-0"].growth["gpu-memory-leak"];
     assert!(growth.gpu.floors.len() <= 33, "{}", growth.gpu.floors.len());
@@ -205,7 +222,7 @@ fn the_history_is_bounded_and_survives_a_daemon_restart() {
 fn of_two_units_on_one_gpu_only_the_leaking_one_is_named_and_restarted() {
     let text = LEAK.replace("[[units.map]]\ngpu = 0\nunits = [\"vllm@0.service\"]\n", "");
     let mut run = Run::new(config(&text));
-    every_10s(&mut run, 0, 2300, |t| {
+    every_5s(&mut run, 0, 2300, |t| {
         let steady = 30 * GIB;
         let leak = ((10.0 + t as f64 * 0.4 / 60.0) * GIB as f64) as u64;
         let g = with_unit_memory(gpu(0, 60.0), 100, "vllm@0.service", steady);
@@ -244,7 +261,7 @@ fn growth_spread_over_two_units_restarts_the_gpus_units() {
     // unit is to blame alone, so the GPU's units are restarted as for any rule
     let text = LEAK.replace("[[units.map]]\ngpu = 0\nunits = [\"vllm@0.service\"]\n", "");
     let mut run = Run::new(config(&text));
-    every_10s(&mut run, 0, 2100, |t| {
+    every_5s(&mut run, 0, 2100, |t| {
         let each = ((10.0 + t as f64 * 0.2 / 60.0) * GIB as f64) as u64;
         let g = with_unit_memory(gpu(0, 60.0), 100, "vllm@0.service", each);
         let mut g = with_unit_memory(g, 200, "vllm@1.service", each);

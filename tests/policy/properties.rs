@@ -273,7 +273,8 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// Memory that stays within a 6 GiB band never reads more than 4/3 of it (8 GiB, 10 %):
+    /// Memory that stays within a 6 GiB band never reads more than 8/7 of it (under 8 GiB,
+    /// 10 %):
     /// whatever jumps, drops, gaps and sawtooth inside the band, a 10 % leak rule never
     /// fires, the history stays within one window and loads back unchanged.
     #[test]

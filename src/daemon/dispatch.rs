@@ -136,7 +136,7 @@ impl Dispatcher {
                 .flat_map(|c| self.undo(a, c))
                 .collect(),
             ActionKind::CapDropped { cap } => vec![
-                base_event(a, EventKind::ClockUndo, format!("forget {cap} (GPU lost)"))
+                base_event(a, EventKind::ClockUndo, format!("hold {cap} (GPU lost)"))
                     .result(EventResult::NotSupported, Some(a.summary.clone())),
             ],
             ActionKind::CapSkipped { why } => vec![

@@ -30,6 +30,7 @@ pub struct OnCall {
     host: String,
     counts: BTreeMap<(String, String), u64>,
     /// Where the firing alerts are kept; what was last written there.
+    state_dir: PathBuf,
     active_path: PathBuf,
     saved: Vec<Alert>,
 }
@@ -54,6 +55,7 @@ impl OnCall {
             alerts: None,
             host: host.to_string(),
             counts: BTreeMap::new(),
+            state_dir: state_dir.to_path_buf(),
             active_path,
             saved: saved.clone(),
         };
@@ -67,7 +69,7 @@ impl OnCall {
         active: Vec<Alert>,
     ) -> Option<String> {
         let c = config?;
-        match Alerts::start(c, &self.host) {
+        match Alerts::start(c, &self.host, &self.state_dir) {
             Ok(mut a) => {
                 a.restore(active);
                 self.alerts = Some(a);

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [alerts]
-//! outbox_dir = "/var/lib/gpuwarden/outbox"   # default
+//! outbox_dir = "/var/lib/gpuwarden/outbox"   # default: outbox/ in the state directory
 //! outbox_max = 10000                          # alerts kept per sink before dropping the oldest
 //! retry_initial = "1s"
 //! retry_max = "5m"
@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The default directory of the outboxes.
-pub const DEFAULT_OUTBOX_DIR: &str = "/var/lib/gpuwarden/outbox";
+/// The outboxes' folder inside the state directory, when `outbox_dir` is not set.
+pub const OUTBOX_SUBDIR: &str = "outbox";
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -65,12 +65,22 @@ pub struct RawWebhook {
 /// Validated alert settings.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertsConfig {
-    pub outbox_dir: PathBuf,
+    /// `None`: `outbox/` in the daemon's state directory (`--state-dir` included).
+    pub outbox_dir: Option<PathBuf>,
     pub outbox_max: usize,
     #[serde(flatten)]
     pub backoff: Backoff,
     pub alertmanager: Option<AlertmanagerConfig>,
     pub webhook: Option<WebhookConfig>,
+}
+
+impl AlertsConfig {
+    /// Where the outboxes live for a daemon whose state is in `state_dir`.
+    pub fn outbox_dir(&self, state_dir: &std::path::Path) -> PathBuf {
+        self.outbox_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join(OUTBOX_SUBDIR))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -185,10 +195,7 @@ impl RawAlertsConfig {
             }),
         };
         Ok(AlertsConfig {
-            outbox_dir: self
-                .outbox_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_OUTBOX_DIR)),
+            outbox_dir: self.outbox_dir.clone(),
             outbox_max,
             backoff,
             alertmanager,

@@ -58,8 +58,13 @@ pub enum StartError {
 }
 
 impl Alerts {
-    /// Opens the outboxes and starts delivery for every sink in `config`.
-    pub fn start(config: &AlertsConfig, host: &str) -> Result<Alerts, StartError> {
+    /// Opens the outboxes (under `state_dir` unless `outbox_dir` says otherwise) and starts
+    /// delivery for every sink in `config`.
+    pub fn start(
+        config: &AlertsConfig,
+        host: &str,
+        state_dir: &Path,
+    ) -> Result<Alerts, StartError> {
         let mut specs = Vec::new();
         if let Some(am) = &config.alertmanager {
             specs.push(SinkSpec {
@@ -91,7 +96,7 @@ impl Alerts {
             });
         }
         Alerts::with_sinks(
-            &config.outbox_dir,
+            &config.outbox_dir(state_dir),
             config.outbox_max,
             config.backoff,
             host,

@@ -9,10 +9,8 @@
 //! too, so a unit outside it is refused even if the engine asked; a reload hands both the
 //! new allowlist and `dry_run` ([`Dispatcher::reconfigure`]).
 
-use crate::act::{
-    self, ClockActuator, Event, EventKind, EventResult, Notification, Notifier, UnitRestarter,
-    Urgency,
-};
+use crate::act::{self, ClockActuator, Notification, Notifier, UnitRestarter, Urgency};
+use crate::events::{Event, EventKind, EventResult};
 use crate::policy::{Action, ActionKind, ClockCap};
 use std::sync::Arc;
 use tokio::task::JoinSet;

@@ -17,11 +17,11 @@ pub mod persist;
 mod reload;
 pub mod service;
 
-use crate::act::events::EVENT_LOG_FILE;
 use crate::act::{
-    ClockActuator, DesktopNotifier, Event, EventKind, EventLog, EventResult, NotifyOptions,
-    Systemd, SystemdOptions, UnitAllowlist,
+    ClockActuator, DesktopNotifier, NotifyOptions, Systemd, SystemdOptions, UnitAllowlist,
 };
+use crate::events::EVENT_LOG_FILE;
+use crate::events::{Event, EventKind, EventLog, EventResult};
 use crate::gpu::Snapshot;
 use crate::gpu::open::{self, SourceSpec};
 use crate::gpu::sampler;

@@ -11,7 +11,7 @@
 
 use super::dispatch::base_event;
 use crate::act::alert::{Alert, AlertChange, Alerts, AlertsConfig, Severity, alert_change};
-use crate::act::{Event, EventKind, EventResult};
+use crate::events::{Event, EventKind, EventResult};
 use crate::metrics::{ActionCount, RuleState, RuleStatus, WatchdogMetrics};
 use crate::policy::{Action, ActionKind, Config, State};
 use crate::serve::{EventLogFeed, ServeState};

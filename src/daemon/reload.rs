@@ -13,7 +13,7 @@
 //! rules hold.
 
 use super::{Watch, now_ms, systemd_options};
-use crate::act::{Event, EventKind, EventResult};
+use crate::events::{Event, EventKind, EventResult};
 use crate::policy::{self, Config};
 
 impl Watch {

@@ -31,7 +31,7 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// `[alerts]`: Alertmanager and webhook sinks, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub alerts: Option<crate::act::alert::AlertsConfig>,
+    pub alerts: Option<super::alerts::AlertsConfig>,
     /// Legal settings that probably do not do what was meant (a rule that may flap), located.
     #[serde(skip)]
     pub warnings: Vec<super::error::ConfigWarning>,

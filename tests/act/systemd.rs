@@ -3,9 +3,9 @@
 use crate::sandbox::{Sandbox, block_on};
 use crate::test_path;
 use gpuwarden::act::{
-    EventKind, EventLog, EventOutcome, EventResult, JobResult, RestartOutcome, Systemd,
-    SystemdError, SystemdOptions, UnitAllowlist, read_last,
+    JobResult, RestartOutcome, Systemd, SystemdError, SystemdOptions, UnitAllowlist,
 };
+use gpuwarden::events::{EventKind, EventLog, EventOutcome, EventResult, read_last};
 use std::time::Duration;
 
 fn systemd() -> Systemd {

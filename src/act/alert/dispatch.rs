@@ -6,11 +6,11 @@
 //! resend interval (it counts an alert not re-sent as resolved), a webhook only gets the
 //! changes. When an outbox overflows, an `alert-outbox-overflow` alert says how many were lost.
 
-use super::config::AlertsConfig;
-use super::deliver::{self, Backoff, Shared, Sink};
+use super::deliver::{self, Shared, Sink};
 use super::outbox::{OVERFLOW_RULE, Outbox, OutboxError};
 use super::{Alert, AlertStatus, Severity, alertmanager, webhook};
 use crate::metrics::OutboxStats;
+use crate::policy::alerts::{AlertsConfig, Backoff};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

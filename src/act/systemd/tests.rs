@@ -1,5 +1,5 @@
 use super::*;
-use crate::act::events::{EventOutcome, EventResult};
+use crate::events::{EventOutcome, EventResult};
 use zbus::fdo;
 
 #[test]

@@ -17,6 +17,6 @@ pub use clocks::{AppliedCaps, CapKind, ClockActuator, ClockCap, ClockOp, ClockOu
 pub use notify::{DesktopNotifier, Notification, Notifier, NotifyOptions, NotifyOutcome, Urgency};
 pub use record::{ControlCall, RecordingControl, RecordingNotifier, RecordingRestarter};
 pub use systemd::{
-    JobResult, RestartOutcome, Systemd, SystemdError, SystemdOptions, UnitAllowlist, UnitLookup,
-    UnitRestarter, UnitState,
+    JobResult, RestartOutcome, Systemd, SystemdError, SystemdOptions, UnitLookup, UnitRestarter,
+    UnitState,
 };

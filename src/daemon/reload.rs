@@ -87,9 +87,7 @@ impl Watch {
                 new.watchdog.state_dir.display().to_string(),
             );
         }
-        systemd_options(new)
-            .map(|_| ())
-            .map_err(|e| format!("{path}: {e:#}"))
+        Ok(())
     }
 
     /// Applies a checked config; returns the keys that changed.
@@ -128,10 +126,7 @@ impl Watch {
         if dry_run != self.dispatcher.dry_run() {
             self.switch_dry_run(dry_run);
         }
-        // Checked in `restart_needed`: the globs compile.
-        if let Ok(options) = systemd_options(&new) {
-            self.dispatcher.reconfigure(dry_run, &options);
-        }
+        self.dispatcher.reconfigure(dry_run, &systemd_options(&new));
         if alerts_changed && let Some(problem) = self.oncall.reconfigure(new.alerts.as_ref()) {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(problem));

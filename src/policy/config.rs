@@ -170,6 +170,19 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
+    /// Builds an allowlist from globs; a bad glob is an error naming it (the config loader
+    /// reports it with its line instead).
+    pub fn new<S: AsRef<str>>(globs: &[S]) -> Result<Self, globset::Error> {
+        let mut builder = globset::GlobSetBuilder::new();
+        for glob in globs {
+            builder.add(globset::Glob::new(glob.as_ref())?);
+        }
+        Ok(Allowlist {
+            patterns: globs.iter().map(|g| g.as_ref().to_string()).collect(),
+            set: builder.build()?,
+        })
+    }
+
     pub fn allows(&self, unit: &str) -> bool {
         self.set.is_match(unit)
     }

@@ -13,7 +13,7 @@ pub mod notify;
 pub mod record;
 pub mod systemd;
 
-pub use clocks::{AppliedCaps, CapKind, ClockActuator, ClockCap, ClockOp, ClockOutcome};
+pub use clocks::{AppliedCaps, CapKind, ClockActuator, ClockOp, ClockOutcome, ClockSetting};
 pub use notify::{DesktopNotifier, Notification, Notifier, NotifyOptions, NotifyOutcome, Urgency};
 pub use record::{ControlCall, RecordingControl, RecordingNotifier, RecordingRestarter};
 pub use systemd::{

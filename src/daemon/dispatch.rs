@@ -40,13 +40,13 @@ pub struct RestartDone {
 }
 
 /// The actuator's caps for one policy cap (a lock and/or a power limit).
-pub fn actuator_caps(cap: &ClockCap) -> Vec<act::ClockCap> {
+pub fn actuator_caps(cap: &ClockCap) -> Vec<act::ClockSetting> {
     let mut out = Vec::new();
     if let Some([min_mhz, max_mhz]) = cap.sm_clock_mhz {
-        out.push(act::ClockCap::LockedSm { min_mhz, max_mhz });
+        out.push(act::ClockSetting::LockedSm { min_mhz, max_mhz });
     }
     if let Some(watts) = cap.power_limit_w {
-        out.push(act::ClockCap::PowerLimit { watts });
+        out.push(act::ClockSetting::PowerLimit { watts });
     }
     out
 }
@@ -227,7 +227,7 @@ impl Dispatcher {
         });
     }
 
-    fn apply(&mut self, a: &Action, cap: act::ClockCap, kind: EventKind) -> Event {
+    fn apply(&mut self, a: &Action, cap: act::ClockSetting, kind: EventKind) -> Event {
         if self.dry_run {
             return base_event(a, kind, cap.to_string()).result(EventResult::DryRun, None);
         }
@@ -237,7 +237,7 @@ impl Dispatcher {
         ev
     }
 
-    fn undo(&mut self, a: &Action, cap: act::ClockCap) -> Option<Event> {
+    fn undo(&mut self, a: &Action, cap: act::ClockSetting) -> Option<Event> {
         if self.dry_run {
             return Some(
                 base_event(a, EventKind::ClockUndo, format!("undo {}", cap.kind()))

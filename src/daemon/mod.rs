@@ -68,6 +68,8 @@ struct Watch {
     sample_ns: Arc<AtomicU64>,
     service: ServiceManager,
     oncall: OnCall,
+    /// XIDs from NVML events and the kernel log (`crate::health`).
+    xids: tokio::sync::mpsc::Receiver<crate::health::XidReport>,
 }
 
 impl Watch {
@@ -94,6 +96,7 @@ impl Watch {
         let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
         let (timed, sample_ns) = sampler::Timed::wrap(source);
         let samples = sampler::spawn(Box::new(timed), config.watchdog.interval);
+        let xids = crate::health::start(&opts.source, config.watchdog.kmsg.as_deref());
         let host = crate::host::hostname();
         let (oncall, oncall_problem) =
             OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE));
@@ -108,6 +111,7 @@ impl Watch {
             sample_ns,
             service: ServiceManager::new(),
             oncall,
+            xids: xids.reports,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
         let started = Event::new(now_ms(), EventKind::Started, format!("watch{mode}")).result(
@@ -119,6 +123,12 @@ impl Watch {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(why));
             watch.log(e);
+        }
+        for why in xids.problems {
+            watch.log(
+                Event::new(now_ms(), EventKind::Xid, "read the kernel log")
+                    .result(EventResult::Failed, Some(why)),
+            );
         }
         if let Some(why) = warning {
             let e = Event::new(now_ms(), EventKind::Started, "load state")
@@ -169,6 +179,12 @@ impl Watch {
                         }
                     }
                 }
+                Some(report) = self.xids.recv() => {
+                    if let Some(e) = self.oncall.on_xid(report) {
+                        self.log(e);
+                        self.oncall.tick(&self.config, &self.state, now_ms());
+                    }
+                }
                 _ = hup.recv() => self.reload(),
                 _ = term.recv() => { self.shutdown("SIGTERM").await; return Ok(()); }
                 _ = int.recv() => { self.shutdown("SIGINT").await; return Ok(()); }
@@ -207,6 +223,9 @@ impl Watch {
     fn on_sample(&mut self, mut snap: Snapshot) {
         snap.select(self.opts.gpus.as_deref());
         let at = snap.at_ms;
+        for e in self.oncall.learn_gpus(&snap) {
+            self.log(e);
+        }
         let actions = policy::step(&self.config, &mut self.state, &snap, at);
         let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
         self.oncall.serve.publish(snap, took);

@@ -4,9 +4,14 @@
 //! Pages and resolves from the engine become alerts; a restart that did not happen becomes
 //! an `action-failed` alert (resolved by the next good restart on that GPU or when its rule
 //! clears). Every event is counted by kind and result for `gpuwarden_watchdog_actions_total`.
+//! XIDs are counted per GPU and code (once per fault, see `health::tally`) for
+//! `gpuwarden_gpu_xid_errors_total`, each counted one becoming an `xid` event.
 
 use crate::act::alert::{Alert, AlertChange, Alerts, Severity, alert_change};
 use crate::act::{Event, EventKind, EventResult};
+use crate::gpu::Snapshot;
+use crate::health::tally::Outcome;
+use crate::health::{XidReport, XidTally};
 use crate::metrics::{ActionCount, RuleState, RuleStatus, WatchdogMetrics};
 use crate::policy::{Action, ActionKind, Config, State};
 use crate::serve::{EventLogFeed, ServeState};
@@ -21,6 +26,7 @@ pub struct OnCall {
     alerts: Option<Alerts>,
     host: String,
     counts: BTreeMap<(String, String), u64>,
+    xids: XidTally,
 }
 
 impl OnCall {
@@ -42,6 +48,7 @@ impl OnCall {
             alerts,
             host: host.to_string(),
             counts: BTreeMap::new(),
+            xids: XidTally::new(),
         };
         (oncall, problem)
     }
@@ -67,6 +74,17 @@ impl OnCall {
                 let _ = alerts.apply(AlertChange::Resolve(id), now_ms);
             }
         }
+    }
+
+    /// Learns the watched GPUs from a snapshot; returns the events of XIDs that waited for it.
+    pub fn learn_gpus(&mut self, snap: &Snapshot) -> Vec<Event> {
+        let outcomes = self.xids.learn(snap);
+        outcomes.into_iter().filter_map(xid_event).collect()
+    }
+
+    /// Counts an XID once per fault; a new one becomes an event.
+    pub fn on_xid(&mut self, report: XidReport) -> Option<Event> {
+        xid_event(self.xids.record(report))
     }
 
     /// Counts the event; a failed restart becomes an alert.
@@ -166,7 +184,7 @@ impl OnCall {
                 })
                 .collect(),
             restart_budget,
-            xids: Vec::new(),
+            xids: self.xids.counts(),
             outboxes: self.alerts.as_ref().map(Alerts::stats).unwrap_or_default(),
         }
     }
@@ -175,6 +193,23 @@ impl OnCall {
     pub fn shutdown(&mut self) {
         if let Some(a) = self.alerts.take() {
             a.shutdown();
+        }
+    }
+}
+
+/// The event for a counted XID; duplicates and strangers are only logged.
+fn xid_event(outcome: Outcome) -> Option<Event> {
+    match outcome {
+        Outcome::Counted(c) => Some(c.to_event()),
+        Outcome::Duplicate | Outcome::Waiting => None,
+        Outcome::Unknown(r) => {
+            let gpu = r.uuid.or(r.pci).unwrap_or_else(|| "an unknown GPU".into());
+            tracing::info!(
+                "XID {} on {gpu} ({}): not a watched GPU",
+                r.code,
+                r.source.name()
+            );
+            None
         }
     }
 }

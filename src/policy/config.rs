@@ -98,6 +98,9 @@ pub struct Watchdog {
     pub state_dir: PathBuf,
     /// Address of the HTTP endpoint (`/metrics`, `/healthz`, API); default `127.0.0.1:9844`.
     pub listen: SocketAddr,
+    /// Kernel log the XID reader follows; `None` = `/dev/kmsg`, an empty path = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmsg: Option<PathBuf>,
 }
 
 /// `[restarts]`: limits on restarting any one unit.

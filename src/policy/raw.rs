@@ -33,6 +33,8 @@ pub struct RawWatchdog {
     pub dry_run: Option<bool>,
     pub state_dir: Option<Spanned<String>>,
     pub listen: Option<Spanned<String>>,
+    /// Kernel log to read XID lines from (`/dev/kmsg` when unset, `""` = off).
+    pub kmsg: Option<String>,
 }
 
 /// `[restarts]`: the restart budget and cooldown shared by every unit.

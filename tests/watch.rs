@@ -18,3 +18,5 @@ mod e2e;
 mod oncall;
 #[path = "watch/signals.rs"]
 mod signals;
+#[path = "watch/xid.rs"]
+mod xid;

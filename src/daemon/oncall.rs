@@ -197,10 +197,11 @@ impl OnCall {
     }
 }
 
-/// The event for a counted XID; duplicates and strangers are only logged.
+/// The event for a counted XID (unless rate-limited); duplicates and strangers are only
+/// traced.
 fn xid_event(outcome: Outcome) -> Option<Event> {
     match outcome {
-        Outcome::Counted(c) => Some(c.to_event()),
+        Outcome::Counted(c) => c.log.then(|| c.to_event()),
         Outcome::Duplicate | Outcome::Waiting => None,
         Outcome::Unknown(r) => {
             let gpu = r.uuid.or(r.pci).unwrap_or_else(|| "an unknown GPU".into());

@@ -5,6 +5,10 @@
 //!
 //! The GPU map is learned from the watch loop's snapshots (only watched GPUs are counted);
 //! reports that arrive before the first snapshot wait for it.
+//!
+//! Every fault is counted, but an application looping on the same fault must not flood the
+//! event log: after one event for a GPU and code, the next comes no sooner than
+//! [`EVENT_EVERY_MS`] later and says how many were counted in between.
 
 use super::{XidReport, XidSource, lookup, normalize_pci};
 use crate::act::{Event, EventKind, EventResult};
@@ -14,6 +18,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 /// Reports of one GPU and code from the two sources this close together are one fault.
 pub const DEDUPE_WINDOW_MS: u64 = 2_000;
+
+/// At most one event per GPU and code this often (the counts stay exact).
+pub const EVENT_EVERY_MS: u64 = 60_000;
 
 /// How many reports may wait for the first snapshot.
 const MAX_WAITING: usize = 256;
@@ -39,6 +46,10 @@ pub struct Counted {
     pub report: XidReport,
     /// How many of this code on this GPU so far, this one included.
     pub total: u64,
+    /// Whether this one gets an event (false while events for it are rate-limited).
+    pub log: bool,
+    /// Counted without an event since the last event for this GPU and code.
+    pub unlogged_before: u64,
 }
 
 #[derive(Debug)]
@@ -62,6 +73,8 @@ pub struct XidTally {
     counts: BTreeMap<(String, u32), u64>,
     recent: VecDeque<Recent>,
     waiting: Vec<XidReport>,
+    /// Per GPU and code: when the last event was, and how many were counted since.
+    last_event: BTreeMap<(String, u32), (u64, u64)>,
 }
 
 impl XidTally {
@@ -127,13 +140,31 @@ impl XidTally {
             source: report.source,
             matched: false,
         });
-        let total = self.counts.entry((uuid.clone(), report.code)).or_default();
+        let key = (uuid.clone(), report.code);
+        let total = self.counts.entry(key.clone()).or_default();
         *total += 1;
+        let total = *total;
+        let (log, unlogged_before) = match self.last_event.get_mut(&key) {
+            Some((last, unlogged)) if at < last.saturating_add(EVENT_EVERY_MS) => {
+                *unlogged += 1;
+                (false, 0)
+            }
+            Some((last, unlogged)) => {
+                *last = at;
+                (true, std::mem::take(unlogged))
+            }
+            None => {
+                self.last_event.insert(key, (at, 0));
+                (true, 0)
+            }
+        };
         Outcome::Counted(Counted {
             gpu,
             uuid,
-            total: *total,
+            total,
             report,
+            log,
+            unlogged_before,
         })
     }
 
@@ -163,6 +194,12 @@ impl Counted {
             info.cause,
             info.action.name()
         );
+        if self.unlogged_before > 0 {
+            detail.push_str(&format!(
+                "; {} more counted since the last event ({} in all)",
+                self.unlogged_before, self.total
+            ));
+        }
         if let Some(text) = &r.text {
             detail.push_str("; driver: ");
             detail.push_str(text);
@@ -301,6 +338,32 @@ mod tests {
         assert!(matches!(outcomes[1], Outcome::Unknown(_)), "{outcomes:?}");
         let stranger = nvml("GPU-not-watched", 79, 2_000);
         assert_eq!(t.record(stranger.clone()), Outcome::Unknown(stranger));
+    }
+
+    #[test]
+    fn a_looping_fault_is_counted_every_time_but_logged_once_a_minute() {
+        let snap = snapshot();
+        let mut t = XidTally::new();
+        t.learn(&snap);
+        let mut logged = Vec::new();
+        for i in 0..10 {
+            let at = 1_000 + i * 10_000;
+            match t.record(kmsg("0000:17:00", 13, at)) {
+                Outcome::Counted(c) if c.log => logged.push((at, c.unlogged_before, c.to_event())),
+                Outcome::Counted(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        let times: Vec<_> = logged.iter().map(|(at, n, _)| (*at, *n)).collect();
+        assert_eq!(times, [(1_000, 0), (61_000, 5)]);
+        let detail = logged[1].2.detail.clone().unwrap_or_default();
+        assert!(
+            detail.contains("; 5 more counted since the last event (7 in all)"),
+            "{detail}"
+        );
+        assert_eq!(t.counts()[0].count, 10);
+        // Another code on the same GPU is not held back.
+        assert!(matches!(t.record(kmsg("0000:17:00", 31, 91_500)), Outcome::Counted(c) if c.log));
     }
 
     #[test]

@@ -180,7 +180,7 @@ impl Watch {
                     }
                 }
                 Some(report) = self.xids.recv() => {
-                    if let Some(e) = self.oncall.on_xid(report) {
+                    if let Some(e) = self.oncall.on_xid(report, &self.config, &mut self.state) {
                         self.log(e);
                         self.oncall.tick(&self.config, &self.state, now_ms());
                     }
@@ -223,7 +223,7 @@ impl Watch {
     fn on_sample(&mut self, mut snap: Snapshot) {
         snap.select(self.opts.gpus.as_deref());
         let at = snap.at_ms;
-        for e in self.oncall.learn_gpus(&snap) {
+        for e in self.oncall.learn_gpus(&snap, &self.config, &mut self.state) {
             self.log(e);
         }
         let actions = policy::step(&self.config, &mut self.state, &snap, at);

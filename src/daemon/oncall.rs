@@ -76,15 +76,31 @@ impl OnCall {
         }
     }
 
-    /// Learns the watched GPUs from a snapshot; returns the events of XIDs that waited for it.
-    pub fn learn_gpus(&mut self, snap: &Snapshot) -> Vec<Event> {
+    /// Learns the watched GPUs from a snapshot; returns the events of XIDs that waited for it
+    /// (and hands them to the engine's `metric = "xid"` rules).
+    pub fn learn_gpus(
+        &mut self,
+        snap: &Snapshot,
+        config: &Config,
+        state: &mut State,
+    ) -> Vec<Event> {
         let outcomes = self.xids.learn(snap);
-        outcomes.into_iter().filter_map(xid_event).collect()
+        outcomes
+            .into_iter()
+            .filter_map(|o| xid_event(o, config, state))
+            .collect()
     }
 
-    /// Counts an XID once per fault; a new one becomes an event.
-    pub fn on_xid(&mut self, report: XidReport) -> Option<Event> {
-        xid_event(self.xids.record(report))
+    /// Counts an XID once per fault; a new one becomes an event and is remembered for the
+    /// engine's `metric = "xid"` rules.
+    pub fn on_xid(
+        &mut self,
+        report: XidReport,
+        config: &Config,
+        state: &mut State,
+    ) -> Option<Event> {
+        let outcome = self.xids.record(report);
+        xid_event(outcome, config, state)
     }
 
     /// Counts the event; a failed restart becomes an alert.
@@ -197,11 +213,14 @@ impl OnCall {
     }
 }
 
-/// The event for a counted XID (unless rate-limited); duplicates and strangers are only
-/// traced.
-fn xid_event(outcome: Outcome) -> Option<Event> {
+/// The event for a counted XID (unless rate-limited), which the engine also remembers;
+/// duplicates and strangers are only traced.
+fn xid_event(outcome: Outcome, config: &Config, state: &mut State) -> Option<Event> {
     match outcome {
-        Outcome::Counted(c) => c.log.then(|| c.to_event()),
+        Outcome::Counted(c) => {
+            crate::policy::note_xid(config, state, &c.uuid, c.gpu, c.report.code, c.report.at_ms);
+            c.log.then(|| c.to_event())
+        }
         Outcome::Duplicate | Outcome::Waiting => None,
         Outcome::Unknown(r) => {
             let gpu = r.uuid.or(r.pci).unwrap_or_else(|| "an unknown GPU".into());

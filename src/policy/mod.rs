@@ -25,7 +25,7 @@ pub use config::{
     Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Limit, Metric,
     PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction, UnitMapping, Units, Watchdog,
 };
-pub use engine::{shutdown, step};
+pub use engine::{note_xid, shutdown, step};
 pub use error::{ConfigError, LoadError};
 pub use state::{
     ActiveRule, CapState, Firing, GpuState, HeldCap, RuleState, STATE_SCHEMA, State, UnitState,

@@ -99,6 +99,10 @@ pub struct RawRule {
     pub clear_below: Option<Spanned<f64>>,
     pub clear_above: Option<Spanned<f64>>,
     pub clear_for: Option<Spanned<String>>,
+    /// `metric = "xid"`: the XID codes that count (every code when left out).
+    pub xid: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// `metric = "xid"`: how far back XIDs count (default 10m).
+    pub within: Option<Spanned<String>>,
     pub severity: Option<Spanned<String>>,
     pub gpus: Option<Spanned<Vec<Spanned<RawGpuRef>>>>,
     pub cap: Option<Spanned<RawCap>>,

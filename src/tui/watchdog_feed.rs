@@ -172,5 +172,10 @@ fn summary(c: &Condition) -> String {
         } => format!("{} < {}", metric.label(), metric.format(*threshold)),
         Condition::Throttle(r) => format!("throttle {}", r.name()),
         Condition::GpuLost => "GPU lost".to_string(),
+        Condition::Xid { codes, .. } if codes.is_empty() => "any XID".to_string(),
+        Condition::Xid { codes, .. } => {
+            let list: Vec<String> = codes.iter().map(u32::to_string).collect();
+            format!("XID {}", list.join("/"))
+        }
     }
 }

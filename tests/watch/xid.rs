@@ -1,7 +1,7 @@
 //! XIDs end to end: the real `gpuwarden watch` on the fake NVML (XIDs injected through its
 //! event sets) and a kernel-log file standing in for `/dev/kmsg`. A fault both sources
 //! report is counted once in `/metrics`; what only one source saw is counted too; each
-//! counted XID is an `xid` event in the log.
+//! counted XID is an `xid` event in the log, and a `metric = "xid"` rule fires on it.
 
 use crate::daemon::{Daemon, story};
 use crate::fake_nvml::{FakeGpu, FakeNvml, FakeState};
@@ -79,6 +79,12 @@ interval = "100ms"
 state_dir = "@STATE@"
 listen = "127.0.0.1:{port}"
 kmsg = "{kmsg}"
+
+[[rule]]
+name = "gpu-xid"
+metric = "xid"
+xid = [48, 79, 94, 95]
+within = "10m"
 "#,
         kmsg = kmsg.display()
     );
@@ -155,6 +161,22 @@ kmsg = "{kmsg}"
         log()
     );
 
+    // The watchdog's own rule on XIDs fired for GPU 1, and only for it.
+    let fired = poll(
+        &mut d,
+        30,
+        "rule gpu-xid to fire",
+        || {
+            let events = crate::daemon::events(&state_dir);
+            events
+                .iter()
+                .find(|e| e["kind"] == "rule_fired" && e["rule"] == "gpu-xid")
+                .cloned()
+        },
+        log,
+    );
+    assert_eq!(fired["gpu_index"], 1, "{fired}");
+
     let status = d.stop();
     assert!(status.success(), "exit status {status}");
     let events = crate::daemon::events(&dir.path().join("state"));
@@ -173,4 +195,10 @@ kmsg = "{kmsg}"
         .filter(|e| e["kind"] == "xid" && e["gpu_index"] == 1)
         .count();
     assert_eq!(counted, 3, "{xids:?}");
+    let fired_on: Vec<_> = events
+        .iter()
+        .filter(|e| e["kind"] == "rule_fired" && e["rule"] == "gpu-xid")
+        .map(|e| e["gpu_index"].clone())
+        .collect();
+    assert_eq!(fired_on, [1], "{:?}", story(&events));
 }

@@ -8,7 +8,8 @@
 //! (`watchdog.toml`) and its pure engine; `history` keeps recent samples for charts; `tui`
 //! is the dashboard; `trace` reads recorded traces back as snapshots; `cli` turns the
 //! command line into a run of one of the jobs; `bench` is the verifying burn (CUDA kernels,
-//! checks, verdicts); `units` formats numbers for people.
+//! checks, verdicts); `units` formats numbers for people; `rlimit` raises the open-file
+//! limit of the long-running commands.
 
 pub mod act;
 pub mod bench;
@@ -21,6 +22,7 @@ pub mod history;
 pub mod host;
 pub mod metrics;
 pub mod policy;
+pub mod rlimit;
 pub mod serve;
 pub mod trace;
 pub mod tui;

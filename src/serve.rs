@@ -6,9 +6,19 @@
 //! held for nanoseconds and renders outside it, so scrapes never delay sampling. Only `GET`
 //! routes exist: nothing here can change a GPU or a unit. With a bearer token configured,
 //! every route but `/healthz` asks for `Authorization: Bearer TOKEN`.
+//!
+//! Connections go through our own accept loop (`conn`): at most [`Limits::max_connections`]
+//! at once, deadlines for request heads, responses and silent connections, and counters for
+//! what was refused. [`spawn_thread`] runs the endpoint on a thread and runtime of its own,
+//! so a flood of requests and the watchdog's blocking work never wait on each other.
+
+mod conn;
+
+pub use conn::{ConnStats, Limits};
 
 use crate::gpu::Snapshot;
 use crate::metrics::{self, SamplingMetrics, WatchdogMetrics};
+use anyhow::Context;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -16,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -71,7 +82,8 @@ pub struct ServeState {
     watchdog: RwLock<Option<Arc<WatchdogMetrics>>>,
     events: RwLock<Option<Arc<dyn EventFeed>>>,
     stale_after: Duration,
-    token: Option<String>,
+    token: RwLock<Option<String>>,
+    connections: Arc<ConnStats>,
 }
 
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -91,8 +103,19 @@ impl ServeState {
             watchdog: RwLock::new(None),
             events: RwLock::new(None),
             stale_after,
-            token: token.filter(|t| !t.is_empty()),
+            token: RwLock::new(token.filter(|t| !t.is_empty())),
+            connections: Arc::new(ConnStats::default()),
         })
+    }
+
+    /// Sets (or, with `None`, drops) the bearer token every route but `/healthz` asks for.
+    pub fn set_token(&self, token: Option<String>) {
+        *write(&self.token) = token.filter(|t| !t.is_empty());
+    }
+
+    /// The endpoint's connection counters.
+    pub fn connections(&self) -> &ConnStats {
+        &self.connections
     }
 
     /// Publishes a new sample that took `duration` to take.
@@ -144,7 +167,8 @@ impl ServeState {
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(token) = &self.token else {
+        let token = read(&self.token);
+        let Some(token) = token.as_deref() else {
             return true;
         };
         let given = headers
@@ -176,20 +200,89 @@ pub fn router(state: Arc<ServeState>) -> Router {
         .with_state(state)
 }
 
-/// Binds `listen` and returns the bound address (port 0 picks a free one) and the server.
+/// Binds `listen` and returns the bound address (port 0 picks a free one) and the server,
+/// with the default [`Limits`].
 pub async fn bind(
     listen: SocketAddr,
     state: Arc<ServeState>,
 ) -> std::io::Result<(
     SocketAddr,
-    impl std::future::Future<Output = std::io::Result<()>>,
+    impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+)> {
+    bind_with(listen, state, Limits::default()).await
+}
+
+/// [`bind`] with chosen limits. The server spawns one task per connection on the runtime
+/// that polls it.
+pub async fn bind_with(
+    listen: SocketAddr,
+    state: Arc<ServeState>,
+    limits: Limits,
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
 )> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    Ok((
-        addr,
-        async move { axum::serve(listener, router(state)).await },
-    ))
+    let stats = Arc::clone(&state.connections);
+    let server = conn::accept_loop(listener, router(state), limits, stats);
+    Ok((addr, server))
+}
+
+/// Runs the endpoint on a thread of its own (`gpuwarden-http`) with its own single-threaded
+/// runtime, and returns once it listens. The thread serves until the process exits.
+pub fn spawn_thread(
+    listen: SocketAddr,
+    state: Arc<ServeState>,
+    limits: Limits,
+) -> std::io::Result<SocketAddr> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("gpuwarden-http".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match bind_with(listen, state, limits).await {
+                    Ok((addr, server)) => {
+                        let _ = tx.send(Ok(addr));
+                        if let Err(e) = server.await {
+                            tracing::error!("the HTTP endpoint stopped: {e}");
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+    rx.recv().unwrap_or_else(|_| {
+        Err(std::io::Error::other(
+            "the HTTP endpoint's thread ended before listening",
+        ))
+    })
+}
+
+/// Reads a bearer token file: its content without surrounding whitespace. An empty file is
+/// an error, not an open endpoint.
+pub fn read_token(path: &Path) -> anyhow::Result<String> {
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the bearer token from {}", path.display()))?;
+    let token = token.trim();
+    anyhow::ensure!(
+        !token.is_empty(),
+        "the bearer token file {} is empty",
+        path.display()
+    );
+    Ok(token.to_string())
 }
 
 fn unauthorized() -> Response {
@@ -205,7 +298,8 @@ async fn metrics_page(State(s): Shared, headers: HeaderMap) -> Response {
     }
     let (snap, sampling, _) = s.sampling();
     let watchdog = s.watchdog();
-    let body = metrics::render(snap.as_deref(), &sampling, watchdog.as_deref());
+    let mut body = metrics::render(snap.as_deref(), &sampling, watchdog.as_deref());
+    body.push_str(&metrics::http::render(&s.connections.counts()));
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 

@@ -14,6 +14,10 @@ mod sandbox;
 mod daemon;
 #[path = "watch/e2e.rs"]
 mod e2e;
+#[path = "watch/endpoint.rs"]
+mod endpoint;
+#[path = "watch/flags.rs"]
+mod flags;
 #[path = "watch/oncall.rs"]
 mod oncall;
 #[path = "watch/signals.rs"]

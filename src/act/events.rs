@@ -63,6 +63,11 @@ pub enum EventKind {
     ClockUndo,
     /// A systemd unit was restarted.
     UnitRestart,
+    /// A firing rule stopped restarting units (budget spent, restarts did not help or kept
+    /// failing) until it clears or a person resets it.
+    RestartsStopped,
+    /// A person reset a rule's restart budget (`gpuwarden reset`).
+    Reset,
     /// A desktop notification was sent.
     Notify,
     /// An alert went to an on-call sink.
@@ -85,6 +90,8 @@ impl EventKind {
             EventKind::ClockReapply => "clock_reapply",
             EventKind::ClockUndo => "clock_undo",
             EventKind::UnitRestart => "unit_restart",
+            EventKind::RestartsStopped => "restarts_stopped",
+            EventKind::Reset => "reset",
             EventKind::Notify => "notify",
             EventKind::Alert => "alert",
             EventKind::Xid => "xid",
@@ -110,6 +117,9 @@ pub enum EventResult {
     TimedOut,
     /// It was tried and failed.
     Failed,
+    /// An alert is in every sink's outbox, on disk; each sink gets it as soon as it answers
+    /// (`gpuwarden_alert_outbox_*` on `/metrics` counts what was delivered).
+    Queued,
 }
 
 impl EventResult {
@@ -123,12 +133,16 @@ impl EventResult {
             EventResult::Refused => "refused",
             EventResult::TimedOut => "timed_out",
             EventResult::Failed => "failed",
+            EventResult::Queued => "queued",
         }
     }
 
     /// True when the action took effect (or would have, in a dry run).
     pub fn is_ok(self) -> bool {
-        matches!(self, EventResult::Ok | EventResult::DryRun)
+        matches!(
+            self,
+            EventResult::Ok | EventResult::DryRun | EventResult::Queued
+        )
     }
 }
 

@@ -75,6 +75,9 @@ trait Service {
 pub trait UnitRestarter: Send + Sync {
     /// Restarts `unit` (e.g. `vllm@0.service`) and waits for the job's result.
     fn restart_unit<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, RestartOutcome>;
+
+    /// Takes a reloaded config's allowlist and job timeout (recorders ignore it).
+    fn reconfigure(&self, _options: &SystemdOptions) {}
 }
 
 /// Finds the systemd unit that owns a process (fallback for `/proc/PID/cgroup`).
@@ -125,7 +128,7 @@ enum BusAddress {
 /// The systemd actuator: a lazily made connection to the manager on the system bus.
 pub struct Systemd {
     address: BusAddress,
-    options: SystemdOptions,
+    options: std::sync::RwLock<SystemdOptions>,
     connection: Mutex<Option<Connection>>,
 }
 
@@ -144,13 +147,22 @@ impl Systemd {
     fn new(address: BusAddress, options: SystemdOptions) -> Self {
         Systemd {
             address,
-            options,
+            options: std::sync::RwLock::new(options),
             connection: Mutex::new(None),
         }
     }
 
-    pub fn options(&self) -> &SystemdOptions {
-        &self.options
+    /// The options in force (a reload may replace them).
+    pub fn options(&self) -> SystemdOptions {
+        self.options
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the allowlist and timeouts; restarts already waiting keep theirs.
+    pub fn set_options(&self, options: SystemdOptions) {
+        *self.options.write().unwrap_or_else(|e| e.into_inner()) = options;
     }
 
     /// Restarts `unit` and waits for its job (see the module doc for the steps).
@@ -159,7 +171,7 @@ impl Systemd {
     /// `failed` jobs (`start-limit-hit` in the journal): the watchdog's restart budget should
     /// stay well below it.
     pub async fn restart(&self, unit: &str) -> RestartOutcome {
-        if let Some(allow) = &self.options.allowlist
+        if let Some(allow) = &self.options().allowlist
             && !allow.allows(unit)
         {
             return RestartOutcome::NotAllowed {
@@ -178,7 +190,7 @@ impl Systemd {
         let mut removed = self.call(manager.receive_job_removed()).await?;
         let job = self.call(manager.restart_unit(unit, "replace")).await?;
         let job = job.as_str().to_string();
-        let waited = self.options.job_timeout;
+        let waited = self.options().job_timeout;
         let wait = async {
             while let Some(signal) = removed.next().await {
                 let Ok(args) = signal.args() else { continue };
@@ -273,7 +285,7 @@ impl Systemd {
             BusAddress::Explicit(address) => zbus::connection::Builder::address(address.as_str()),
         };
         let conn = self
-            .call(builder.method_timeout(self.options.call_timeout).build())
+            .call(builder.method_timeout(self.options().call_timeout).build())
             .await
             .map_err(|err| match err {
                 SystemdError::Bus { message, .. } => SystemdError::NoBus(message),
@@ -299,21 +311,26 @@ impl Systemd {
 
     /// Runs one bus call under the call timeout and classifies its error.
     async fn call<T>(&self, fut: impl Future<Output = zbus::Result<T>>) -> Result<T, SystemdError> {
-        match tokio::time::timeout(self.options.call_timeout, fut).await {
+        let call_timeout = self.options().call_timeout;
+        match tokio::time::timeout(call_timeout, fut).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(self.classify(&err)),
-            Err(_) => Err(SystemdError::CallTimedOut(self.options.call_timeout)),
+            Err(_) => Err(SystemdError::CallTimedOut(call_timeout)),
         }
     }
 
     fn classify(&self, err: &zbus::Error) -> SystemdError {
-        SystemdError::from_zbus(err, self.options.call_timeout)
+        SystemdError::from_zbus(err, self.options().call_timeout)
     }
 }
 
 impl UnitRestarter for Systemd {
     fn restart_unit<'a>(&'a self, unit: &'a str) -> BoxFuture<'a, RestartOutcome> {
         Box::pin(self.restart(unit))
+    }
+
+    fn reconfigure(&self, options: &SystemdOptions) {
+        self.set_options(options.clone());
     }
 }
 

@@ -5,7 +5,7 @@
 //! a cooling and threshold check in one command. Nothing is carried out.
 
 use crate::gpu::Snapshot;
-use crate::policy::{self, Condition, Config, Metric, State};
+use crate::policy::{Condition, Config, Metric, State};
 use serde::Serialize;
 
 /// What the watchdog would have done, for the report.
@@ -50,7 +50,7 @@ pub fn replay(config: &Config, file: &str, samples: &[Snapshot]) -> PolicyReplay
     let first = samples.first().map_or(0, |s| s.at_ms);
     let mut actions = Vec::new();
     for snap in samples {
-        for a in policy::step(config, &mut state, snap, snap.at_ms) {
+        for a in crate::trace::replay::step(config, &mut state, snap) {
             actions.push(WouldDo {
                 at_s: (a.at_ms.saturating_sub(first) as f64 / 100.0).round() / 10.0,
                 gpu: a.gpu.index,
@@ -93,13 +93,15 @@ steps = [{ after = "0s", do = "notify" }]
 "#;
 
     fn config() -> Config {
-        policy::parse(Path::new("test.toml"), CONFIG).unwrap_or_else(|e| panic!("{e}"))
+        crate::policy::parse(Path::new("test.toml"), CONFIG).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn the_threshold_is_the_lowest_temperature_rule() {
         assert_eq!(temperature_threshold(&config()), Some(80.0));
-        let none = policy::parse(Path::new("t.toml"), "").unwrap_or_else(|e| panic!("{e}"));
+        let memory_only = "[[rule]]\nname = \"full\"\nmetric = \"memory_used_pct\"\nabove = 90\n";
+        let none = crate::policy::parse(Path::new("t.toml"), memory_only)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(temperature_threshold(&none), None);
     }
 

@@ -83,7 +83,8 @@ impl SourceArgs {
 /// Options every command understands.
 #[derive(Clone, Debug, Args)]
 pub struct CommonArgs {
-    /// Time between samples (floor 100ms), e.g. 500ms, 2s
+    /// Time between samples (floor 100ms), e.g. 500ms, 2s. For `watch`, given here it
+    /// overrides `[watchdog] interval` of the config (which applies when it is not given)
     #[arg(long, global = true, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
     pub interval: Duration,
     /// No colors (also when NO_COLOR is set)
@@ -99,6 +100,21 @@ impl CommonArgs {
     pub fn color(&self) -> bool {
         !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
     }
+}
+
+/// Whether `--interval` was typed, not defaulted: its default must not pass for the period of
+/// a trace (`replay`) nor override `[watchdog] interval` (`watch`).
+pub fn interval_given() -> bool {
+    use clap::CommandFactory;
+    use clap::parser::ValueSource;
+    let Ok(matches) = Cli::command().try_get_matches_from(std::env::args_os()) else {
+        return false;
+    };
+    let typed = |m: &clap::ArgMatches| {
+        m.try_get_raw("interval").is_ok()
+            && m.value_source("interval") == Some(ValueSource::CommandLine)
+    };
+    typed(&matches) || matches.subcommand().is_some_and(|(_, sub)| typed(sub))
 }
 
 /// Parses a humane duration and enforces the 100 ms floor.
@@ -131,6 +147,12 @@ pub enum Command {
     Record(super::record::RecordArgs),
     /// What the watchdog would have done on a recorded trace (nothing is actuated)
     Replay(super::replay::ReplayArgs),
+    /// Tell the running watchdog to try again: firing rules that stopped restarting (budget
+    /// spent, restarts did not help) get their restart budget back
+    ///
+    /// Talks to `gpuwarden watch` over `control.sock` in its state directory (root only).
+    /// Examples: `gpuwarden reset` (every firing rule), `gpuwarden reset gpu-hot --gpu 3`.
+    Reset(super::reset::ResetArgs),
 }
 
 impl Default for Command {

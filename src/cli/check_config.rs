@@ -1,11 +1,12 @@
 //! `gpuwarden check-config [PATH]`: validate a watchdog.toml and summarize the policy it sets.
 //!
 //! Meant for `ExecStartPre=` and for people editing the file: exit 0 with a summary of the
-//! effective policy (and any warnings) on stdout, exit 1 with `file:line:col: key: what is
-//! wrong` on stderr, exit 2 when the file cannot be read. With no PATH it checks
-//! `/etc/gpuwarden/watchdog.toml` — the file the daemon reads — and never falls back to
-//! another one, so what passes here is what the daemon loads. `--json` prints the effective
-//! policy (every default filled in) or the located error as JSON.
+//! effective policy on stdout (and `warning: file:line:col: key: …` on stderr for a rule that
+//! may flap), exit 1 with `file:line:col: key: what is wrong` on stderr, exit 2 when the file
+//! cannot be read. With no PATH it checks `/etc/gpuwarden/watchdog.toml` — the file the
+//! daemon reads — and never falls back to another one, so what passes here is what the
+//! daemon loads. `--json` prints the effective policy (every default filled in) and the
+//! warnings, or the located error, as JSON.
 
 use super::{EXIT_ENVIRONMENT, EXIT_FINDING, EXIT_OK};
 use crate::policy::{self, DEFAULT_CONFIG_PATH, LoadError};
@@ -20,7 +21,7 @@ pub struct CheckConfigArgs {
     /// The file to check (default: /etc/gpuwarden/watchdog.toml)
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
-    /// Print nothing when the file is valid
+    /// Print no summary when the file is valid (warnings still go to stderr)
     #[arg(short, long, conflicts_with = "json")]
     pub quiet: bool,
     /// The effective policy (or the error) as JSON on stdout, same exit codes
@@ -47,6 +48,9 @@ pub fn run(args: &CheckConfigArgs) -> Result<ExitCode> {
     }
     match loaded {
         Ok(config) => {
+            for w in &config.warnings {
+                eprintln!("warning: {w}");
+            }
             if !args.quiet {
                 let mut out = format!("{}: ok\n", path.display());
                 out.push_str(&policy::summary::summary(&config));
@@ -85,7 +89,12 @@ fn json_report(
             "file": path,
             "valid": true,
             "config": config,
-            "warnings": policy::summary::warnings(config),
+            "warnings": config
+                .warnings
+                .iter()
+                .map(ToString::to_string)
+                .chain(policy::summary::warnings(config))
+                .collect::<Vec<_>>(),
         })),
         Err(LoadError::Invalid(err)) => Some(serde_json::json!({
             "file": path,

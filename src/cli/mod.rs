@@ -9,6 +9,7 @@ mod bench;
 mod check_config;
 mod record;
 mod replay;
+mod reset;
 mod serve;
 mod snapshot;
 mod top;
@@ -29,7 +30,7 @@ pub const EXIT_ENVIRONMENT: u8 = 2;
 /// Parses the command line, runs the command, prints any error and picks the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.common.verbose);
+    init_logging(cli.common.verbose, cli.common.color());
     let result = match cli.command.clone().unwrap_or_default() {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
@@ -39,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&cli, &args),
         Command::Record(args) => record::run(&cli, &args),
         Command::Replay(args) => replay::run(&cli, &args),
+        Command::Reset(args) => reset::run(&args),
     };
     match result {
         Ok(code) => code,
@@ -52,7 +54,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// Log lines on stderr; coloured only for a person at a terminal (not for a file, a pipe or
+/// the journal), and never with `--no-color` or `NO_COLOR`.
+fn init_logging(verbose: u8, color: bool) {
+    use std::io::IsTerminal;
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -64,5 +69,6 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(color && std::io::stderr().is_terminal())
         .try_init();
 }

@@ -115,23 +115,9 @@ fn load_config(path: Option<&Path>) -> Result<(Config, String), LoadError> {
 pub(super) fn trace_options(cli: &Cli, strict: bool, columns: Option<Vec<String>>) -> TraceOptions {
     TraceOptions {
         strict,
-        interval: interval_given().then_some(cli.common.interval),
+        interval: super::args::interval_given().then_some(cli.common.interval),
         columns,
     }
-}
-
-/// Whether `--interval` was typed: its default must not pass for the period of a trace.
-fn interval_given() -> bool {
-    use clap::CommandFactory;
-    use clap::parser::ValueSource;
-    let Ok(matches) = super::Cli::command().try_get_matches_from(std::env::args_os()) else {
-        return false;
-    };
-    let typed = |m: &clap::ArgMatches| {
-        m.try_get_raw("interval").is_ok()
-            && m.value_source("interval") == Some(ValueSource::CommandLine)
-    };
-    typed(&matches) || matches.subcommand().is_some_and(|(_, sub)| typed(sub))
 }
 
 /// Writes the timeline as text lines or as one streamed JSON document.

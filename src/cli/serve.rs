@@ -13,15 +13,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
-    let token = match &args.token_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the bearer token from {}", path.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => None,
-    };
+    let token = args
+        .token_file
+        .as_deref()
+        .map(crate::serve::read_token)
+        .transpose()?;
+    crate::rlimit::raise_nofile_at_start();
     let source = open::open(&cli.source.spec())?;
     let interval = cli.common.interval;
     // Three missed samples (at least 5 s) and /healthz turns 503.

@@ -12,13 +12,19 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
         .config
         .clone()
         .unwrap_or_else(|| policy::DEFAULT_CONFIG_PATH.into());
-    let config = match policy::load(&path) {
+    let mut config = match policy::load(&path) {
         Ok(c) => c,
         Err(err) => {
             eprintln!("gpuwarden: {err}");
             return Ok(ExitCode::from(EXIT_FINDING));
         }
     };
+    // `--interval` typed on the command line beats `[watchdog] interval`.
+    let interval = super::args::interval_given().then_some(cli.common.interval);
+    if let Some(i) = interval {
+        config.watchdog.interval = i;
+    }
+    crate::rlimit::raise_nofile_at_start();
     daemon::run(WatchOptions {
         config_path: path,
         config,
@@ -28,6 +34,7 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
         once: args.once,
         state_dir: args.state_dir.clone(),
         echo_events: !args.quiet,
+        interval,
     })?;
     Ok(ExitCode::from(EXIT_OK))
 }

@@ -3,9 +3,11 @@
 //!
 //! Clock caps are quick and happen inline. Restarts (which wait for systemd's job result)
 //! and notifications (which wait for a server) run as tasks so the sampling loop never
-//! waits on them; their events come back through the [`JoinSet`] the loop polls. `dry_run`
-//! turns every world-changing action into a `dry_run` event. The systemd actuator carries
-//! the allowlist too, so a unit outside it is refused even if the engine asked.
+//! waits on them; their events, and how each restart ended, come back through the
+//! [`JoinSet`] the loop polls (the engine judges restarts by it). `dry_run` turns every
+//! world-changing action into a `dry_run` event. The systemd actuator carries the allowlist
+//! too, so a unit outside it is refused even if the engine asked; a reload hands both the
+//! new allowlist and `dry_run` ([`Dispatcher::reconfigure`]).
 
 use crate::act::{
     self, ClockActuator, Event, EventKind, EventResult, Notification, Notifier, UnitRestarter,
@@ -21,8 +23,22 @@ pub struct Dispatcher {
     restarter: Arc<dyn UnitRestarter>,
     notifier: Arc<dyn Notifier>,
     dry_run: bool,
-    /// Restarts and notifications in flight; each ends in the event to log.
-    pub tasks: JoinSet<Vec<Event>>,
+    /// Restarts and notifications in flight.
+    pub tasks: JoinSet<TaskDone>,
+}
+
+/// A task that ended: the events to log and, for a restart, how it ended.
+pub struct TaskDone {
+    pub events: Vec<Event>,
+    pub restart: Option<RestartDone>,
+}
+
+/// How a restart the engine decided ended in systemd.
+pub struct RestartDone {
+    pub unit: String,
+    /// The engine time of the decision (the engine finds the restart by it).
+    pub decided_ms: u64,
+    pub succeeded: bool,
 }
 
 /// The actuator's caps for one policy cap (a lock and/or a power limit).
@@ -37,7 +53,8 @@ pub fn actuator_caps(cap: &ClockCap) -> Vec<act::ClockCap> {
     out
 }
 
-fn base_event(action: &Action, kind: EventKind, what: impl Into<String>) -> Event {
+/// An event about `action`: its time, GPU and rule.
+pub fn base_event(action: &Action, kind: EventKind, what: impl Into<String>) -> Event {
     let mut e =
         Event::new(action.at_ms, kind, what).gpu(action.gpu.uuid.clone(), Some(action.gpu.index));
     if let Some(rule) = &action.rule {
@@ -66,12 +83,22 @@ impl Dispatcher {
         self.dry_run
     }
 
-    /// Carries out `actions` in order; returns the events known now (tasks report later).
-    pub fn dispatch(&mut self, actions: &[Action]) -> Vec<Event> {
-        actions.iter().flat_map(|a| self.one(a)).collect()
+    /// Applies a reloaded config's `dry_run`, allowlist and job timeout to the actuators.
+    pub fn reconfigure(&mut self, dry_run: bool, options: &act::SystemdOptions) {
+        self.dry_run = dry_run;
+        self.restarter.reconfigure(options);
     }
 
-    fn one(&mut self, a: &Action) -> Vec<Event> {
+    /// Carries out `actions` in order; returns the events known now (tasks report later).
+    /// `decided_ms` is the engine time the actions were decided at.
+    pub fn dispatch(&mut self, actions: &[Action], decided_ms: u64) -> Vec<Event> {
+        actions
+            .iter()
+            .flat_map(|a| self.one(a, decided_ms))
+            .collect()
+    }
+
+    fn one(&mut self, a: &Action, decided_ms: u64) -> Vec<Event> {
         match &a.kind {
             ActionKind::Fired { .. } => {
                 vec![base_event(a, EventKind::RuleFired, a.summary.clone())]
@@ -133,6 +160,11 @@ impl Dispatcher {
                     ev.gpu_index = Some(template.gpu.index);
                     ev.rule = template.rule.clone();
                     let mut events = vec![ev.clone()];
+                    let restart = Some(RestartDone {
+                        unit: unit.clone(),
+                        decided_ms,
+                        succeeded: ev.result.is_ok(),
+                    });
                     if !ev.result.is_ok() {
                         // A restart that did not happen is news for whoever is on call.
                         let n = Notification::new(
@@ -146,35 +178,36 @@ impl Dispatcher {
                         let sent = notifier.notify(&n).await;
                         events.push(with_origin(sent.to_event(template.at_ms, &n), &template));
                     }
-                    events
+                    TaskDone { events, restart }
                 });
                 vec![]
             }
             ActionKind::RestartRefused { unit, why } => vec![
                 base_event(a, EventKind::UnitRestart, format!("restart {unit}")).result(
                     EventResult::Refused,
-                    Some(format!("{why:?}: {}", a.summary)),
+                    Some(format!("{}: {}", why.name(), a.summary)),
                 ),
+            ],
+            ActionKind::RestartsStopped { why } => vec![
+                base_event(a, EventKind::RestartsStopped, "stop restarting").result(
+                    EventResult::Refused,
+                    Some(format!("{}: {}", why.name(), a.summary)),
+                ),
+            ],
+            ActionKind::Reset => vec![
+                base_event(a, EventKind::Reset, "reset restart budget")
+                    .result(EventResult::Ok, Some(a.summary.clone())),
             ],
             ActionKind::NoUnitsToRestart => vec![
                 base_event(a, EventKind::UnitRestart, "restart units")
                     .result(EventResult::Refused, Some(a.summary.clone())),
             ],
+            // The alert sinks' events come from the on-call side, which knows where they went.
             ActionKind::Page => {
                 self.notify(a, Urgency::Critical);
-                vec![base_event(
-                    a,
-                    EventKind::Alert,
-                    format!("page: {}", a.summary),
-                )]
+                vec![]
             }
-            ActionKind::Resolve => {
-                vec![base_event(
-                    a,
-                    EventKind::Alert,
-                    format!("resolve: {}", a.summary),
-                )]
-            }
+            ActionKind::Resolve => vec![],
         }
     }
 
@@ -189,7 +222,10 @@ impl Dispatcher {
         );
         self.tasks.spawn(async move {
             let outcome = notifier.notify(&n).await;
-            vec![with_origin(outcome.to_event(template.at_ms, &n), &template)]
+            TaskDone {
+                events: vec![with_origin(outcome.to_event(template.at_ms, &n), &template)],
+                restart: None,
+            }
         });
     }
 

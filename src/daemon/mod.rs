@@ -1,14 +1,20 @@
 //! `gpuwarden watch`: the watchdog loop — sample → policy → dispatch — under systemd.
 //!
-//! One sampler thread feeds snapshots; the pure engine decides; the [`Dispatcher`] acts and
-//! every outcome lands in the event log. The engine's state and the caps held are persisted
-//! after every decision, so a restarted daemon neither forgets caps nor restarts a unit twice.
-//! SIGTERM/SIGINT undo every cap and exit cleanly; SIGHUP reloads the config, keeping the old
-//! one (with a `config_rejected` event saying why) when the new file is invalid.
+//! One sampler thread feeds snapshots; the pure engine decides on its own monotonic clock
+//! ([`clock`]); the [`Dispatcher`] acts and every outcome lands in the event log; how each
+//! restart ended goes back to the engine, which judges it. The engine's state and the caps
+//! held are persisted after every decision, so a restarted daemon neither forgets caps nor
+//! restarts a unit twice. SIGTERM/SIGINT undo every cap and exit cleanly; SIGHUP reloads the
+//! config ([`reload`]): all of it, or none of it with a `config_rejected` event saying why.
+//! `WATCHDOG=1` comes from the loop's own heartbeat, so a sick driver is an alert, not a
+//! reason for systemd to kill the daemon. `gpuwarden reset` talks to it over [`control`].
 
+pub mod clock;
+pub mod control;
 pub mod dispatch;
 pub mod oncall;
 pub mod persist;
+mod reload;
 pub mod service;
 
 use crate::act::events::EVENT_LOG_FILE;
@@ -18,10 +24,11 @@ use crate::act::{
 };
 use crate::gpu::Snapshot;
 use crate::gpu::open::{self, SourceSpec};
-use crate::gpu::sampler::{self, now_ms};
-use crate::policy::{self, Config};
+use crate::gpu::sampler;
+use crate::policy::{self, Action, Config};
 use anyhow::{Context, Result};
-use dispatch::Dispatcher;
+use clock::{EngineClock, wall_ms as now_ms};
+use dispatch::{Dispatcher, TaskDone};
 use oncall::OnCall;
 use service::ServiceManager;
 use std::path::PathBuf;
@@ -45,6 +52,8 @@ pub struct WatchOptions {
     pub state_dir: Option<PathBuf>,
     /// Print each event to stdout as it happens (the journal under systemd).
     pub echo_events: bool,
+    /// `--interval` from the command line: overrides `[watchdog] interval`, also on reload.
+    pub interval: Option<Duration>,
 }
 
 /// Runs the watchdog until SIGTERM (or one sample with `once`).
@@ -64,17 +73,22 @@ struct Watch {
     events: EventLog,
     dispatcher: Dispatcher,
     samples: tokio::sync::mpsc::Receiver<sampler::SampleResult>,
+    /// The sampler's interval in ms (a reload changes it).
+    interval_ms: Arc<AtomicU64>,
     /// How long the last sample took, in ns (for `/metrics`).
     sample_ns: Arc<AtomicU64>,
     service: ServiceManager,
     oncall: OnCall,
     /// XIDs from NVML events and the kernel log (`crate::health`).
     xids: tokio::sync::mpsc::Receiver<crate::health::XidReport>,
+    clock: EngineClock,
 }
 
 impl Watch {
     fn start(opts: WatchOptions) -> Result<Self> {
         let config = opts.config.clone();
+        let token = config.watchdog.token_file.as_deref();
+        let token = token.map(crate::serve::read_token).transpose()?;
         let state_dir = opts
             .state_dir
             .clone()
@@ -89,17 +103,20 @@ impl Watch {
         let source = open::open(&opts.source)?;
         let control = source.control();
         let (persisted, warning) = persist::load(&state_dir);
+        let clock = EngineClock::resume(persisted.clock.as_ref());
         let dry_run = opts.dry_run || config.watchdog.dry_run;
         let clocks = ClockActuator::restore(control, persisted.caps);
         let systemd = Systemd::system(systemd_options(&config)?);
         let notifier = DesktopNotifier::session(NotifyOptions::default());
         let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
         let (timed, sample_ns) = sampler::Timed::wrap(source);
-        let samples = sampler::spawn(Box::new(timed), config.watchdog.interval);
+        let interval_ms = Arc::new(AtomicU64::new(config.watchdog.interval.as_millis() as u64));
+        let samples = sampler::spawn_adjustable(Box::new(timed), Arc::clone(&interval_ms));
         let xids = crate::health::start(&opts.source, config.watchdog.kmsg.as_deref());
         let host = crate::host::hostname();
         let (oncall, oncall_problem) =
-            OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE));
+            OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE), &state_dir);
+        oncall.serve.set_token(token);
         let mut watch = Watch {
             state: persisted.policy,
             opts,
@@ -108,10 +125,12 @@ impl Watch {
             events,
             dispatcher,
             samples,
+            interval_ms,
             sample_ns,
             service: ServiceManager::new(),
             oncall,
             xids: xids.reports,
+            clock,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
         let started = Event::new(now_ms(), EventKind::Started, format!("watch{mode}")).result(
@@ -119,6 +138,9 @@ impl Watch {
             Some(watch.opts.config_path.display().to_string()),
         );
         watch.log(started);
+        for w in &watch.config.warnings {
+            tracing::warn!("config warning: {w}");
+        }
         if let Some(why) = oncall_problem {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(why));
@@ -151,6 +173,20 @@ impl Watch {
         let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
         self.serve_http().await;
+        let mut control = match control::listen(&self.state_dir) {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                let e = Event::new(now_ms(), EventKind::Started, "open the control socket").result(
+                    EventResult::Failed,
+                    Some(format!("{e}; `gpuwarden reset` will not reach this daemon")),
+                );
+                self.log(e);
+                None
+            }
+        };
+        // The loop's own heartbeat: WATCHDOG=1 whenever the loop turns, whatever the driver
+        // says (a sick GPU is an alert, not a reason for systemd to kill the watchdog).
+        let mut heartbeat = self.service.ping_every().map(tokio::time::interval);
         let mut ready = false;
         loop {
             tokio::select! {
@@ -173,18 +209,30 @@ impl Watch {
                     }
                 }
                 Some(done) = self.dispatcher.tasks.join_next() => {
-                    if let Ok(events) = done {
-                        for e in events {
-                            self.log(e);
-                        }
+                    if let Ok(done) = done {
+                        self.on_task_done(done);
                     }
                 }
                 Some(report) = self.xids.recv() => {
-                    if let Some(e) = self.oncall.on_xid(report, &self.config, &mut self.state) {
+                    let now = self.clock.now_ms();
+                    let (config, state) = (&self.config, &mut self.state);
+                    if let Some(e) = self.oncall.on_xid(report, config, state, now) {
                         self.log(e);
-                        self.oncall.tick(&self.config, &self.state, now_ms());
+                        self.oncall.tick(&self.config, &self.state, now);
                     }
                 }
+                Some(pending) = async {
+                    match control.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.on_control(pending),
+                _ = async {
+                    match heartbeat.as_mut() {
+                        Some(h) => { h.tick().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => self.service.ping(),
                 _ = hup.recv() => self.reload(),
                 _ = term.recv() => { self.shutdown("SIGTERM").await; return Ok(()); }
                 _ = int.recv() => { self.shutdown("SIGINT").await; return Ok(()); }
@@ -199,19 +247,14 @@ impl Watch {
         Ok(())
     }
 
-    /// Starts the HTTP endpoint on `[watchdog] listen`; a port in use is reported, not fatal:
-    /// guarding the GPUs matters more than being scraped.
+    /// Starts the HTTP endpoint on `[watchdog] listen`, on its own thread and runtime (see
+    /// `crate::serve::spawn_thread`); a port in use is reported, not fatal: guarding the GPUs
+    /// matters more than being scraped.
     async fn serve_http(&mut self) {
         let listen = self.config.watchdog.listen;
-        match crate::serve::bind(listen, Arc::clone(&self.oncall.serve)).await {
-            Ok((addr, server)) => {
-                tracing::info!("serving /metrics and /api/v1 on http://{addr}");
-                tokio::spawn(async move {
-                    if let Err(e) = server.await {
-                        tracing::error!("the HTTP endpoint stopped: {e}");
-                    }
-                });
-            }
+        let state = Arc::clone(&self.oncall.serve);
+        match crate::serve::spawn_thread(listen, state, crate::serve::Limits::default()) {
+            Ok(addr) => tracing::info!("serving /metrics and /api/v1 on http://{addr}"),
             Err(e) => {
                 let e = Event::new(now_ms(), EventKind::Started, format!("listen on {listen}"))
                     .result(EventResult::Failed, Some(e.to_string()));
@@ -222,23 +265,93 @@ impl Watch {
 
     fn on_sample(&mut self, mut snap: Snapshot) {
         snap.select(self.opts.gpus.as_deref());
-        let at = snap.at_ms;
-        for e in self.oncall.learn_gpus(&snap, &self.config, &mut self.state) {
+        let wall = snap.at_ms;
+        let now = self.clock.now_ms();
+        for e in self
+            .oncall
+            .learn_gpus(&snap, &self.config, &mut self.state, now)
+        {
             self.log(e);
         }
-        let actions = policy::step(&self.config, &mut self.state, &snap, at);
+        let actions = policy::step(&self.config, &mut self.state, &snap, now);
         let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
         self.oncall.serve.publish(snap, took);
-        self.oncall.on_actions(&actions, at);
-        if !actions.is_empty() {
-            for e in self.dispatcher.dispatch(&actions) {
-                self.log(e);
-            }
-            self.save();
-        }
-        self.oncall.tick(&self.config, &self.state, at);
-        self.service.ping();
+        self.act(actions, now, wall);
+        self.oncall.tick(&self.config, &self.state, now);
         self.service.status(&self.status_line());
+    }
+
+    /// Carries out actions the engine decided at engine time `decided`, shown at wall time
+    /// `wall`: alerts, actuators, event log, and the state on disk.
+    fn act(&mut self, mut actions: Vec<Action>, decided: u64, wall: u64) {
+        if actions.is_empty() {
+            return;
+        }
+        for a in &mut actions {
+            a.at_ms = wall;
+        }
+        for e in self.oncall.on_actions(&actions, wall) {
+            self.log(e);
+        }
+        for e in self.dispatcher.dispatch(&actions, decided) {
+            self.log(e);
+        }
+        self.save();
+    }
+
+    /// A restart or notification ended: log it, and tell the engine how the restart went.
+    fn on_task_done(&mut self, done: TaskDone) {
+        for e in done.events {
+            self.log(e);
+        }
+        let Some(r) = done.restart else { return };
+        let now = self.clock.now_ms();
+        let actions = policy::restart_result(
+            &self.config,
+            &mut self.state,
+            &r.unit,
+            r.decided_ms,
+            r.succeeded,
+            now,
+        );
+        self.act(actions, now, now_ms());
+        self.save();
+    }
+
+    /// A request on the control socket (`gpuwarden reset`).
+    fn on_control(&mut self, pending: control::Pending) {
+        let control::Request::Reset { rule, gpu } = &pending.request;
+        let gpu_ref = gpu.as_deref().map(|g| match g.parse::<u32>() {
+            Ok(i) => policy::GpuRef::Index(i),
+            Err(_) => policy::GpuRef::Uuid(g.to_string()),
+        });
+        let now = self.clock.now_ms();
+        let actions = policy::reset(
+            &self.config,
+            &mut self.state,
+            rule.as_deref(),
+            gpu_ref.as_ref(),
+            now,
+        );
+        let reset: Vec<control::ResetDone> = actions
+            .iter()
+            .map(|a| control::ResetDone {
+                gpu: a.gpu.index,
+                uuid: a.gpu.uuid.clone(),
+                rule: a.rule.clone().unwrap_or_default(),
+            })
+            .collect();
+        let message = if reset.is_empty() {
+            "nothing to reset: no firing rule matches".to_string()
+        } else {
+            format!("reset {} firing(s)", reset.len())
+        };
+        self.act(actions, now, now_ms());
+        let _ = pending.reply.send(control::Reply {
+            ok: !reset.is_empty(),
+            reset,
+            message,
+        });
     }
 
     fn status_line(&self) -> String {
@@ -254,37 +367,15 @@ impl Watch {
         )
     }
 
-    fn reload(&mut self) {
-        self.service.reloading();
-        let at = now_ms();
-        match policy::load(&self.opts.config_path) {
-            Ok(new) => {
-                let mut detail = self.opts.config_path.display().to_string();
-                if new.watchdog.interval != self.config.watchdog.interval {
-                    detail.push_str("; the new interval takes effect after a restart");
-                }
-                self.config = new;
-                self.log(
-                    Event::new(at, EventKind::ConfigReloaded, "reload config")
-                        .result(EventResult::Ok, Some(detail)),
-                );
-            }
-            Err(err) => {
-                tracing::error!("new config rejected, keeping the old one: {err}");
-                self.log(
-                    Event::new(at, EventKind::ConfigRejected, "reload config")
-                        .result(EventResult::Refused, Some(err.to_string())),
-                );
-            }
-        }
-        self.service.status(&self.status_line());
-    }
-
     async fn shutdown(&mut self, why: &str) {
         self.service.stopping();
         let at = now_ms();
-        let actions = policy::shutdown(&mut self.state, at);
-        for e in self.dispatcher.dispatch(&actions) {
+        let now = self.clock.now_ms();
+        let mut actions = policy::shutdown(&mut self.state, now);
+        for a in &mut actions {
+            a.at_ms = at;
+        }
+        for e in self.dispatcher.dispatch(&actions, now) {
             self.log(e);
         }
         // Whatever the engine and the actuator disagree on, no cap outlives the daemon.
@@ -296,8 +387,10 @@ impl Watch {
         }
         self.drain(Duration::from_secs(10)).await;
         self.save();
-        self.oncall.tick(&self.config, &self.state, now_ms());
+        self.oncall
+            .tick(&self.config, &self.state, self.clock.now_ms());
         self.oncall.shutdown();
+        let _ = std::fs::remove_file(control::path(&self.state_dir));
         self.log(
             Event::new(now_ms(), EventKind::Stopped, "stop")
                 .result(EventResult::Ok, Some(why.into())),
@@ -309,7 +402,7 @@ impl Watch {
         let deadline = tokio::time::Instant::now() + limit;
         while !self.dispatcher.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.dispatcher.tasks.join_next()).await {
-                Ok(Some(Ok(events))) => events.into_iter().for_each(|e| self.log(e)),
+                Ok(Some(Ok(done))) => self.on_task_done(done),
                 Ok(Some(Err(_))) => {}
                 Ok(None) | Err(_) => break,
             }
@@ -320,6 +413,7 @@ impl Watch {
         let p = persist::Persisted {
             policy: self.state.clone(),
             caps: self.dispatcher.clocks.applied().clone(),
+            clock: Some(self.clock.base().clone()),
         };
         if let Err(e) = persist::save(&self.state_dir, &p) {
             tracing::error!(

@@ -1,13 +1,18 @@
 //! What the daemon tells the outside world besides its event log: the HTTP endpoint's
 //! shared state (`/metrics`, `/healthz`, `/api/v1/…`) and the on-call alert sinks.
 //!
-//! Pages and resolves from the engine become alerts; a restart that did not happen becomes
-//! an `action-failed` alert (resolved by the next good restart on that GPU or when its rule
-//! clears). Every event is counted by kind and result for `gpuwarden_watchdog_actions_total`.
+//! Pages and resolves from the engine become alerts, and each becomes an event whose result
+//! says what really happened: `queued` (in every sink's outbox on disk) or `failed` (no sink
+//! configured: nobody was paged). A restart or a cap that did not happen becomes an
+//! `action-failed` alert (resolved by the next good one on that GPU or when its rule clears).
+//! The alerts firing are kept in `alerts.json` in the state directory, so a restarted daemon
+//! (SIGTERM or kill -9) re-sends them and resolves them when their rule clears. Every event
+//! is counted by kind and result for `gpuwarden_watchdog_actions_total`.
 //! XIDs are counted per GPU and code (once per fault, see `health::tally`) for
 //! `gpuwarden_gpu_xid_errors_total`, each counted one becoming an `xid` event.
 
-use crate::act::alert::{Alert, AlertChange, Alerts, Severity, alert_change};
+use super::dispatch::base_event;
+use crate::act::alert::{Alert, AlertChange, Alerts, AlertsConfig, Severity, alert_change};
 use crate::act::{Event, EventKind, EventResult};
 use crate::gpu::Snapshot;
 use crate::health::tally::Outcome;
@@ -16,9 +21,12 @@ use crate::metrics::{ActionCount, RuleState, RuleStatus, WatchdogMetrics};
 use crate::policy::{Action, ActionKind, Config, State};
 use crate::serve::{EventLogFeed, ServeState};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The file, in the state directory, of the alerts firing.
+pub const ACTIVE_ALERTS_FILE: &str = "alerts.json";
 
 /// The endpoint's state and the alert sinks, fed by the watch loop.
 pub struct OnCall {
@@ -27,87 +35,146 @@ pub struct OnCall {
     host: String,
     counts: BTreeMap<(String, String), u64>,
     xids: XidTally,
+    /// Where the firing alerts are kept; what was last written there.
+    active_path: PathBuf,
+    saved: Vec<Alert>,
 }
 
 impl OnCall {
-    /// Starts the alert sinks configured in `[alerts]`; a sink that cannot start is reported
-    /// in the returned message and the daemon goes on without it.
-    pub fn start(config: &Config, host: &str, events_path: &Path) -> (OnCall, Option<String>) {
+    /// Starts the alert sinks configured in `[alerts]` with the alerts that were firing when
+    /// the daemon last stopped; a sink that cannot start (or an unreadable `alerts.json`) is
+    /// reported in the returned message and the daemon goes on.
+    pub fn start(
+        config: &Config,
+        host: &str,
+        events_path: &Path,
+        state_dir: &Path,
+    ) -> (OnCall, Option<String>) {
         let stale_after = (config.watchdog.interval * 3).max(Duration::from_secs(5));
         let serve = ServeState::new(stale_after, None);
         serve.set_events(Arc::new(EventLogFeed(events_path.to_path_buf())));
-        let (alerts, problem) = match &config.alerts {
-            None => (None, None),
-            Some(c) => match Alerts::start(c, host) {
-                Ok(a) => (Some(a), None),
-                Err(e) => (None, Some(format!("alert sinks not started: {e}"))),
-            },
-        };
-        let oncall = OnCall {
+        let active_path = state_dir.join(ACTIVE_ALERTS_FILE);
+        let (saved, read_problem) = load_active(&active_path);
+        let mut oncall = OnCall {
             serve,
-            alerts,
+            alerts: None,
             host: host.to_string(),
             counts: BTreeMap::new(),
             xids: XidTally::new(),
+            active_path,
+            saved: saved.clone(),
         };
-        (oncall, problem)
+        let problem = oncall.start_alerts(config.alerts.as_ref(), saved);
+        (oncall, problem.or(read_problem))
     }
 
-    /// Turns pages and resolves into alert changes.
-    pub fn on_actions(&mut self, actions: &[Action], now_ms: u64) {
-        let Some(alerts) = self.alerts.as_mut() else {
-            return;
-        };
-        for a in actions {
-            let taken: Vec<String> = actions
-                .iter()
-                .filter(|o| o.gpu == a.gpu && o.rule == a.rule && o.changes_world())
-                .map(|o| o.summary.clone())
-                .collect();
-            if let Some(change) = alert_change(a, &self.host, &taken)
-                && let Err(e) = alerts.apply(change, now_ms)
-            {
-                tracing::error!("writing an alert to the outbox: {e}");
+    fn start_alerts(
+        &mut self,
+        config: Option<&AlertsConfig>,
+        active: Vec<Alert>,
+    ) -> Option<String> {
+        let c = config?;
+        match Alerts::start(c, &self.host) {
+            Ok(mut a) => {
+                a.restore(active);
+                self.alerts = Some(a);
+                None
             }
-            if matches!(a.kind, ActionKind::Cleared { .. }) {
+            Err(e) => Some(format!("alert sinks not started: {e}")),
+        }
+    }
+
+    /// A reload changed `[alerts]`: the old sinks stop (what they had not delivered stays in
+    /// their outboxes on disk), the new ones start with every alert still firing.
+    pub fn reconfigure(&mut self, config: Option<&AlertsConfig>) -> Option<String> {
+        let active = match self.alerts.take() {
+            Some(a) => {
+                let active = a.active_alerts();
+                a.shutdown();
+                active
+            }
+            None => self.saved.clone(),
+        };
+        self.start_alerts(config, active)
+    }
+
+    /// Turns pages and resolves into alert changes; returns the events saying how each went.
+    pub fn on_actions(&mut self, actions: &[Action], now_ms: u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        for a in actions {
+            let (page, resolve) = (a.kind == ActionKind::Page, a.kind == ActionKind::Resolve);
+            if page || resolve {
+                let what = format!("{}: {}", a.kind.name(), a.summary);
+                let (result, detail) = match self.alerts.as_mut() {
+                    None if page => (
+                        EventResult::Failed,
+                        "no alert sink is configured in [alerts]: nobody was paged".to_string(),
+                    ),
+                    None => (
+                        EventResult::Failed,
+                        "no alert sink is configured in [alerts]".to_string(),
+                    ),
+                    Some(alerts) => {
+                        let taken: Vec<String> = actions
+                            .iter()
+                            .filter(|o| o.gpu == a.gpu && o.rule == a.rule && o.changes_world())
+                            .map(|o| o.summary.clone())
+                            .collect();
+                        match deliver(alerts, a, &self.host, &taken, now_ms) {
+                            Ok(()) => (EventResult::Queued, alerts.sink_names()),
+                            Err(e) => (EventResult::Failed, format!("writing the outbox: {e}")),
+                        }
+                    }
+                };
+                events.push(base_event(a, EventKind::Alert, what).result(result, Some(detail)));
+            }
+            if matches!(a.kind, ActionKind::Cleared { .. })
+                && let Some(alerts) = self.alerts.as_mut()
+            {
                 let id = format!("{}/{}/action-failed", self.host, a.gpu.uuid);
                 let _ = alerts.apply(AlertChange::Resolve(id), now_ms);
             }
         }
+        self.save_active();
+        events
     }
 
     /// Learns the watched GPUs from a snapshot; returns the events of XIDs that waited for it
-    /// (and hands them to the engine's `metric = "xid"` rules).
+    /// (and hands them to the engine's `metric = "xid"` rules at engine time `now_ms`).
     pub fn learn_gpus(
         &mut self,
         snap: &Snapshot,
         config: &Config,
         state: &mut State,
+        now_ms: u64,
     ) -> Vec<Event> {
         let outcomes = self.xids.learn(snap);
         outcomes
             .into_iter()
-            .filter_map(|o| xid_event(o, config, state))
+            .filter_map(|o| xid_event(o, config, state, now_ms))
             .collect()
     }
 
-    /// Counts an XID once per fault; a new one becomes an event and is remembered for the
-    /// engine's `metric = "xid"` rules.
+    /// Counts an XID once per fault; a new one becomes an event (at the wall time its source
+    /// saw it) and is remembered for the engine's `metric = "xid"` rules at engine time
+    /// `now_ms`.
     pub fn on_xid(
         &mut self,
         report: XidReport,
         config: &Config,
         state: &mut State,
+        now_ms: u64,
     ) -> Option<Event> {
         let outcome = self.xids.record(report);
-        xid_event(outcome, config, state)
+        xid_event(outcome, config, state, now_ms)
     }
 
-    /// Counts the event; a failed restart becomes an alert.
+    /// Counts the event; a failed restart or cap becomes an alert.
     pub fn on_event(&mut self, e: &Event) {
         let key = (e.kind.name().to_string(), e.result.name().to_string());
         *self.counts.entry(key).or_default() += 1;
-        if e.kind != EventKind::UnitRestart {
+        let cap = matches!(e.kind, EventKind::ClockCap | EventKind::ClockReapply);
+        if e.kind != EventKind::UnitRestart && !cap {
             return;
         }
         let (Some(alerts), Some(uuid)) = (self.alerts.as_mut(), e.gpu.as_deref()) else {
@@ -116,7 +183,9 @@ impl OnCall {
         let id = format!("{}/{uuid}/action-failed", self.host);
         let change = match e.result {
             EventResult::Ok => AlertChange::Resolve(id),
-            EventResult::DryRun | EventResult::Refused => return,
+            EventResult::DryRun | EventResult::Refused | EventResult::Queued => return,
+            // A GPU that cannot be capped is a fact of the hardware, not a failure.
+            EventResult::NotSupported if cap => return,
             _ => {
                 let error = e
                     .detail
@@ -146,6 +215,26 @@ impl OnCall {
         };
         if let Err(err) = alerts.apply(change, e.at_ms) {
             tracing::error!("writing an alert to the outbox: {err}");
+        }
+        self.save_active();
+    }
+
+    /// Writes the alerts firing to `alerts.json` when they changed.
+    fn save_active(&mut self) {
+        let Some(alerts) = &self.alerts else { return };
+        let now = alerts.active_alerts();
+        if now == self.saved {
+            return;
+        }
+        match serde_json::to_vec_pretty(&now)
+            .map_err(std::io::Error::other)
+            .and_then(|json| super::persist::write_atomically(&self.active_path, &json))
+        {
+            Ok(()) => self.saved = now,
+            Err(e) => tracing::error!(
+                "could not keep the firing alerts in {}: {e}",
+                self.active_path.display()
+            ),
         }
     }
 
@@ -205,8 +294,10 @@ impl OnCall {
         }
     }
 
-    /// Stops the delivery threads (what is not yet delivered stays in the outbox on disk).
+    /// Stops the delivery threads (what is not yet delivered stays in the outbox on disk,
+    /// what is firing in `alerts.json`).
     pub fn shutdown(&mut self) {
+        self.save_active();
         if let Some(a) = self.alerts.take() {
             a.shutdown();
         }
@@ -215,10 +306,10 @@ impl OnCall {
 
 /// The event for a counted XID (unless rate-limited), which the engine also remembers;
 /// duplicates and strangers are only traced.
-fn xid_event(outcome: Outcome, config: &Config, state: &mut State) -> Option<Event> {
+fn xid_event(outcome: Outcome, config: &Config, state: &mut State, now_ms: u64) -> Option<Event> {
     match outcome {
         Outcome::Counted(c) => {
-            crate::policy::note_xid(config, state, &c.uuid, c.gpu, c.report.code, c.report.at_ms);
+            crate::policy::note_xid(config, state, &c.uuid, c.gpu, c.report.code, now_ms);
             c.log.then(|| c.to_event())
         }
         Outcome::Duplicate | Outcome::Waiting => None,
@@ -231,5 +322,49 @@ fn xid_event(outcome: Outcome, config: &Config, state: &mut State) -> Option<Eve
             );
             None
         }
+    }
+}
+
+/// A page fires its alert; a resolve resolves it, also when this daemon never saw it fire.
+fn deliver(
+    alerts: &mut Alerts,
+    a: &Action,
+    host: &str,
+    taken: &[String],
+    now_ms: u64,
+) -> Result<(), crate::act::alert::outbox::OutboxError> {
+    match alert_change(a, host, taken) {
+        Some(AlertChange::Resolve(id)) => {
+            if !alerts.resolve(&id, now_ms)? {
+                let rule = a.rule.as_deref().unwrap_or("");
+                let alert = Alert::firing(rule, host, a.gpu.uuid.as_str(), a.at_ms, &a.summary)
+                    .gpu(a.gpu.index);
+                alerts.resolve_unknown(&alert, now_ms)?;
+            }
+            Ok(())
+        }
+        Some(change) => alerts.apply(change, now_ms),
+        None => Ok(()),
+    }
+}
+
+/// The alerts that were firing, from `alerts.json`; a missing file is none.
+fn load_active(path: &Path) -> (Vec<Alert>, Option<String>) {
+    match std::fs::read(path) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(alerts) => (alerts, None),
+            Err(e) => (
+                Vec::new(),
+                Some(format!(
+                    "{} is not a list of alerts ({e}); alerts firing before the restart are not re-sent",
+                    path.display()
+                )),
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
+        Err(e) => (
+            Vec::new(),
+            Some(format!("could not read {}: {e}", path.display())),
+        ),
     }
 }

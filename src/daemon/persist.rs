@@ -21,6 +21,9 @@ pub const STATE_FILE: &str = "state.json";
 pub struct Persisted {
     pub policy: State,
     pub caps: AppliedCaps,
+    /// The base of the engine's clock (same boot: times in `policy` continue from it).
+    #[serde(default)]
+    pub clock: Option<super::clock::ClockBase>,
 }
 
 /// Where the persisted state lives.
@@ -68,16 +71,22 @@ pub fn load(state_dir: &Path) -> (Persisted, Option<String>) {
 /// Writes the state atomically.
 pub fn save(state_dir: &Path, state: &Persisted) -> io::Result<()> {
     fs::create_dir_all(state_dir)?;
-    let target = path(state_dir);
-    let tmp = state_dir.join(format!(".{STATE_FILE}.tmp"));
     let json = serde_json::to_vec_pretty(state).map_err(io::Error::other)?;
+    write_atomically(&path(state_dir), &json)
+}
+
+/// Replaces `target` with `bytes`: a temp file beside it, fsync, rename, fsync of the folder.
+pub fn write_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{}.tmp", name.unwrap_or_default()));
     {
         let mut f = File::create(&tmp)?;
-        f.write_all(&json)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
     }
-    fs::rename(&tmp, &target)?;
-    File::open(state_dir)?.sync_all()
+    fs::rename(&tmp, target)?;
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

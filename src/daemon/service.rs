@@ -1,6 +1,8 @@
 //! Talking to systemd about ourselves (`Type=notify`): `READY=1` once the first sample went
-//! through the policy, `STATUS=` lines people see in `systemctl status`, and `WATCHDOG=1`
-//! pings at half the `WatchdogSec=` period. Without `NOTIFY_SOCKET` every call is a no-op.
+//! through the policy and again after each reload (which starts with `RELOADING=1` and
+//! `MONOTONIC_USEC=`), `STATUS=` lines people see in `systemctl status`, and `WATCHDOG=1`
+//! pings at half the `WatchdogSec=` period, from the loop's heartbeat. Without
+//! `NOTIFY_SOCKET` every call is a no-op.
 
 use sd_notify::NotifyState;
 use std::time::Duration;
@@ -36,8 +38,13 @@ impl ServiceManager {
         }
     }
 
+    /// A reload begins: systemd wants the monotonic time with it (and `READY=1` after).
     pub fn reloading(&self) {
-        send(&[NotifyState::Reloading]);
+        let now = super::clock::monotonic_us();
+        send(&[
+            NotifyState::Reloading,
+            NotifyState::MonotonicUsec(now as i128),
+        ]);
     }
 
     pub fn stopping(&self) {

@@ -25,7 +25,18 @@ pub fn now_ms() -> u64 {
 }
 
 /// Starts sampling `source` every `interval`; the thread stops when the receiver is dropped.
-pub fn spawn(mut source: Box<dyn Source>, interval: Duration) -> mpsc::Receiver<SampleResult> {
+pub fn spawn(source: Box<dyn Source>, interval: Duration) -> mpsc::Receiver<SampleResult> {
+    spawn_adjustable(
+        source,
+        Arc::new(AtomicU64::new(interval.as_millis() as u64)),
+    )
+}
+
+/// Like [`spawn`], with the interval (in ms) read before each wait, so a reload can change it.
+pub fn spawn_adjustable(
+    mut source: Box<dyn Source>,
+    interval_ms: Arc<AtomicU64>,
+) -> mpsc::Receiver<SampleResult> {
     let (tx, rx) = mpsc::channel(4);
     thread::Builder::new()
         .name("gpuwarden-sampler".into())
@@ -39,7 +50,7 @@ pub fn spawn(mut source: Box<dyn Source>, interval: Duration) -> mpsc::Receiver<
                     Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
                     Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
-                next += interval;
+                next += Duration::from_millis(interval_ms.load(Ordering::Relaxed).max(1));
                 let now = Instant::now();
                 if next > now {
                     thread::sleep(next - now);

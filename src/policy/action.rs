@@ -97,6 +97,10 @@ pub enum ActionKind {
     /// A `restart_units` step found no unit for this GPU (none pinned, none owning its
     /// processes).
     NoUnitsToRestart,
+    /// This firing restarts no more units (`why`) until it clears or a person resets it.
+    RestartsStopped { why: GaveUp },
+    /// A person reset the rule on this GPU (`gpuwarden reset`): its restart budget is whole.
+    Reset,
     /// Send a firing alert to whoever is on call. An alert's identity is (host, GPU UUID,
     /// rule); at most one page is open per identity.
     Page,
@@ -120,6 +124,8 @@ impl ActionKind {
             ActionKind::RestartUnit { .. } => "restart_unit",
             ActionKind::RestartRefused { .. } => "restart_refused",
             ActionKind::NoUnitsToRestart => "no_units_to_restart",
+            ActionKind::RestartsStopped { .. } => "restarts_stopped",
+            ActionKind::Reset => "reset",
             ActionKind::Page => "page",
             ActionKind::Resolve => "resolve",
         }
@@ -200,6 +206,29 @@ impl ClearReason {
     }
 }
 
+/// Why a firing stopped restarting units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GaveUp {
+    /// The per-firing or per-window restart budget is spent.
+    BudgetSpent,
+    /// The reading was still past the threshold `verify` after a restart.
+    DidNotHelp,
+    /// systemd failed every restart the budget allowed.
+    KeepsFailing,
+}
+
+impl GaveUp {
+    /// The snake_case name used in JSON, the API and the README.
+    pub fn name(self) -> &'static str {
+        match self {
+            GaveUp::BudgetSpent => "budget_spent",
+            GaveUp::DidNotHelp => "did_not_help",
+            GaveUp::KeepsFailing => "keeps_failing",
+        }
+    }
+}
+
 /// Why a unit was not restarted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,6 +239,20 @@ pub enum RefuseReason {
     BudgetSpent,
     /// It was restarted less than `cooldown` ago (by another rule or GPU); retried later.
     Cooldown,
+    /// Its last restart failed; the next attempt backs off (never reported on its own).
+    RetryWait,
+}
+
+impl RefuseReason {
+    /// The snake_case name used in JSON, the event log and the README.
+    pub fn name(self) -> &'static str {
+        match self {
+            RefuseReason::NotAllowlisted => "not_allowlisted",
+            RefuseReason::BudgetSpent => "budget_spent",
+            RefuseReason::Cooldown => "cooldown",
+            RefuseReason::RetryWait => "retry_wait",
+        }
+    }
 }
 
 impl fmt::Display for RefuseReason {
@@ -218,6 +261,7 @@ impl fmt::Display for RefuseReason {
             RefuseReason::NotAllowlisted => "not in the allowlist",
             RefuseReason::BudgetSpent => "restart budget spent",
             RefuseReason::Cooldown => "restarted too recently (cooldown)",
+            RefuseReason::RetryWait => "its last restart failed; backing off before the next",
         })
     }
 }

@@ -1,14 +1,16 @@
 //! Second loading phase: [`raw::RawConfig`](super::raw::RawConfig) → validated
 //! [`Config`](super::config::Config), or the first mistake found, located.
 //!
-//! Each check names the bad value in lowercase and says what would be right. This file walks
-//! the document and applies defaults; `[[rule]]` tables are checked in [`super::rules`], the
-//! smaller value types (durations, unit names, GPU references, caps) in [`super::values`].
+//! Each check names the bad value in lowercase and says what would be right. This file reads
+//! the file (UTF-8 TOML only), walks the document and applies defaults; `[[rule]]` tables are
+//! checked in [`super::rules`], the smaller value types (durations, unit names, GPU
+//! references, caps) in [`super::values`], what the whole means in [`super::validate`].
 
 use super::config::{Allowlist, Config, RestartPolicy, UnitMapping, Units, Watchdog};
 use super::error::{ConfigError, LoadError};
 use super::raw::{RawConfig, RawRestarts, RawUnits, RawWatchdog};
 use super::rules::rule;
+use super::validate;
 use super::values::{Ctx, cap_spec, duration, gpu_ref, unit_name};
 use globset::{Glob, GlobSetBuilder};
 use std::collections::BTreeSet;
@@ -18,18 +20,35 @@ use toml::Spanned;
 
 /// Reads and validates the config at `path`.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &text).map_err(LoadError::Invalid)
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => parse(path, text).map_err(LoadError::Invalid),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+            let byte = bytes.get(at).copied().unwrap_or_default();
+            Err(LoadError::Invalid(ConfigError::at(
+                path,
+                valid,
+                at..at,
+                "",
+                format!("not a UTF-8 TOML file: byte 0x{byte:02x} is not UTF-8 text"),
+            )))
+        }
+    }
 }
 
 /// Validates config `text`; `file` is only used to name the file in errors.
 pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
+    let cx = Ctx { file, text };
+    if let Some(at) = text.find('\0') {
+        return Err(cx.err(at..at + 1, "", "not a UTF-8 TOML file: it holds a NUL byte"));
+    }
     let raw: RawConfig =
         toml::from_str(text).map_err(|e| ConfigError::from_toml(file, text, &e))?;
-    let cx = Ctx { file, text };
     let clock_cap = raw
         .clock_cap
         .as_ref()
@@ -50,6 +69,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
                     .map_err(|e| cx.err(a.span(), e.key, e.problem))
             })
             .transpose()?,
+        warnings: Vec::new(),
     };
     let mut names = BTreeSet::new();
     for (i, r) in raw.rule.iter().enumerate() {
@@ -66,6 +86,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         config.rules.push(rule);
     }
+    validate::guards_something(&cx, &raw)?;
+    validate::pages_have_a_sink(&cx, &raw, &config)?;
+    config.warnings = validate::flapping(&cx, &raw, &config);
     Ok(config)
 }
 
@@ -109,12 +132,24 @@ fn watchdog(cx: &Ctx, raw: &RawWatchdog) -> Result<Watchdog, ConfigError> {
             )
         })?,
     };
+    let token_file = match &raw.token_file {
+        None => None,
+        Some(s) if Path::new(s.get_ref()).is_absolute() => Some(s.get_ref().into()),
+        Some(s) => {
+            return Err(cx.err(
+                s.span(),
+                "watchdog.token_file",
+                format!("token_file `{}` must be an absolute path", s.get_ref()),
+            ));
+        }
+    };
     Ok(Watchdog {
         interval,
         dry_run: raw.dry_run.unwrap_or(false),
         state_dir,
         listen,
         kmsg: raw.kmsg.as_ref().map(std::path::PathBuf::from),
+        token_file,
     })
 }
 
@@ -127,7 +162,7 @@ fn restarts(cx: &Ctx, raw: &RawRestarts) -> Result<RestartPolicy, ConfigError> {
                 b.span(),
                 "restarts.budget",
                 format!(
-                    "budget {} is out of range: allow 1 to 1000 restarts per window \
+                    "budget {} is out of range: allow 1 to 1000 restarts per firing and window \
                      (to never restart, leave restart_units out of the ladders)",
                     b.get_ref()
                 ),
@@ -153,9 +188,17 @@ fn restarts(cx: &Ctx, raw: &RawRestarts) -> Result<RestartPolicy, ConfigError> {
         job_timeout,
         "restarts.job_timeout",
     )?;
+    let verify = duration(
+        cx,
+        raw.verify.as_ref(),
+        "restarts.verify",
+        Duration::from_secs(120),
+    )?;
+    positive(cx, raw.verify.as_ref(), verify, "restarts.verify")?;
     Ok(RestartPolicy {
         budget,
         window,
+        verify,
         cooldown: duration(
             cx,
             raw.cooldown.as_ref(),
@@ -221,9 +264,12 @@ fn units(cx: &Ctx, raw: &RawUnits) -> Result<Units, ConfigError> {
             .collect::<Result<_, _>>()?;
         map.push(UnitMapping { gpu, units });
     }
+    let allow = Allowlist { patterns, set };
+    validate::allowlist(cx, raw, &allow)?;
     Ok(Units {
         auto: raw.auto.unwrap_or(true),
-        allow: Allowlist { patterns, set },
+        allow,
+        allow_any_unit: raw.allow_any_unit.unwrap_or(false),
         map,
     })
 }

@@ -32,6 +32,9 @@ pub struct Config {
     /// `[alerts]`: Alertmanager and webhook sinks, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<crate::act::alert::AlertsConfig>,
+    /// Legal settings that probably do not do what was meant (a rule that may flap), located.
+    #[serde(skip)]
+    pub warnings: Vec<super::error::ConfigWarning>,
 }
 
 impl Config {
@@ -101,16 +104,24 @@ pub struct Watchdog {
     /// Kernel log the XID reader follows; `None` = `/dev/kmsg`, an empty path = off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kmsg: Option<PathBuf>,
+    /// File holding the bearer token every route but `/healthz` asks for; read at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `[restarts]`: limits on restarting any one unit.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RestartPolicy {
-    /// At most this many restarts of one unit…
+    /// At most this many restarts of one unit in one firing (fired → cleared), and within
+    /// any `window` (default 3, per firing and per 1 h).
     pub budget: u32,
-    /// …within this sliding window (default 3 per 1 h).
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// How long after a restart came back the reading must have improved (be no longer past
+    /// the threshold); otherwise restarting did not help and the rule pages instead of
+    /// restarting again (default 2 min).
+    #[serde(with = "humantime_serde")]
+    pub verify: Duration,
     /// Minimum time between two restarts of one unit (default 10 min).
     #[serde(with = "humantime_serde")]
     pub cooldown: Duration,
@@ -126,6 +137,8 @@ pub struct Units {
     pub auto: bool,
     /// Only units matching one of these globs are ever restarted.
     pub allow: Allowlist,
+    /// `allow_any_unit = true`: a glob in `allow` that matches every unit is meant.
+    pub allow_any_unit: bool,
     /// Units pinned to a GPU by index or UUID.
     pub map: Vec<UnitMapping>,
 }
@@ -439,6 +452,29 @@ impl Metric {
             Metric::UtilizationPct => "utilization",
             Metric::PowerPctOfLimit => "power",
             Metric::EccUncorrected => "uncorrected ECC errors",
+        }
+    }
+
+    /// The readings a GPU can report, inclusive: a threshold or clear level outside them could
+    /// never be reached or never be left.
+    pub fn range(self) -> (f64, f64) {
+        match self {
+            Metric::TemperatureC => (0.0, 150.0),
+            Metric::TemperatureMarginC => (-150.0, 150.0),
+            Metric::MemoryUsedPct | Metric::UtilizationPct => (0.0, 100.0),
+            // Draw can overshoot the enforced limit for a moment, never by twice.
+            Metric::PowerPctOfLimit => (0.0, 200.0),
+            Metric::EccUncorrected => (0.0, 1e9),
+        }
+    }
+
+    /// The unit after a number in messages: "°C", "%", "% of the power limit", "errors".
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::TemperatureC | Metric::TemperatureMarginC => "°C",
+            Metric::MemoryUsedPct | Metric::UtilizationPct => "%",
+            Metric::PowerPctOfLimit => "% of the power limit",
+            Metric::EccUncorrected => "errors",
         }
     }
 

@@ -74,7 +74,12 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
         u.restarts_ms
             .retain(|t| now_ms.saturating_sub(*t) < window_ms);
     }
-    units.retain(|_, u| !u.restarts_ms.is_empty());
+    for u in units.values_mut() {
+        if u.retry_after_ms.is_some_and(|t| now_ms >= t) {
+            u.retry_after_ms = None;
+        }
+    }
+    units.retain(|_, u| !u.restarts_ms.is_empty() || u.retry_after_ms.is_some());
     out
 }
 
@@ -259,14 +264,14 @@ fn evaluate(
             severity: rule.severity,
             ..Firing::default()
         });
-        ladder::escalate(config, rule, f, g, units, sample, value, em);
+        ladder::escalate(config, rule, f, g, units, sample, (lvl, value), em);
         return;
     };
     match lvl {
         Level::Unknown => f.clearing_since_ms = None,
         Level::Over | Level::Between => {
             f.clearing_since_ms = None;
-            ladder::escalate(config, rule, f, g, units, sample, value, em);
+            ladder::escalate(config, rule, f, g, units, sample, (lvl, value), em);
         }
         Level::Under => {
             let since = *f.clearing_since_ms.get_or_insert(now);

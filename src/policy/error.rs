@@ -46,20 +46,103 @@ impl ConfigError {
     /// Turns a TOML/serde error into a located one, naming the key under its span.
     pub fn from_toml(file: &Path, text: &str, err: &toml::de::Error) -> Self {
         let span = err.span().unwrap_or(0..0);
-        let key = key_path_at(text, span.start).unwrap_or_default();
         let message = err.message().trim().replace('\n', " ");
+        if message == "duplicate key"
+            && let Some((key, name)) = duplicate_key(text, span.clone())
+        {
+            let message = format!("duplicate key `{name}`: a key appears once per table");
+            return Self::at(file, text, span, key, message);
+        }
+        let key = key_path_at(text, span.start).unwrap_or_default();
         Self::at(file, text, span, key, message)
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
-        if !self.key.is_empty() {
-            write!(f, "{}: ", self.key)?;
-        }
-        f.write_str(&self.message)
+        located(
+            f,
+            &self.file,
+            self.line,
+            self.column,
+            &self.key,
+            &self.message,
+        )
     }
+}
+
+/// A legal setting that probably does not do what was meant, located like a [`ConfigError`]:
+/// `check-config` prints it after `warning:` and still exits 0; the daemon logs it when it
+/// starts and when it reloads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ConfigWarning {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+}
+
+impl From<ConfigError> for ConfigWarning {
+    fn from(e: ConfigError) -> Self {
+        ConfigWarning {
+            file: e.file,
+            line: e.line,
+            column: e.column,
+            key: e.key,
+            message: e.message,
+        }
+    }
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        located(
+            f,
+            &self.file,
+            self.line,
+            self.column,
+            &self.key,
+            &self.message,
+        )
+    }
+}
+
+fn located(
+    f: &mut fmt::Formatter<'_>,
+    file: &Path,
+    line: usize,
+    column: usize,
+    key: &str,
+    message: &str,
+) -> fmt::Result {
+    write!(f, "{}:{line}:{column}: ", file.display())?;
+    if !key.is_empty() {
+        write!(f, "{key}: ")?;
+    }
+    f.write_str(message)
+}
+
+/// The path and the name of a key that TOML refused as a duplicate (its span is `span`).
+/// toml's message does not name it, and the document does not parse, so the key is masked
+/// (same length, so spans hold) and the masked document is walked instead.
+fn duplicate_key(text: &str, span: Range<usize>) -> Option<(String, String)> {
+    let typed = text.get(span.clone())?.trim();
+    let name = typed.trim_matches(['"', '\'']).to_string();
+    if name.is_empty() {
+        return None;
+    }
+    let mask = "_".repeat(span.len());
+    let mut masked = text.to_string();
+    masked.replace_range(span.clone(), &mask);
+    let path = match key_path_at(&masked, span.start) {
+        Some(p) => match p.strip_suffix(&mask) {
+            Some(parent) => format!("{parent}{name}"),
+            None => p,
+        },
+        None => name.clone(),
+    };
+    Some((path, name))
 }
 
 impl std::error::Error for ConfigError {}
@@ -157,6 +240,23 @@ mod tests {
         assert_eq!(line_col("a\nbc°d", 0), (1, 1));
         assert_eq!(line_col("a\nbc°d", 2), (2, 1));
         assert_eq!(line_col("a\nbc°d", 6), (2, 4));
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_with_its_table() {
+        let file = Path::new("w.toml");
+        let parse = |text: &str| {
+            let err = toml::from_str::<toml::Table>(text).unwrap_err();
+            ConfigError::from_toml(file, text, &err).to_string()
+        };
+        assert_eq!(
+            parse("[[rule]]\nname = \"a\"\nabove = 1\nabove = 2\n"),
+            "w.toml:4:1: rule[0].above: duplicate key `above`: a key appears once per table"
+        );
+        assert_eq!(
+            parse("[watchdog]\ndry_run = true\n[watchdog]\n"),
+            "w.toml:3:2: watchdog: duplicate key `watchdog`: a key appears once per table"
+        );
     }
 
     #[test]

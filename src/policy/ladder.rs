@@ -1,14 +1,14 @@
 //! Climbing a firing rule's ladder: notify, cap clocks, restart units, page — and keeping a
 //! GPU's applied cap equal to what its rules want.
 //!
-//! Each step runs once per firing, when the rule has fired for the step's `after`. The
-//! `restart_units` step is the exception: once reached it restarts the GPU's units whenever
-//! cooldown and budget allow, for as long as the rule fires; a spent budget turns into a
-//! page instead of a restart loop. Every refusal is reported once per firing and unit.
+//! Each step runs once per firing, when the rule has fired for the step's `after`; steps are
+//! remembered by content (`cap_clocks@30s`), so a reload that changes the ladder neither
+//! repeats nor skips one. The `restart_units` step is the exception: once reached it hands
+//! over to [`super::restarts`], which restarts, judges and gives up.
 
-use super::action::{Action, ActionKind, GpuId, RefuseReason};
-use super::config::{Condition, Config, PowerLimit, Rule, Severity, StepAction};
-use super::engine::ms;
+use super::action::{Action, ActionKind, GpuId};
+use super::config::{Condition, Config, PowerLimit, Rule, Severity, Step, StepAction};
+use super::engine::{Level, ms};
 use super::state::{CapState, Firing, GpuState, HeldCap, UnitState};
 use crate::gpu::{GpuSample, UnixMs};
 use std::collections::BTreeMap;
@@ -78,15 +78,22 @@ pub(crate) fn escalate(
     g: &mut GpuState,
     units: &mut BTreeMap<String, UnitState>,
     sample: &GpuSample,
-    value: Option<f64>,
+    (lvl, value): (Level, Option<f64>),
     em: &mut Emit<'_>,
 ) {
     let firing_for = em.now_ms.saturating_sub(f.fired_ms);
-    while let Some(step) = rule.steps.get(f.steps_done) {
+    if f.steps_done > 0 && f.done_steps.is_empty() {
+        // A state written before steps were kept by content: its first `steps_done` ran.
+        f.done_steps = rule.steps.iter().take(f.steps_done).map(step_key).collect();
+    }
+    f.steps_done = 0;
+    for step in &rule.steps {
         if firing_for < ms(step.after) {
             break;
         }
-        f.steps_done += 1;
+        if !f.done_steps.insert(step_key(step)) {
+            continue;
+        }
         let what = if firing_for == 0 {
             format!(
                 "GPU {}: {} ({})",
@@ -116,8 +123,13 @@ pub(crate) fn escalate(
         }
     }
     if f.restarting {
-        restart_units(config, rule, f, units, sample, value, em);
+        super::restarts::restart_units(config, rule, f, units, sample, (lvl, value), em);
     }
+}
+
+/// A step's identity within a ladder: what it does and when.
+pub(crate) fn step_key(step: &Step) -> String {
+    format!("{}@{}ms", step.action.name(), ms(step.after))
 }
 
 fn cap(
@@ -256,138 +268,54 @@ pub(crate) fn reapply_cap(config: &Config, cs: &mut CapState, em: &mut Emit<'_>)
     cs.last_applied_ms = Some(em.now_ms);
 }
 
-fn restart_units(
-    config: &Config,
-    rule: &Rule,
-    f: &mut Firing,
-    units: &mut BTreeMap<String, UnitState>,
-    sample: &GpuSample,
-    value: Option<f64>,
-    em: &mut Emit<'_>,
-) {
-    let list = config.units.for_gpu(sample);
-    if list.is_empty() {
-        if !f.no_units_reported {
-            f.no_units_reported = true;
-            let summary = format!(
-                "nothing to restart on GPU {}: no unit is pinned to it in [units] and none owns its processes",
-                sample.index
-            );
-            em.push(Some(rule), ActionKind::NoUnitsToRestart, summary);
-        }
-        return;
-    }
-    let policy = &config.restarts;
-    let now = em.now_ms;
-    for unit in list {
-        let refusal = if !config.units.allow.allows(&unit) {
-            Some(RefuseReason::NotAllowlisted)
-        } else {
-            // Cooldown first: a spent budget is news only when a restart is due.
-            let us = units.get(&unit);
-            let used = us.map_or(0, |u| u.restarts_within(ms(policy.window), now));
-            let last = us.and_then(UnitState::last_restart_ms);
-            if last.is_some_and(|t| now.saturating_sub(t) < ms(policy.cooldown)) {
-                Some(RefuseReason::Cooldown)
-            } else if used >= policy.budget as usize {
-                Some(RefuseReason::BudgetSpent)
-            } else {
-                None
-            }
-        };
-        let Some(why) = refusal else {
-            let us = units.entry(unit.clone()).or_default();
-            us.restarts_ms.push(now);
-            let n = us.restarts_within(ms(policy.window), now);
-            f.restarted.insert(unit.clone());
-            f.refused.remove(&unit);
-            let summary = format!(
-                "restarting {unit} on GPU {}: {}, firing for {} ({}; restart {n} of {} per {})",
-                sample.index,
-                reading(rule, value),
-                human(Duration::from_millis(now.saturating_sub(f.fired_ms))),
-                rule.name,
-                policy.budget,
-                human(policy.window)
-            );
-            em.push(Some(rule), ActionKind::RestartUnit { unit }, summary);
-            continue;
-        };
-        // Waiting out the cooldown of our own restart is the normal rhythm, not news; one
-        // cooldown is reported once, however many firings run into it (a flapping rule).
-        if why == RefuseReason::Cooldown {
-            let us = units.entry(unit.clone()).or_default();
-            let last = us.last_restart_ms();
-            if f.restarted.contains(&unit) || us.cooldown_reported_ms == last {
-                continue;
-            }
-            us.cooldown_reported_ms = last;
-        }
-        if f.refused.get(&unit) == Some(&why) {
-            continue;
-        }
-        f.refused.insert(unit.clone(), why);
-        let detail = match why {
-            RefuseReason::NotAllowlisted => format!(
-                "{why} ({})",
-                if config.units.allow.patterns.is_empty() {
-                    "[units] allow is empty".to_string()
-                } else {
-                    config.units.allow.patterns.join(", ")
-                }
-            ),
-            RefuseReason::BudgetSpent => format!(
-                "{why} ({} restarts per {})",
-                policy.budget,
-                human(policy.window)
-            ),
-            RefuseReason::Cooldown => {
-                format!("{why}, at most one restart per {}", human(policy.cooldown))
-            }
-        };
-        let summary = format!("not restarting {unit} on GPU {}: {detail}", sample.index);
-        em.push(
-            Some(rule),
-            ActionKind::RestartRefused {
-                unit: unit.clone(),
-                why,
-            },
-            summary,
-        );
-        if why == RefuseReason::BudgetSpent && f.paged.is_none() {
-            f.paged = Some(Severity::Critical);
-            let summary = format!(
-                "GPU {}: {} and restarting {unit} did not help: restart budget spent ({} per {}); needs a person ({})",
-                sample.index,
-                reading(rule, value),
-                policy.budget,
-                human(policy.window),
-                rule.name
-            );
-            em.push_named(&rule.name, Severity::Critical, ActionKind::Page, summary);
-        }
-    }
-}
-
-/// "temperature 91.0 °C (above 85.0 °C)", "throttle reason hw-thermal active", …
+/// The reading and where it stands, truthfully: "temperature 91.0 °C (above 85.0 °C)" past
+/// the threshold, "memory used 80.6 % (fired above 85.0 %, clears at or below 75.0 %)" while a
+/// firing rule holds between its levels, "throttle reason hw-thermal active", …
 pub(crate) fn reading(rule: &Rule, value: Option<f64>) -> String {
+    let text = |m: super::config::Metric| value.map_or("unknown".into(), |v| m.format(v));
     match &rule.condition {
         Condition::Above {
-            metric, threshold, ..
-        } => format!(
-            "{} {} (above {})",
-            metric.label(),
-            value.map_or("unknown".into(), |v| metric.format(v)),
-            metric.format(*threshold)
-        ),
+            metric,
+            threshold,
+            clear,
+        } => {
+            let over = value.is_none_or(|v| v > *threshold);
+            format!(
+                "{} {} ({})",
+                metric.label(),
+                text(*metric),
+                if over {
+                    format!("above {}", metric.format(*threshold))
+                } else {
+                    format!(
+                        "fired above {}, clears at or below {}",
+                        metric.format(*threshold),
+                        metric.format(*clear)
+                    )
+                }
+            )
+        }
         Condition::Below {
-            metric, threshold, ..
-        } => format!(
-            "{} {} (below {})",
-            metric.label(),
-            value.map_or("unknown".into(), |v| metric.format(v)),
-            metric.format(*threshold)
-        ),
+            metric,
+            threshold,
+            clear,
+        } => {
+            let under = value.is_none_or(|v| v < *threshold);
+            format!(
+                "{} {} ({})",
+                metric.label(),
+                text(*metric),
+                if under {
+                    format!("below {}", metric.format(*threshold))
+                } else {
+                    format!(
+                        "fired below {}, clears at or above {}",
+                        metric.format(*threshold),
+                        metric.format(*clear)
+                    )
+                }
+            )
+        }
         Condition::Throttle(r) => format!("throttle reason {r} active"),
         Condition::GpuLost => "the GPU fell off the bus".into(),
         Condition::Xid {

@@ -35,6 +35,7 @@ pub struct RawWatchdog {
     pub listen: Option<Spanned<String>>,
     /// Kernel log to read XID lines from (`/dev/kmsg` when unset, `""` = off).
     pub kmsg: Option<String>,
+    pub token_file: Option<Spanned<String>>,
 }
 
 /// `[restarts]`: the restart budget and cooldown shared by every unit.
@@ -45,6 +46,7 @@ pub struct RawRestarts {
     pub window: Option<Spanned<String>>,
     pub cooldown: Option<Spanned<String>>,
     pub job_timeout: Option<Spanned<String>>,
+    pub verify: Option<Spanned<String>>,
 }
 
 /// `[units]`: which systemd units run on which GPU, and which may ever be restarted.
@@ -53,6 +55,7 @@ pub struct RawRestarts {
 pub struct RawUnits {
     pub auto: Option<bool>,
     pub allow: Option<Spanned<Vec<Spanned<String>>>>,
+    pub allow_any_unit: Option<bool>,
     #[serde(default)]
     pub map: Vec<Spanned<RawUnitMap>>,
 }

@@ -6,6 +6,7 @@
 use super::config::{Condition, Config, GpuSelector, Metric, Rule, Severity, Step, StepAction};
 use super::error::ConfigError;
 use super::raw::RawRule;
+use super::validate::reading;
 use super::values::{Ctx, cap_spec, duration, gpu_ref};
 use crate::gpu::ThrottleReason;
 use std::time::Duration;
@@ -188,8 +189,11 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
                     ),
                 ));
             }
-            let threshold = *a.get_ref();
-            let clear = raw.clear_below.as_ref().map_or(threshold, |c| *c.get_ref());
+            let threshold = reading(cx, metric, a, &format!("{key}.above"))?;
+            let clear = match &raw.clear_below {
+                Some(c) => reading(cx, metric, c, &format!("{key}.clear_below"))?,
+                None => threshold,
+            };
             if clear > threshold
                 && let Some(c) = &raw.clear_below
             {
@@ -218,8 +222,11 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
                     ),
                 ));
             }
-            let threshold = *b.get_ref();
-            let clear = raw.clear_above.as_ref().map_or(threshold, |c| *c.get_ref());
+            let threshold = reading(cx, metric, b, &format!("{key}.below"))?;
+            let clear = match &raw.clear_above {
+                Some(c) => reading(cx, metric, c, &format!("{key}.clear_above"))?,
+                None => threshold,
+            };
             if clear < threshold
                 && let Some(c) = &raw.clear_above
             {

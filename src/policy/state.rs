@@ -6,7 +6,7 @@
 //! it atomically: a daemon restart neither forgets caps nor double-restarts units. The
 //! read-only helpers at the bottom are what metrics and the dashboard show.
 
-use super::action::{ClockCap, GpuId, RefuseReason};
+use super::action::{ClockCap, GaveUp, GpuId, RefuseReason};
 use super::config::{RestartPolicy, Severity};
 use crate::gpu::UnixMs;
 use serde::{Deserialize, Serialize};
@@ -76,12 +76,29 @@ pub struct Firing {
     pub severity: Severity,
     /// The clear condition has held since then but not yet for `clear_for`.
     pub clearing_since_ms: Option<UnixMs>,
-    /// How many ladder steps ran (steps run in order).
+    /// How many ladder steps ran, by position (states written before `done_steps` existed).
+    #[serde(default, skip_serializing)]
     pub steps_done: usize,
-    /// The `restart_units` step was reached: units are restarted whenever budget and
-    /// cooldown allow, as long as the rule fires.
+    /// The ladder steps that ran, by content (`cap_clocks@30s`), so a reload that reorders
+    /// or inserts steps neither repeats one nor skips one.
+    #[serde(default)]
+    pub done_steps: BTreeSet<String>,
+    /// The `restart_units` step was reached: units are restarted while the reading is past
+    /// the threshold, as far as budget, cooldown and the verdict on the last restart allow.
     #[serde(default)]
     pub restarting: bool,
+    /// Restarts decided in this firing, by unit (the per-firing budget).
+    #[serde(default)]
+    pub restarts: BTreeMap<String, u32>,
+    /// Restarts in this firing that systemd reported as failed, by unit.
+    #[serde(default)]
+    pub restart_failures: BTreeMap<String, u32>,
+    /// The last restart, waiting to be judged.
+    #[serde(default)]
+    pub verify: Option<Verify>,
+    /// Restarting stopped for the rest of this firing (until it clears or a person resets it).
+    #[serde(default)]
+    pub gave_up: Option<GaveUp>,
     /// A page went out, with this severity; a `resolve` with the same severity follows when
     /// the rule clears (severity may be an alert label, so they must match).
     #[serde(default)]
@@ -98,6 +115,18 @@ pub struct Firing {
     /// "No units to restart" was reported.
     #[serde(default)]
     pub no_units_reported: bool,
+}
+
+/// A restart whose effect is still to be judged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verify {
+    /// When the restart was decided.
+    pub restarted_ms: UnixMs,
+    /// The units restarted then.
+    pub units: BTreeSet<String>,
+    /// The verdict is due then: `verify` after systemd reported the job done (until that
+    /// report, `job_timeout + verify` after the decision).
+    pub judge_at_ms: UnixMs,
 }
 
 /// Caps on one GPU: who holds one, and what is applied.
@@ -143,6 +172,10 @@ pub struct UnitState {
     /// The restart whose cooldown was already reported as a refusal (reported once).
     #[serde(default)]
     pub cooldown_reported_ms: Option<UnixMs>,
+    /// A restart failed: the next attempt waits until then (failures do not start the
+    /// cooldown, they back off).
+    #[serde(default)]
+    pub retry_after_ms: Option<UnixMs>,
 }
 
 impl UnitState {

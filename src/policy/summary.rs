@@ -27,11 +27,13 @@ pub fn summary(config: &Config) -> String {
     let r = &config.restarts;
     let _ = writeln!(
         s,
-        "restarts   at most {} per unit per {}, {} apart; job timeout {}",
+        "restarts   at most {} per unit per firing and per {}, {} apart; job timeout {}; \
+         judged {} after the unit is back",
         r.budget,
         human(r.window),
         human(r.cooldown),
-        human(r.job_timeout)
+        human(r.job_timeout),
+        human(r.verify)
     );
     let u = &config.units;
     let allow = if u.allow.patterns.is_empty() {

@@ -55,6 +55,27 @@ fn lowercase_first(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A finite number: TOML's `nan`, `inf` and `-inf` parse as floats but no GPU reads or
+/// takes them.
+pub fn number(cx: &Ctx, raw: &Spanned<f64>, key: &str) -> Result<f64, ConfigError> {
+    let v = *raw.get_ref();
+    if v.is_finite() {
+        return Ok(v);
+    }
+    let shown = if v.is_nan() {
+        "nan"
+    } else if v > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    };
+    Err(cx.err(
+        raw.span(),
+        key,
+        format!("`{shown}` is not a usable number: write a finite value"),
+    ))
+}
+
 /// A GPU by index (`0`) or identity (`"GPU-…"`, `"MIG-…"`, or an AMD card's PCI address).
 pub fn gpu_ref(cx: &Ctx, raw: &Spanned<RawGpuRef>, key: &str) -> Result<GpuRef, ConfigError> {
     let bad = |shown: String| {
@@ -201,7 +222,7 @@ pub fn cap_spec(cx: &Ctx, raw: &Spanned<RawCap>, key: &str) -> Result<CapSpec, C
             ));
         }
         (Some(w), None) => {
-            let v = *w.get_ref();
+            let v = number(cx, w, &format!("{key}.power_limit_w"))?;
             if !(v > 0.0 && v <= 5000.0) {
                 return Err(cx.err(
                     w.span(),
@@ -212,7 +233,7 @@ pub fn cap_spec(cx: &Ctx, raw: &Spanned<RawCap>, key: &str) -> Result<CapSpec, C
             Some(PowerLimit::Watts(v))
         }
         (None, Some(p)) => {
-            let v = *p.get_ref();
+            let v = number(cx, p, &format!("{key}.power_limit_pct"))?;
             if !(v > 0.0 && v <= 100.0) {
                 return Err(cx.err(
                     p.span(),

@@ -2,12 +2,33 @@
 //! ([`policy::step`]) with the trace's own timestamps, keeping a summary per rule and GPU.
 //!
 //! It is the same engine call the daemon makes on each live sample, minus the dispatcher:
-//! nothing is actuated. No I/O here; `gpuwarden replay` prints, the benchmark counts.
+//! nothing is actuated, and every restart is taken to come back at once (so its verdict is
+//! due `verify` later, as on a box whose units restart quickly). No I/O here; `gpuwarden
+//! replay` prints, the benchmark counts.
 
 use crate::gpu::{Snapshot, UnixMs};
 use crate::policy::{self, Action, ActionKind, Config, RefuseReason, State};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// One sample through the engine at its own timestamp, every restart it decides taken to be
+/// done at once — the policy loop of `replay`, `bench --with-policy` and their tests.
+pub fn step(config: &Config, state: &mut State, snap: &Snapshot) -> Vec<Action> {
+    let mut actions = policy::step(config, state, snap, snap.at_ms);
+    let restarted: Vec<String> = actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::RestartUnit { unit } => Some(unit.clone()),
+            _ => None,
+        })
+        .collect();
+    for unit in restarted {
+        actions.extend(policy::restart_result(
+            config, state, &unit, snap.at_ms, true, snap.at_ms,
+        ));
+    }
+    actions
+}
 
 /// Feeds snapshots to the engine and remembers what happened.
 pub struct Replay<'c> {
@@ -41,6 +62,8 @@ pub struct RuleSummary {
     pub budget_exhausted: u32,
     /// Restarts refused for another reason (allowlist, cooldown).
     pub restarts_refused: u32,
+    /// Times a firing stopped restarting (budget spent, restarts did not help or kept failing).
+    pub restarts_stopped: u32,
     pub pages: u32,
     #[serde(skip)]
     firing_since: Option<UnixMs>,
@@ -82,7 +105,7 @@ impl<'c> Replay<'c> {
                 self.gpus.insert((g.index, g.uuid.clone()));
             }
         }
-        let actions = policy::step(self.config, &mut self.state, snap, snap.at_ms);
+        let actions = step(self.config, &mut self.state, snap);
         for a in &actions {
             self.count(a);
         }
@@ -118,6 +141,7 @@ impl<'c> Replay<'c> {
                 ..
             } => s.budget_exhausted += 1,
             ActionKind::RestartRefused { .. } => s.restarts_refused += 1,
+            ActionKind::RestartsStopped { .. } => s.restarts_stopped += 1,
             ActionKind::Page => s.pages += 1,
             _ => {}
         }

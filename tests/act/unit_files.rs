@@ -56,6 +56,20 @@ fn systemd_analyze_verify_is_clean() {
     assert!(!ok && text.contains("/nonexistent/gpuwarden"), "{text}");
 }
 
+#[test]
+fn the_unit_leaves_the_daemon_room_for_open_files() {
+    let unit = std::fs::read_to_string(repo("systemd/gpuwarden.service")).unwrap();
+    let limit = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("LimitNOFILE="))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    // Far above the endpoint's 128 connections plus what restarts and state files need.
+    assert!(
+        limit.is_some_and(|n| n >= 4096),
+        "LimitNOFILE= is {limit:?}"
+    );
+}
+
 const POLKIT_HARNESS: &str = r#"
 const fs = require("fs");
 const vm = require("vm");

@@ -1,7 +1,9 @@
 //! Properties of the engine over random histories: whatever the temperatures, processes and
 //! lost GPUs, a unit outside the allowlist is never restarted, no unit is restarted more
-//! than its budget per window or more often than its cooldown, alerts resolve only after
-//! they fired, nothing is sent to a lost GPU, and shutdown leaves no cap behind.
+//! than its budget per window or per firing or more often than its cooldown (failed restarts,
+//! which back off instead, aside), a firing that stopped restarting restarts nothing more,
+//! alerts resolve only after they fired, nothing is sent to a lost GPU, and shutdown leaves
+//! no cap behind.
 
 use crate::support::{config, gpu, lost, with_unit};
 use gpuwarden::gpu::{GpuSample, Snapshot};
@@ -50,6 +52,9 @@ steps = [{ do = "cap_clocks" }, { do = "restart_units" }]
 name = "lost"
 metric = "gpu_lost"
 steps = [{ do = "page" }, { after = "30s", do = "restart_units" }]
+
+[alerts.webhook]   # pages need a sink
+url = "http://127.0.0.1:8080/hooks/gpu"
 "#;
 
 const UNITS: [&str; 4] = [
@@ -65,6 +70,8 @@ struct Moment {
     temp: f64,
     lost: bool,
     units: Vec<usize>,
+    /// systemd fails the restarts decided at this moment.
+    restarts_fail: bool,
 }
 
 fn moment() -> impl Strategy<Value = Moment> {
@@ -72,8 +79,14 @@ fn moment() -> impl Strategy<Value = Moment> {
         prop_oneof![60.0..79.0, 79.0..87.0, 84.0..100.0],
         prop::bool::weighted(0.05),
         prop::collection::vec(0..UNITS.len(), 0..3),
+        prop::bool::weighted(0.2),
     )
-        .prop_map(|(temp, lost, units)| Moment { temp, lost, units })
+        .prop_map(|(temp, lost, units, restarts_fail)| Moment {
+            temp,
+            lost,
+            units,
+            restarts_fail,
+        })
 }
 
 /// Seconds between samples, and two GPUs per sample; runs of the same moment make
@@ -97,15 +110,49 @@ fn sample(index: u32, m: &Moment) -> GpuSample {
         })
 }
 
-fn check(actions: &[Action], lost_at: &BTreeSet<(u64, u32)>) -> Result<(), TestCaseError> {
+/// One firing of one rule on one GPU: restarts per unit, and whether it stopped restarting.
+type Episode<'a> = (BTreeMap<&'a str, u32>, bool);
+
+fn check(
+    actions: &[Action],
+    lost_at: &BTreeSet<(u64, u32)>,
+    failed: &BTreeSet<(u64, String)>,
+) -> Result<(), TestCaseError> {
     let mut restarts: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     let mut paged: BTreeSet<(u32, &str)> = BTreeSet::new();
     let mut capped: BTreeSet<u32> = BTreeSet::new();
+    // per (GPU, rule): restarts per unit in the current firing, and whether it stopped
+    let mut firing: BTreeMap<(u32, &str), Episode> = BTreeMap::new();
     for a in actions {
         let gpu = a.gpu.index;
+        let rule = a.rule.as_deref().unwrap_or("");
+        match &a.kind {
+            ActionKind::Fired { .. } | ActionKind::Cleared { .. } => {
+                firing.remove(&(gpu, rule));
+            }
+            ActionKind::RestartsStopped { .. } => {
+                firing.entry((gpu, rule)).or_default().1 = true;
+            }
+            _ => {}
+        }
         match &a.kind {
             ActionKind::RestartUnit { unit } => {
                 prop_assert!(unit.starts_with("vllm@"), "restarted {unit}");
+                let episode = firing.entry((gpu, rule)).or_default();
+                prop_assert!(
+                    !episode.1,
+                    "{unit} restarted after {rule} stopped restarting"
+                );
+                if failed.contains(&(a.at_ms, unit.clone())) {
+                    // systemd failed it: it did not happen, and counts against nothing
+                    continue;
+                }
+                let n = episode.0.entry(unit).or_default();
+                *n += 1;
+                prop_assert!(
+                    *n <= 2,
+                    "{unit} restarted {n} times in one firing of {rule}"
+                );
                 let times = restarts.entry(unit).or_default();
                 if let Some(last) = times.last() {
                     prop_assert!(a.at_ms - last >= 60_000, "{unit} within cooldown");
@@ -155,6 +202,7 @@ proptest! {
         let mut state = State::default();
         let mut actions = Vec::new();
         let mut lost_at = BTreeSet::new();
+        let mut failed = BTreeSet::new();
         let mut t = 0u64;
         for (dt, n, moments) in &history {
             for _ in 0..*n {
@@ -164,11 +212,26 @@ proptest! {
                 for g in snap.gpus.iter().filter(|g| g.is_lost()) {
                     lost_at.insert((t, g.index));
                 }
-                actions.extend(policy::step(&cfg, &mut state, &snap, t));
+                let out = policy::step(&cfg, &mut state, &snap, t);
+                // systemd answers each restart before the next sample: done, or failed
+                let mut answers = Vec::new();
+                for a in &out {
+                    if let ActionKind::RestartUnit { unit } = &a.kind {
+                        let fail = moments[a.gpu.index as usize].restarts_fail;
+                        if fail {
+                            failed.insert((t, unit.clone()));
+                        }
+                        answers.extend(policy::restart_result(
+                            &cfg, &mut state, unit, t, !fail, t + 500,
+                        ));
+                    }
+                }
+                actions.extend(out);
+                actions.extend(answers);
             }
         }
         actions.extend(policy::shutdown(&mut state, t + 1000));
-        check(&actions, &lost_at)?;
+        check(&actions, &lost_at, &failed)?;
         prop_assert!(state.caps().is_empty());
         // what was persisted loads back unchanged (but for the last digit of readings kept
         // for display: serde_json's float parsing is not bit-exact)

@@ -13,6 +13,9 @@ name = "xid"
 metric = "xid"
 {extra}
 steps = [{{ after = "0s", do = "page" }}]
+
+[alerts.webhook]   # pages need a sink
+url = "http://127.0.0.1:9/hook"
 "#
     )
 }
@@ -63,13 +66,13 @@ fn above_counts_xids_in_the_window_and_no_list_means_any_code() {
 fn an_xid_rule_keeps_watching_a_gpu_that_fell_off_the_bus() {
     let text = format!(
         "{}\n{}",
-        rule("xid = [79]"),
         r#"
 [[rule]]
 name = "hot"
 metric = "temperature_c"
 above = 40
-"#
+"#,
+        rule("xid = [79]"),
     );
     let mut run = Run::new(config(&text));
     run.at(0, vec![gpu(0, 50.0)]);

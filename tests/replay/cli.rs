@@ -55,9 +55,9 @@ replaying overheat.csv (nvidia-smi-csv) against watchdog-replay.toml; nothing is
 2024-05-13 14:01:00.117  GPU 0  gpu-sw-thermal       warning fired: gpu-sw-thermal fired on GPU 0: throttle reason sw-thermal active for 5s
 2024-05-13 14:01:00.117  GPU 0  gpu-sw-thermal       warning notify: GPU 0: throttle reason sw-thermal active (gpu-sw-thermal)
 2024-05-13 14:01:20.117  GPU 0  gpu-hot              critical cap_clocks: capping GPU 0: SM clock locked to 210-1200 MHz (gpu-hot: temperature 90.0 °C (above 85.0 °C))
-2024-05-13 14:01:50.117  GPU 0  gpu-hot              critical restart_unit: restarting vllm@0.service on GPU 0: temperature 90.0 °C (above 85.0 °C), firing for 1m (gpu-hot; restart 1 of 1 per 1h)
-2024-05-13 14:02:10.117  GPU 0  gpu-hot              critical restart_refused: not restarting vllm@0.service on GPU 0: restart budget spent (1 restarts per 1h)
-2024-05-13 14:02:10.117  GPU 0  gpu-hot              critical page: GPU 0: temperature 90.0 °C (above 85.0 °C) and restarting vllm@0.service did not help: restart budget spent (1 per 1h); needs a person (gpu-hot)
+2024-05-13 14:01:50.117  GPU 0  gpu-hot              critical restart_unit: restarting vllm@0.service on GPU 0: temperature 90.0 °C (above 85.0 °C), firing for 1m (gpu-hot; restart 1 of 1 in this firing, 1 of 1 per 1h)
+2024-05-13 14:02:05.117  GPU 0  gpu-hot              critical restarts_stopped: GPU 0: restarting vllm@0.service did not help: temperature 90.0 °C (above 85.0 °C) 15s after the restart; no more restarts until gpu-hot clears or a person runs `gpuwarden reset gpu-hot` (firing for 1m 15s)
+2024-05-13 14:02:05.117  GPU 0  gpu-hot              critical page: GPU 0: restarting vllm@0.service did not help: temperature 90.0 °C (above 85.0 °C) 15s after the restart; no more restarts until gpu-hot clears or a person runs `gpuwarden reset gpu-hot` (firing for 1m 15s); needs a person (gpu-hot)
 2024-05-13 14:02:20.117  GPU 0  gpu-hot              critical reapply_cap: re-applying the cap on GPU 0: SM clock locked to 210-1200 MHz (every 1m)
 2024-05-13 14:02:32.117  GPU 0  gpu-sw-thermal       warning cleared: gpu-sw-thermal cleared on GPU 0: throttle reason sw-thermal no longer active for 10s
 2024-05-13 14:02:50.117  GPU 0  gpu-hot              critical cleared: gpu-hot cleared on GPU 0: temperature 75.0 °C (at or below 80.0 °C) for 20s
@@ -67,7 +67,7 @@ replaying overheat.csv (nvidia-smi-csv) against watchdog-replay.toml; nothing is
 200 samples of 2 GPUs from 2024-05-13 14:00:00.117 to 2024-05-13 14:03:19.117 (3m 19s); 13 actions; 0 lines skipped
 
 RULE                 GPU FIRED FIRING FOR NOTIFY CAPS RESTARTS REFUSED NO-BUDGET PAGES  AT END
-gpu-hot                0     1         2m      1    1        1       0         1     1  clear
+gpu-hot                0     1         2m      1    1        1       0         0     1  clear
 gpu-sw-thermal         0     1     1m 32s      1    0        0       0         0     0  clear
 ";
     assert_eq!(out, expected);
@@ -96,7 +96,7 @@ fn replay_json_has_the_timeline_and_the_summary() {
             "notify",
             "cap_clocks",
             "restart_unit",
-            "restart_refused",
+            "restarts_stopped",
             "page",
             "reapply_cap",
             "cleared",
@@ -108,7 +108,8 @@ fn replay_json_has_the_timeline_and_the_summary() {
     let hot = &doc["summary"]["rules"][0];
     assert_eq!(hot["rule"], "gpu-hot");
     assert_eq!(hot["gpu_uuid"], "GPU-5f2c7a8e-1b3d-4e6f-9a0b-c1d2e3f4a5b6");
-    assert_eq!(hot["budget_exhausted"], 1);
+    assert_eq!(hot["budget_exhausted"], 0);
+    assert_eq!(hot["restarts_stopped"], 1);
     assert_eq!(hot["firing_ms"], 120_000);
     assert_eq!(doc["summary"]["samples"], 200);
     assert_eq!(doc["skipped_lines"], 0);
@@ -164,7 +165,18 @@ fn replay_of_a_recording_gives_the_actions_of_the_live_engine() {
     for i in 0..480 {
         let now = first.at_ms + i * 1000;
         let snap = sim.sample(now).unwrap();
-        live.extend(policy::step(&config, &mut state, &snap, now));
+        // the daemon's loop, systemd answering each restart at once
+        let actions = policy::step(&config, &mut state, &snap, now);
+        let mut answers = Vec::new();
+        for a in &actions {
+            if let gpuwarden::policy::ActionKind::RestartUnit { unit } = &a.kind {
+                answers.extend(policy::restart_result(
+                    &config, &mut state, unit, now, true, now,
+                ));
+            }
+        }
+        live.extend(actions);
+        live.extend(answers);
     }
     assert!(
         live.iter().any(|a| a.kind.name() == "cap_clocks"),

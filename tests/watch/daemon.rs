@@ -21,22 +21,40 @@ impl Daemon {
         extra: &[&str],
         envs: Vec<(&str, std::ffi::OsString)>,
     ) -> Daemon {
+        Self::start_with(dir, config, extra, envs, |_| {})
+    }
+
+    /// [`Daemon::start`], with `adjust` applied to the command before it is spawned.
+    pub fn start_with(
+        dir: &Path,
+        config: &str,
+        extra: &[&str],
+        envs: Vec<(&str, std::ffi::OsString)>,
+        adjust: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let state_dir = dir.join("state");
         let config = config.replace("@STATE@", &state_dir.display().to_string());
         let path = dir.join("watchdog.toml");
         std::fs::write(&path, config).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gpuwarden"))
-            .arg("watch")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpuwarden"));
+        cmd.arg("watch")
             .arg("--config")
             .arg(&path)
             .args(extra)
             .envs(envs)
             .env("GPUWARDEN_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting gpuwarden watch");
+            .stderr(Stdio::inherit());
+        adjust(&mut cmd);
+        let child = cmd.spawn().expect("starting gpuwarden watch");
         Daemon { child, state_dir }
+    }
+
+    /// Fails the test, with `why`, if the daemon has exited.
+    pub fn assert_alive(&mut self, why: &str) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("the daemon exited ({status}) {why}");
+        }
     }
 
     pub fn events(&self) -> Vec<Value> {

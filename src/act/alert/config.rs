@@ -233,9 +233,13 @@ mod tests {
     fn watchdog_toml_carries_the_alerts_table_and_locates_its_mistakes() {
         use std::path::Path;
         let file = Path::new("watchdog.toml");
-        let c =
-            crate::policy::build::parse(file, "[alerts.alertmanager]\nurl = \"http://am:9093\"\n")
-                .unwrap();
+        let lost =
+            "[[rule]]\nname = \"lost\"\nmetric = \"gpu_lost\"\nsteps = [{ do = \"page\" }]\n";
+        let c = crate::policy::build::parse(
+            file,
+            &format!("{lost}[alerts.alertmanager]\nurl = \"http://am:9093\"\n"),
+        )
+        .unwrap();
         let am = c.alerts.unwrap().alertmanager.unwrap();
         assert_eq!(am.url, "http://am:9093");
         let e = crate::policy::build::parse(

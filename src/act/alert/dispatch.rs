@@ -158,6 +158,12 @@ impl Alerts {
         Ok(true)
     }
 
+    /// Sends `alert` resolved although it is not active here (a page from before this daemon
+    /// kept its alerts): the sinks resolve it by identity, or ignore it.
+    pub fn resolve_unknown(&mut self, alert: &Alert, now_ms: u64) -> Result<(), OutboxError> {
+        self.push_all(&alert.resolved(now_ms), now_ms, |_| true)
+    }
+
     /// Applies a change made by [`alert_change`](super::alert_change).
     pub fn apply(&mut self, change: super::AlertChange, now_ms: u64) -> Result<(), OutboxError> {
         match change {
@@ -169,6 +175,37 @@ impl Alerts {
     /// Identities of the alerts now firing.
     pub fn firing(&self) -> impl Iterator<Item = &str> {
         self.active.keys().map(String::as_str)
+    }
+
+    /// The alerts now firing, oldest first (what the daemon persists).
+    pub fn active_alerts(&self) -> Vec<Alert> {
+        let mut out: Vec<Alert> = self.active.values().map(|a| a.alert.clone()).collect();
+        out.sort_by_key(|a| (a.starts_at_ms, a.identity()));
+        out
+    }
+
+    /// Takes back alerts that were firing before a restart (or a reload of `[alerts]`): they
+    /// are active again — resolved when their condition clears — and the sinks that want
+    /// re-sends get them at the next [`tick`](Self::tick), so Alertmanager does not let them
+    /// expire.
+    pub fn restore(&mut self, alerts: Vec<Alert>) {
+        for alert in alerts {
+            self.active.entry(alert.identity()).or_insert(Active {
+                alert,
+                last_sent_ms: 0,
+            });
+        }
+    }
+
+    /// Whether any sink is configured (a page with none reaches nobody).
+    pub fn has_sinks(&self) -> bool {
+        !self.sinks.is_empty()
+    }
+
+    /// The names of the sinks, for the event log ("alertmanager, webhook").
+    pub fn sink_names(&self) -> String {
+        let names: Vec<&str> = self.sinks.iter().map(|s| s.name.as_str()).collect();
+        names.join(", ")
     }
 
     /// Re-sends active alerts to the sinks that want it.

@@ -202,3 +202,55 @@ within = "10m"
         .collect();
     assert_eq!(fired_on, [1], "{:?}", story(&events));
 }
+
+#[test]
+fn a_reload_that_moves_the_kernel_log_is_refused_as_needing_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("kmsg-a"), dir.path().join("kmsg-b"));
+    std::fs::write(&a, "").unwrap();
+    std::fs::write(&b, "").unwrap();
+    let fake = FakeNvml::new(&FakeState::with_gpus(1));
+    let config = |kmsg: &Path| {
+        format!(
+            "[watchdog]\ninterval = \"100ms\"\nstate_dir = \"@STATE@\"\nlisten = \"127.0.0.1:0\"\n\
+             kmsg = \"{}\"\n\n[[rule]]\nname = \"any-xid\"\nmetric = \"xid\"\n",
+            kmsg.display()
+        )
+    };
+    let mut d = Daemon::start(dir.path(), &config(&a), &["--dry-run"], fake.envs());
+    let state_dir = d.state_dir.clone();
+    let log = || format!("events: {:?}", story(&crate::daemon::events(&state_dir)));
+    poll(
+        &mut d,
+        30,
+        "the daemon to start",
+        || {
+            let events = crate::daemon::events(&state_dir);
+            events.iter().any(|e| e["kind"] == "started").then_some(())
+        },
+        log,
+    );
+    let text = config(&b).replace("@STATE@", &state_dir.display().to_string());
+    std::fs::write(dir.path().join("watchdog.toml"), text).unwrap();
+    d.signal("HUP");
+    let rejected = poll(
+        &mut d,
+        30,
+        "the reload to be refused",
+        || {
+            let events = crate::daemon::events(&state_dir);
+            events
+                .iter()
+                .find(|e| e["kind"] == "config_rejected")
+                .cloned()
+        },
+        log,
+    );
+    let detail = rejected["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("watchdog.kmsg") && detail.contains("needs a restart"),
+        "{detail}"
+    );
+    let status = d.stop();
+    assert!(status.success(), "exit status {status}");
+}

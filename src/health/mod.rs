@@ -99,7 +99,10 @@ pub fn start(spec: &SourceSpec, kmsg: Option<&Path>) -> Started {
         if explicit {
             problems.push(why);
         } else {
-            tracing::warn!("{why} (NVML events still counted)");
+            tracing::warn!(
+                "{why} (NVML XID events are still counted; under systemd the \
+                 gpuwarden-kmsg.conf drop-in lets the daemon read the kernel log)"
+            );
         }
     }
     Started { reports, problems }

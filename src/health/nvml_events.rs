@@ -4,7 +4,9 @@
 //!
 //! The thread opens its own NVML handle (NVML counts initialisations), so the sampler's
 //! source is untouched. A driver without event support, or no GPU supporting XID events,
-//! ends the thread with a log line; the daemon goes on with the kernel log alone.
+//! ends the thread with a log line; the daemon goes on with the kernel log alone. Any other
+//! failure (a driver reload, an error while waiting) starts over with a new handle and set
+//! after [`RETRY`].
 
 use super::{XidReport, XidSource, normalize_pci};
 use crate::gpu::sampler::now_ms;
@@ -20,6 +22,17 @@ use std::time::Duration;
 /// How long one wait lasts; the thread notices a daemon that stopped listening this often.
 const WAIT_MS: u32 = 1_000;
 
+/// How long the thread waits before starting over after a failure that may pass.
+pub const RETRY: Duration = Duration::from_secs(5);
+
+/// Why the event loop stopped.
+enum Stop {
+    /// Nothing will change that (no library, no event support): give up.
+    ForGood(String),
+    /// Worth another try with a new handle and set.
+    ForNow(String),
+}
+
 /// A GPU registered in the set, known by its raw NVML handle.
 struct Registered {
     handle: usize,
@@ -32,8 +45,22 @@ pub fn spawn(lib: Option<PathBuf>, tx: tokio::sync::mpsc::Sender<XidReport>) {
     let started = std::thread::Builder::new()
         .name("xid-nvml".into())
         .spawn(move || {
-            if let Err(why) = run(lib, &tx) {
-                tracing::info!("NVML XID events: {why}");
+            let mut first = true;
+            loop {
+                match run(lib.as_ref(), &tx, std::mem::take(&mut first)) {
+                    Ok(()) => return,
+                    Err(Stop::ForGood(why)) => {
+                        tracing::info!("NVML XID events: {why}");
+                        return;
+                    }
+                    Err(Stop::ForNow(why)) => {
+                        tracing::warn!("NVML XID events: {why}; starting over in {RETRY:?}");
+                        std::thread::sleep(RETRY);
+                        if tx.is_closed() {
+                            return;
+                        }
+                    }
+                }
             }
         });
     if let Err(e) = started {
@@ -41,17 +68,38 @@ pub fn spawn(lib: Option<PathBuf>, tx: tokio::sync::mpsc::Sender<XidReport>) {
     }
 }
 
-fn run(lib: Option<PathBuf>, tx: &tokio::sync::mpsc::Sender<XidReport>) -> Result<(), String> {
+/// A failure of `what`: for good when the library lacks the function or the GPUs the
+/// feature, for now otherwise.
+fn stop(what: &str, e: &NvmlError) -> Stop {
+    let why = format!("{what}: {e}");
+    match e {
+        NvmlError::FailedToLoadSymbol(_) | NvmlError::NotSupported => Stop::ForGood(why),
+        _ => Stop::ForNow(why),
+    }
+}
+
+/// One life of the event loop; `first` says whether NVML has ever been loaded here (after a
+/// failure, a library that does not load yet is a driver still coming back).
+fn run(
+    lib: Option<&PathBuf>,
+    tx: &tokio::sync::mpsc::Sender<XidReport>,
+    first: bool,
+) -> Result<(), Stop> {
     let mut builder = Nvml::builder();
-    if let Some(path) = &lib {
+    if let Some(path) = lib {
         builder.lib_path(OsStr::new(path));
     }
-    let nvml = builder
-        .init()
-        .map_err(|e| format!("NVML not loaded: {e}"))?;
+    let nvml = builder.init().map_err(|e| {
+        let why = format!("NVML not loaded: {e}");
+        if first {
+            Stop::ForGood(why)
+        } else {
+            Stop::ForNow(why)
+        }
+    })?;
     let (set, gpus) = register_all(&nvml)?;
     if gpus.is_empty() {
-        return Err("no GPU supports XID events".into());
+        return Err(Stop::ForGood("no GPU supports XID events".into()));
     }
     tracing::info!("waiting for NVML XID events on {} GPU(s)", gpus.len());
     loop {
@@ -86,19 +134,17 @@ fn run(lib: Option<PathBuf>, tx: &tokio::sync::mpsc::Sender<XidReport>) -> Resul
             Err(NvmlError::Timeout) => {}
             // A GPU fell off the bus: NVML says so on every wait; the kernel log has the XID.
             Err(NvmlError::GpuLost) => std::thread::sleep(Duration::from_millis(WAIT_MS.into())),
-            Err(e) => return Err(format!("waiting for events failed: {e}")),
+            Err(e) => return Err(stop("waiting for events", &e)),
         }
     }
 }
 
 /// One event set with XID events registered on every GPU that supports them.
-fn register_all(nvml: &Nvml) -> Result<(EventSet<'_>, Vec<Registered>), String> {
-    let count = nvml
-        .device_count()
-        .map_err(|e| format!("counting GPUs: {e}"))?;
+fn register_all(nvml: &Nvml) -> Result<(EventSet<'_>, Vec<Registered>), Stop> {
+    let count = nvml.device_count().map_err(|e| stop("counting GPUs", &e))?;
     let mut set = nvml
         .create_event_set()
-        .map_err(|e| format!("no event sets: {e}"))?;
+        .map_err(|e| stop("creating an event set", &e))?;
     let mut gpus: Vec<Registered> = Vec::new();
     for index in 0..count {
         let Ok(device) = nvml.device_by_index(index) else {
@@ -127,16 +173,17 @@ fn register_all(nvml: &Nvml) -> Result<(EventSet<'_>, Vec<Registered>), String> 
                 tracing::warn!("GPU {index}: XID events not registered: {}", e.error);
                 set = nvml
                     .create_event_set()
-                    .map_err(|e| format!("no event sets: {e}"))?;
+                    .map_err(|e| stop("creating an event set", &e))?;
                 for g in &gpus {
+                    let what = format!("registering {} again", g.uuid);
                     let again = nvml
                         .device_by_uuid(g.uuid.as_str())
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| stop(&what, &e))
                         .and_then(|d| {
                             d.register_events(EventTypes::CRITICAL_XID_ERROR, set)
-                                .map_err(|e| e.error.to_string())
+                                .map_err(|e| stop(&what, &e.error))
                         });
-                    set = again.map_err(|e| format!("re-registering {}: {e}", g.uuid))?;
+                    set = again?;
                 }
             }
         }

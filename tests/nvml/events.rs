@@ -98,7 +98,8 @@ fn registering_fails_as_injected() {
     assert!(matches!(err.error, NvmlError::NotSupported), "{err:?}");
 }
 
-/// The next report from the thread, or `None` once it ended; fails after 20 s.
+/// The next report from the thread, or `None` once it ended; fails after 20 s (the thread
+/// may be waiting [`nvml_events::RETRY`] to start over).
 fn next(rx: &mut tokio::sync::mpsc::Receiver<XidReport>) -> Option<XidReport> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -133,4 +134,20 @@ fn without_event_waits_the_thread_ends_quietly() {
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     nvml_events::spawn(Some(fake.lib_path()), tx);
     assert_eq!(next(&mut rx), None);
+}
+
+#[test]
+fn the_xid_thread_starts_over_after_nvml_failed_under_it() {
+    let fake = FakeNvml::new(&with_xids(&[79]));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    nvml_events::spawn(Some(fake.lib_path()), tx);
+    assert_eq!(next(&mut rx).map(|r| r.code), Some(79));
+    // A broken state file makes every call fail (UNKNOWN), the wait included. The pause
+    // lets the thread see it; too short a pause can only fail this test, never pass it.
+    fake.set_raw("this is not a state file\n");
+    std::thread::sleep(Duration::from_millis(1_500));
+    fake.set(&with_xids(&[79]));
+    // The old set delivered that XID already; only a new set delivers it again.
+    let r = next(&mut rx).expect("a report after starting over");
+    assert_eq!((r.code, r.source), (79, XidSource::Nvml));
 }

@@ -111,6 +111,40 @@ pub fn start(spec: &SourceSpec, kmsg: Option<&Path>) -> Started {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::mpsc::error::TryRecvError;
+
+    fn amd_only() -> SourceSpec {
+        SourceSpec {
+            vendor: VendorChoice::Amd,
+            ..SourceSpec::default()
+        }
+    }
+
+    #[test]
+    fn which_sources_start() {
+        // --demo and an AMD-only watch with the kernel log off: nothing sends, ever.
+        let demo = SourceSpec::demo(2, 1, Default::default());
+        for (spec, kmsg) in [(demo, None), (amd_only(), Some(Path::new("")))] {
+            let mut s = start(&spec, kmsg);
+            assert!(s.problems.is_empty(), "{:?}", s.problems);
+            assert_eq!(s.reports.try_recv(), Err(TryRecvError::Disconnected));
+        }
+        // A configured kernel log that cannot be opened is a problem worth an event.
+        let s = start(&amd_only(), Some(Path::new("/nonexistent/kmsg")));
+        assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
+        assert!(
+            s.problems[0].contains("/nonexistent/kmsg"),
+            "{:?}",
+            s.problems
+        );
+        // One that can be opened keeps the channel open.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("kmsg");
+        std::fs::write(&log, "").unwrap();
+        let mut s = start(&amd_only(), Some(&log));
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+        assert_eq!(s.reports.try_recv(), Err(TryRecvError::Empty));
+    }
 
     #[test]
     fn nvml_and_kernel_pci_addresses_normalise_alike() {

@@ -1,6 +1,7 @@
 //! gpuwarden: look at, guard and prove GPUs, on one sampling core.
 //!
-//! `act` holds the actuators (clock caps, unit restarts, notifications, the event log);
+//! `act` holds the actuators (clock caps, unit restarts, notifications, alert sinks);
+//! `events` is the watchdog's event log, which `act`, `tui` and the HTTP endpoint share;
 //! `daemon` is the `watch` loop that ties sampling, policy and actuators together;
 //! `gpu` is the sampling core (model, sources, sampler); `health` collects the driver's
 //! XID errors (NVML events, the kernel log) and explains them; `host` reads the machine itself
@@ -15,6 +16,7 @@ pub mod act;
 pub mod bench;
 pub mod cli;
 pub mod daemon;
+pub mod events;
 pub mod fleet;
 pub mod gpu;
 pub mod health;

@@ -7,7 +7,7 @@
 //! daemon stops. Every call ends in a [`ClockOutcome`]; NotSupported and NoPermission are
 //! outcomes saying so, never panics or retries — the watchdog's ladder moves on.
 
-use super::events::{Event, EventKind, EventOutcome, EventResult};
+use crate::events::{Event, EventKind, EventOutcome, EventResult};
 use crate::gpu::{ControlError, GpuControl, UnixMs};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

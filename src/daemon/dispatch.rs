@@ -9,10 +9,8 @@
 //! too, so a unit outside it is refused even if the engine asked; a reload hands both the
 //! new allowlist and `dry_run` ([`Dispatcher::reconfigure`]).
 
-use crate::act::{
-    self, ClockActuator, Event, EventKind, EventResult, Notification, Notifier, UnitRestarter,
-    Urgency,
-};
+use crate::act::{self, ClockActuator, Notification, Notifier, UnitRestarter, Urgency};
+use crate::events::{Event, EventKind, EventResult};
 use crate::policy::{Action, ActionKind, ClockCap};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -136,7 +134,7 @@ impl Dispatcher {
                 .flat_map(|c| self.undo(a, c))
                 .collect(),
             ActionKind::CapDropped { cap } => vec![
-                base_event(a, EventKind::ClockUndo, format!("forget {cap} (GPU lost)"))
+                base_event(a, EventKind::ClockUndo, format!("hold {cap} (GPU lost)"))
                     .result(EventResult::NotSupported, Some(a.summary.clone())),
             ],
             ActionKind::CapSkipped { why } => vec![

@@ -17,11 +17,9 @@ pub mod persist;
 mod reload;
 pub mod service;
 
-use crate::act::events::EVENT_LOG_FILE;
-use crate::act::{
-    ClockActuator, DesktopNotifier, Event, EventKind, EventLog, EventResult, NotifyOptions,
-    Systemd, SystemdOptions, UnitAllowlist,
-};
+use crate::act::{ClockActuator, DesktopNotifier, NotifyOptions, Systemd, SystemdOptions};
+use crate::events::EVENT_LOG_FILE;
+use crate::events::{Event, EventKind, EventLog, EventResult};
 use crate::gpu::Snapshot;
 use crate::gpu::open::{self, SourceSpec};
 use crate::gpu::sampler;
@@ -106,7 +104,7 @@ impl Watch {
         let clock = EngineClock::resume(persisted.clock.as_ref());
         let dry_run = opts.dry_run || config.watchdog.dry_run;
         let clocks = ClockActuator::restore(control, persisted.caps);
-        let systemd = Systemd::system(systemd_options(&config)?);
+        let systemd = Systemd::system(systemd_options(&config));
         let notifier = DesktopNotifier::session(NotifyOptions::default());
         let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
         let (timed, sample_ns) = sampler::Timed::wrap(source);
@@ -437,14 +435,14 @@ impl Watch {
     }
 }
 
-fn systemd_options(config: &Config) -> Result<SystemdOptions> {
-    let allow =
-        UnitAllowlist::new(&config.units.allow.patterns).context("compiling the unit allowlist")?;
-    Ok(SystemdOptions {
+/// The systemd actuator's settings from the config: the engine's own allowlist (one list,
+/// checked twice) and the job timeout.
+fn systemd_options(config: &Config) -> SystemdOptions {
+    SystemdOptions {
         call_timeout: Duration::from_secs(5),
         job_timeout: config.restarts.job_timeout,
-        allowlist: Some(allow),
-    })
+        allowlist: Some(config.units.allow.clone()),
+    }
 }
 
 /// One line for people: time, GPU, rule, what, result.

@@ -13,7 +13,7 @@
 
 use super::dispatch::base_event;
 use crate::act::alert::{Alert, AlertChange, Alerts, AlertsConfig, Severity, alert_change};
-use crate::act::{Event, EventKind, EventResult};
+use crate::events::{Event, EventKind, EventResult};
 use crate::gpu::Snapshot;
 use crate::health::tally::Outcome;
 use crate::health::{XidReport, XidTally};
@@ -36,6 +36,7 @@ pub struct OnCall {
     counts: BTreeMap<(String, String), u64>,
     xids: XidTally,
     /// Where the firing alerts are kept; what was last written there.
+    state_dir: PathBuf,
     active_path: PathBuf,
     saved: Vec<Alert>,
 }
@@ -61,6 +62,7 @@ impl OnCall {
             host: host.to_string(),
             counts: BTreeMap::new(),
             xids: XidTally::new(),
+            state_dir: state_dir.to_path_buf(),
             active_path,
             saved: saved.clone(),
         };
@@ -74,7 +76,7 @@ impl OnCall {
         active: Vec<Alert>,
     ) -> Option<String> {
         let c = config?;
-        match Alerts::start(c, &self.host) {
+        match Alerts::start(c, &self.host, &self.state_dir) {
             Ok(mut a) => {
                 a.restore(active);
                 self.alerts = Some(a);

@@ -11,7 +11,7 @@
 //! [`EVENT_EVERY_MS`] later and says how many were counted in between.
 
 use super::{XidReport, XidSource, lookup, normalize_pci};
-use crate::act::{Event, EventKind, EventResult};
+use crate::events::{Event, EventKind, EventResult};
 use crate::gpu::Snapshot;
 use crate::metrics::XidCount;
 use std::collections::{BTreeMap, VecDeque};

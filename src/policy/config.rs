@@ -31,7 +31,7 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// `[alerts]`: Alertmanager and webhook sinks, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub alerts: Option<crate::act::alert::AlertsConfig>,
+    pub alerts: Option<super::alerts::AlertsConfig>,
     /// Legal settings that probably do not do what was meant (a rule that may flap), located.
     #[serde(skip)]
     pub warnings: Vec<super::error::ConfigWarning>,
@@ -173,6 +173,19 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
+    /// Builds an allowlist from globs; a bad glob is an error naming it (the config loader
+    /// reports it with its line instead).
+    pub fn new<S: AsRef<str>>(globs: &[S]) -> Result<Self, globset::Error> {
+        let mut builder = globset::GlobSetBuilder::new();
+        for glob in globs {
+            builder.add(globset::Glob::new(glob.as_ref())?);
+        }
+        Ok(Allowlist {
+            patterns: globs.iter().map(|g| g.as_ref().to_string()).collect(),
+            set: builder.build()?,
+        })
+    }
+
     pub fn allows(&self, unit: &str) -> bool {
         self.set.is_match(unit)
     }

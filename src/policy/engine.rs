@@ -16,7 +16,8 @@
 //! - A lost GPU: every rule on it except `gpu_lost` rules clears with reason `gpu_lost`
 //!   (alerts resolved), and its cap is *dropped* (a `cap_dropped` action, nothing sent to the
 //!   device) instead of undone, so no undo fails forever against a GPU that is gone. When it
-//!   comes back its rules start from quiet. A GPU absent from a snapshot is left untouched.
+//!   comes back its rules start from quiet and the cap it had is undone (it may have survived
+//!   without a driver reload). A GPU absent from a snapshot is left untouched.
 //! - A rule removed from the config (reload) or no longer watching a GPU clears with reason
 //!   `rule_removed`, releasing its cap.
 //! - `dry_run` is the dispatcher's business: the engine decides the same either way (a
@@ -50,6 +51,16 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
         };
         if sample.is_lost() && !g.lost {
             lose_gpu(config, g, &mut em);
+        }
+        if !sample.is_lost() && g.lost && g.cap.applied.is_some() {
+            // Back on the bus: the cap it had when it was lost may still be set (no driver
+            // reload in between); no rule holds it now, so it is undone.
+            em.cap_changed_by = Some(CapCause {
+                rule: None,
+                severity: Severity::Info,
+                because: "the GPU is back; the cap from before it was lost no longer applies"
+                    .into(),
+            });
         }
         g.lost = sample.is_lost();
         drop_stale_rules(config, g, sample, &mut em);
@@ -335,7 +346,7 @@ fn clear(
         if release_cap {
             cap.holders.remove(name);
             em.cap_changed_by.get_or_insert_with(|| CapCause {
-                rule: name.to_string(),
+                rule: Some(name.to_string()),
                 severity: f.severity,
                 because: format!("{name} cleared"),
             });
@@ -382,7 +393,8 @@ fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
     }
     if let Some(cap) = g.cap.applied {
         let summary = format!(
-            "forgetting the cap on GPU {} ({cap}): the GPU was lost; a driver reload resets it",
+            "holding the cap on GPU {} ({cap}): the GPU was lost; nothing is sent to it while it \
+             is gone, and the cap is undone if it comes back",
             em.gpu.index
         );
         em.push_named_opt(
@@ -392,7 +404,11 @@ fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
             summary,
         );
     }
-    g.cap = CapState::default();
+    // No rule holds the cap any more; what was applied is remembered, to undo it on return.
+    g.cap = CapState {
+        applied: g.cap.applied,
+        ..CapState::default()
+    };
 }
 
 /// Rules in the state that the config no longer has (or that no longer watch this GPU).

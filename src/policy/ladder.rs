@@ -61,7 +61,8 @@ impl Emit<'_> {
 
 /// Which rule changed a GPU's cap holders, and the words for the summary.
 pub(crate) struct CapCause {
-    pub rule: String,
+    /// `None` for the daemon's own reasons (a GPU that came back).
+    pub rule: Option<String>,
     pub severity: Severity,
     pub because: String,
 }
@@ -177,7 +178,7 @@ fn cap(
         },
     );
     em.cap_changed_by.get_or_insert_with(|| CapCause {
-        rule: rule.name.clone(),
+        rule: Some(rule.name.clone()),
         severity: rule.severity,
         because: format!("{}: {}", rule.name, reading(rule, value)),
     });
@@ -199,7 +200,7 @@ pub(crate) fn sync_cap(
     // Attribute an unprompted change (state restored at start) to the first holder.
     let first = cs.holders.keys().next().cloned();
     let (name, severity, because) = match by {
-        Some(c) => (Some(c.rule), c.severity, c.because),
+        Some(c) => (c.rule, c.severity, c.because),
         None => {
             let sev = first
                 .as_deref()

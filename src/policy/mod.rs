@@ -10,6 +10,7 @@
 //! [`summary`] renders a config for `check-config`.
 
 pub mod action;
+pub mod alerts;
 pub mod build;
 pub mod config;
 pub mod engine;

@@ -21,8 +21,8 @@ pub struct RawConfig {
     pub clock_cap: Option<Spanned<RawCap>>,
     #[serde(default)]
     pub rule: Vec<Spanned<RawRule>>,
-    /// `[alerts]`: on-call sinks (checked by `act::alert::config`).
-    pub alerts: Option<Spanned<crate::act::alert::RawAlertsConfig>>,
+    /// `[alerts]`: on-call sinks (checked by `super::alerts`).
+    pub alerts: Option<Spanned<super::alerts::RawAlertsConfig>>,
 }
 
 /// `[watchdog]`: how the daemon runs.

@@ -246,10 +246,11 @@ impl State {
             .is_some_and(|r| r.firing.is_some())
     }
 
-    /// Every cap currently applied, by GPU.
+    /// Every cap currently applied, by GPU (a lost GPU's is not: nothing reaches it).
     pub fn caps(&self) -> Vec<(GpuId, ClockCap)> {
         self.gpus
             .iter()
+            .filter(|(_, g)| !g.lost)
             .filter_map(|(uuid, g)| {
                 g.cap.applied.map(|cap| {
                     (

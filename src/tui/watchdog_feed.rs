@@ -9,8 +9,8 @@
 use super::app::App;
 use super::theme::Thresholds;
 use super::watchdog::{EventLine, RuleLine, WatchdogView};
-use crate::act::events::EVENT_LOG_FILE;
-use crate::act::{Event, EventKind, read_last};
+use crate::events::EVENT_LOG_FILE;
+use crate::events::{Event, EventKind, read_last};
 use crate::gpu::GpuSample;
 use crate::policy::config::{Condition, Config, DEFAULT_CONFIG_PATH, Metric};
 use anyhow::{Context, Result};
@@ -202,7 +202,7 @@ fn summary(c: &Condition) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::act::EventResult;
+    use crate::events::EventResult;
 
     fn xid(at_ms: u64, gpu: u32, code: u32) -> Event {
         Event::new(at_ms, EventKind::Xid, format!("XID {code}: something"))

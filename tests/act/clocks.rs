@@ -4,9 +4,8 @@
 //! caps alone, and each step is an event in the log.
 
 use crate::fake_nvml::{FakeNvml, FakeState, NO_PERMISSION, NOT_SUPPORTED};
-use gpuwarden::act::{
-    CapKind, ClockActuator, ClockCap, EventKind, EventLog, EventResult, read_last,
-};
+use gpuwarden::act::{CapKind, ClockActuator, ClockCap};
+use gpuwarden::events::{EventKind, EventLog, EventResult, read_last};
 use gpuwarden::gpu::Source;
 use gpuwarden::gpu::nvml::NvmlSource;
 

@@ -3,7 +3,8 @@
 //! a card without root rights — all as the exact sysfs writes they make.
 
 use crate::support::{Recorder, copy_tree, fake_proc, source, tree_contents, w};
-use gpuwarden::act::{AppliedCaps, ClockActuator, ClockCap, EventOutcome, EventResult};
+use gpuwarden::act::{AppliedCaps, ClockActuator, ClockCap};
+use gpuwarden::events::{EventOutcome, EventResult};
 use gpuwarden::gpu::Source;
 
 const UUID: &str = "amd-0000:09:00.0";

@@ -1,6 +1,6 @@
 use super::*;
-use crate::act::events::{EventKind, EventOutcome, EventResult};
 use crate::act::record::{ControlCall, RecordingControl};
+use crate::events::{EventKind, EventOutcome, EventResult};
 use crate::gpu::Source;
 use crate::gpu::sim::{Scenario, SimConfig, SimSource};
 

@@ -3,7 +3,8 @@
 //! `act` holds the actuators (clock caps, unit restarts, notifications, alert sinks);
 //! `events` is the watchdog's event log, which `act`, `tui` and the HTTP endpoint share;
 //! `daemon` is the `watch` loop that ties sampling, policy and actuators together;
-//! `gpu` is the sampling core (model, sources, sampler); `host` reads the machine itself
+//! `gpu` is the sampling core (model, sources, sampler); `health` collects the driver's
+//! XID errors (NVML events, the kernel log) and explains them; `host` reads the machine itself
 //! (CPU, RAM, which user and systemd unit own a process); `policy` is the watchdog's config
 //! (`watchdog.toml`) and its pure engine; `history` keeps recent samples for charts; `tui`
 //! is the dashboard; `trace` reads recorded traces back as snapshots; `cli` turns the
@@ -18,6 +19,7 @@ pub mod daemon;
 pub mod events;
 pub mod fleet;
 pub mod gpu;
+pub mod health;
 pub mod history;
 pub mod host;
 pub mod metrics;

@@ -77,6 +77,8 @@ struct Watch {
     sample_ns: Arc<AtomicU64>,
     service: ServiceManager,
     oncall: OnCall,
+    /// XIDs from NVML events and the kernel log (`crate::health`).
+    xids: tokio::sync::mpsc::Receiver<crate::health::XidReport>,
     clock: EngineClock,
 }
 
@@ -108,6 +110,7 @@ impl Watch {
         let (timed, sample_ns) = sampler::Timed::wrap(source);
         let interval_ms = Arc::new(AtomicU64::new(config.watchdog.interval.as_millis() as u64));
         let samples = sampler::spawn_adjustable(Box::new(timed), Arc::clone(&interval_ms));
+        let xids = crate::health::start(&opts.source, config.watchdog.kmsg.as_deref());
         let host = crate::host::hostname();
         let (oncall, oncall_problem) =
             OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE), &state_dir);
@@ -124,6 +127,7 @@ impl Watch {
             sample_ns,
             service: ServiceManager::new(),
             oncall,
+            xids: xids.reports,
             clock,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
@@ -139,6 +143,12 @@ impl Watch {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(why));
             watch.log(e);
+        }
+        for why in xids.problems {
+            watch.log(
+                Event::new(now_ms(), EventKind::Xid, "read the kernel log")
+                    .result(EventResult::Failed, Some(why)),
+            );
         }
         if let Some(why) = warning {
             let e = Event::new(now_ms(), EventKind::Started, "load state")
@@ -201,6 +211,14 @@ impl Watch {
                         self.on_task_done(done);
                     }
                 }
+                Some(report) = self.xids.recv() => {
+                    let now = self.clock.now_ms();
+                    let (config, state) = (&self.config, &mut self.state);
+                    if let Some(e) = self.oncall.on_xid(report, config, state, now) {
+                        self.log(e);
+                        self.oncall.tick(&self.config, &self.state, now);
+                    }
+                }
                 Some(pending) = async {
                     match control.as_mut() {
                         Some(rx) => rx.recv().await,
@@ -247,6 +265,12 @@ impl Watch {
         snap.select(self.opts.gpus.as_deref());
         let wall = snap.at_ms;
         let now = self.clock.now_ms();
+        for e in self
+            .oncall
+            .learn_gpus(&snap, &self.config, &mut self.state, now)
+        {
+            self.log(e);
+        }
         let actions = policy::step(&self.config, &mut self.state, &snap, now);
         let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
         self.oncall.serve.publish(snap, took);

@@ -5,7 +5,8 @@
 //! the job timeout in the systemd actuator, the `[alerts]` sinks (alerts firing carry over),
 //! the endpoint's bearer token (`token_file`, read again each time; `--interval` on the
 //! command line still wins over the file's).
-//! What needs a new process (`listen`, `state_dir`) refuses the whole reload, naming the key;
+//! What needs a new process (`listen`, `state_dir`, the XID reader's `kmsg`) refuses the
+//! whole reload, naming the key;
 //! so does an invalid file. Either way systemd hears `RELOADING=1` first and `READY=1` last.
 //!
 //! `dry_run` switching on undoes the caps applied for real (a dry run changes nothing, and
@@ -86,6 +87,13 @@ impl Watch {
                 old.state_dir.display().to_string(),
                 new.watchdog.state_dir.display().to_string(),
             );
+        }
+        if new.watchdog.kmsg != old.kmsg {
+            let show = |k: &Option<std::path::PathBuf>| match k {
+                None => "unset (/dev/kmsg)".to_string(),
+                Some(p) => format!("{:?}", p.display().to_string()),
+            };
+            return refuse("kmsg", show(&old.kmsg), show(&new.watchdog.kmsg));
         }
         Ok(())
     }

@@ -101,6 +101,9 @@ pub struct Watchdog {
     pub state_dir: PathBuf,
     /// Address of the HTTP endpoint (`/metrics`, `/healthz`, API); default `127.0.0.1:9844`.
     pub listen: SocketAddr,
+    /// Kernel log the XID reader follows; `None` = `/dev/kmsg`, an empty path = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmsg: Option<PathBuf>,
     /// File holding the bearer token every route but `/healthz` asks for; read at start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
@@ -350,11 +353,23 @@ pub enum Condition {
     Throttle(ThrottleReason),
     /// Fires while the GPU has fallen off the bus.
     GpuLost,
+    /// Fires while more than `more_than` XIDs with one of `codes` (any code when empty) were
+    /// counted on the GPU within the last `within`; clears once they age out.
+    Xid {
+        codes: Vec<u32>,
+        within: Duration,
+        more_than: u32,
+    },
 }
 
 impl Condition {
     pub fn is_gpu_lost(&self) -> bool {
         matches!(self, Condition::GpuLost)
+    }
+
+    /// Rules that keep watching a GPU that fell off the bus (XID 79 comes with a lost GPU).
+    pub fn watches_lost_gpus(&self) -> bool {
+        matches!(self, Condition::GpuLost | Condition::Xid { .. })
     }
 }
 
@@ -384,6 +399,18 @@ impl Serialize for Condition {
             }
             Condition::Throttle(r) => m.serialize_entry("throttle", r.name())?,
             Condition::GpuLost => m.serialize_entry("metric", "gpu_lost")?,
+            Condition::Xid {
+                codes,
+                within,
+                more_than,
+            } => {
+                m.serialize_entry("metric", "xid")?;
+                if !codes.is_empty() {
+                    m.serialize_entry("xid", codes)?;
+                }
+                m.serialize_entry("within", &humantime::format_duration(*within).to_string())?;
+                m.serialize_entry("above", more_than)?;
+            }
         }
         m.end()
     }

@@ -319,6 +319,13 @@ pub(crate) fn reading(rule: &Rule, value: Option<f64>) -> String {
         }
         Condition::Throttle(r) => format!("throttle reason {r} active"),
         Condition::GpuLost => "the GPU fell off the bus".into(),
+        Condition::Xid {
+            within, more_than, ..
+        } => format!(
+            "{} XID(s) in the last {} (above {more_than})",
+            value.map_or("unknown".into(), |v| format!("{v:.0}")),
+            human(*within)
+        ),
     }
 }
 
@@ -344,6 +351,13 @@ pub(crate) fn clear_reading(rule: &Rule, value: Option<f64>) -> String {
         }
         Condition::Throttle(r) => format!("throttle reason {r} no longer active"),
         Condition::GpuLost => "the GPU answers again".into(),
+        Condition::Xid {
+            within, more_than, ..
+        } => format!(
+            "{} XID(s) in the last {} (at or below {more_than})",
+            value.map_or("unknown".into(), |v| format!("{v:.0}")),
+            human(*within)
+        ),
     }
 }
 

@@ -30,7 +30,7 @@ pub use config::{
     Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Limit, Metric,
     PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction, UnitMapping, Units, Watchdog,
 };
-pub use engine::{shutdown, step};
+pub use engine::{note_xid, shutdown, step};
 pub use error::{ConfigError, ConfigWarning, LoadError};
 pub use restarts::{RETRY_AFTER_FAILURE, reset, restart_result};
 pub use state::{

@@ -50,6 +50,10 @@ pub struct GpuState {
     pub rules: BTreeMap<String, RuleState>,
     #[serde(default)]
     pub cap: CapState,
+    /// `(when, code)` of the XIDs counted on this GPU that `metric = "xid"` rules may still
+    /// count (older ones are dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xids: Vec<(UnixMs, u32)>,
 }
 
 /// One rule on one GPU that is pending or firing.

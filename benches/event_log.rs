@@ -3,7 +3,7 @@
 //! the HTTP API pay on every refresh). `read_last` reads backwards, so a long log should cost
 //! about what a short one does.
 
-use gpuwarden::act::{Event, EventKind, EventLog, EventResult, read_last};
+use gpuwarden::events::{Event, EventKind, EventLog, EventResult, read_last};
 use std::path::PathBuf;
 
 fn main() {

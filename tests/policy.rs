@@ -21,3 +21,5 @@ mod properties;
 mod restarts;
 #[path = "policy/sustain.rs"]
 mod sustain;
+#[path = "policy/xid.rs"]
+mod xid;

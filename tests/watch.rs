@@ -22,3 +22,5 @@ mod flags;
 mod oncall;
 #[path = "watch/signals.rs"]
 mod signals;
+#[path = "watch/xid.rs"]
+mod xid;

@@ -9,10 +9,8 @@
 //! too, so a unit outside it is refused even if the engine asked; a reload hands both the
 //! new allowlist and `dry_run` ([`Dispatcher::reconfigure`]).
 
-use crate::act::{
-    self, ClockActuator, Event, EventKind, EventResult, Notification, Notifier, UnitRestarter,
-    Urgency,
-};
+use crate::act::{self, ClockActuator, Notification, Notifier, UnitRestarter, Urgency};
+use crate::events::{Event, EventKind, EventResult};
 use crate::policy::{Action, ActionKind, ClockCap};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -42,13 +40,13 @@ pub struct RestartDone {
 }
 
 /// The actuator's caps for one policy cap (a lock and/or a power limit).
-pub fn actuator_caps(cap: &ClockCap) -> Vec<act::ClockCap> {
+pub fn actuator_caps(cap: &ClockCap) -> Vec<act::ClockSetting> {
     let mut out = Vec::new();
     if let Some([min_mhz, max_mhz]) = cap.sm_clock_mhz {
-        out.push(act::ClockCap::LockedSm { min_mhz, max_mhz });
+        out.push(act::ClockSetting::LockedSm { min_mhz, max_mhz });
     }
     if let Some(watts) = cap.power_limit_w {
-        out.push(act::ClockCap::PowerLimit { watts });
+        out.push(act::ClockSetting::PowerLimit { watts });
     }
     out
 }
@@ -136,7 +134,7 @@ impl Dispatcher {
                 .flat_map(|c| self.undo(a, c))
                 .collect(),
             ActionKind::CapDropped { cap } => vec![
-                base_event(a, EventKind::ClockUndo, format!("forget {cap} (GPU lost)"))
+                base_event(a, EventKind::ClockUndo, format!("hold {cap} (GPU lost)"))
                     .result(EventResult::NotSupported, Some(a.summary.clone())),
             ],
             ActionKind::CapSkipped { why } => vec![
@@ -229,7 +227,7 @@ impl Dispatcher {
         });
     }
 
-    fn apply(&mut self, a: &Action, cap: act::ClockCap, kind: EventKind) -> Event {
+    fn apply(&mut self, a: &Action, cap: act::ClockSetting, kind: EventKind) -> Event {
         if self.dry_run {
             return base_event(a, kind, cap.to_string()).result(EventResult::DryRun, None);
         }
@@ -239,7 +237,7 @@ impl Dispatcher {
         ev
     }
 
-    fn undo(&mut self, a: &Action, cap: act::ClockCap) -> Option<Event> {
+    fn undo(&mut self, a: &Action, cap: act::ClockSetting) -> Option<Event> {
         if self.dry_run {
             return Some(
                 base_event(a, EventKind::ClockUndo, format!("undo {}", cap.kind()))

@@ -17,11 +17,9 @@ pub mod persist;
 mod reload;
 pub mod service;
 
-use crate::act::events::EVENT_LOG_FILE;
-use crate::act::{
-    ClockActuator, DesktopNotifier, Event, EventKind, EventLog, EventResult, NotifyOptions,
-    Systemd, SystemdOptions, UnitAllowlist,
-};
+use crate::act::{ClockActuator, DesktopNotifier, NotifyOptions, Systemd, SystemdOptions};
+use crate::events::EVENT_LOG_FILE;
+use crate::events::{Event, EventKind, EventLog, EventResult};
 use crate::gpu::Snapshot;
 use crate::gpu::open::{self, SourceSpec};
 use crate::gpu::sampler;
@@ -79,6 +77,8 @@ struct Watch {
     sample_ns: Arc<AtomicU64>,
     service: ServiceManager,
     oncall: OnCall,
+    /// XIDs from NVML events and the kernel log (`crate::health`).
+    xids: tokio::sync::mpsc::Receiver<crate::health::XidReport>,
     clock: EngineClock,
 }
 
@@ -104,12 +104,13 @@ impl Watch {
         let clock = EngineClock::resume(persisted.clock.as_ref());
         let dry_run = opts.dry_run || config.watchdog.dry_run;
         let clocks = ClockActuator::restore(control, persisted.caps);
-        let systemd = Systemd::system(systemd_options(&config)?);
+        let systemd = Systemd::system(systemd_options(&config));
         let notifier = DesktopNotifier::session(NotifyOptions::default());
         let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
         let (timed, sample_ns) = sampler::Timed::wrap(source);
         let interval_ms = Arc::new(AtomicU64::new(config.watchdog.interval.as_millis() as u64));
         let samples = sampler::spawn_adjustable(Box::new(timed), Arc::clone(&interval_ms));
+        let xids = crate::health::start(&opts.source, config.watchdog.kmsg.as_deref());
         let host = crate::host::hostname();
         let (oncall, oncall_problem) =
             OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE), &state_dir);
@@ -126,6 +127,7 @@ impl Watch {
             sample_ns,
             service: ServiceManager::new(),
             oncall,
+            xids: xids.reports,
             clock,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
@@ -141,6 +143,12 @@ impl Watch {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(why));
             watch.log(e);
+        }
+        for why in xids.problems {
+            watch.log(
+                Event::new(now_ms(), EventKind::Xid, "read the kernel log")
+                    .result(EventResult::Failed, Some(why)),
+            );
         }
         if let Some(why) = warning {
             let e = Event::new(now_ms(), EventKind::Started, "load state")
@@ -203,6 +211,14 @@ impl Watch {
                         self.on_task_done(done);
                     }
                 }
+                Some(report) = self.xids.recv() => {
+                    let now = self.clock.now_ms();
+                    let (config, state) = (&self.config, &mut self.state);
+                    if let Some(e) = self.oncall.on_xid(report, config, state, now) {
+                        self.log(e);
+                        self.oncall.tick(&self.config, &self.state, now);
+                    }
+                }
                 Some(pending) = async {
                     match control.as_mut() {
                         Some(rx) => rx.recv().await,
@@ -249,6 +265,12 @@ impl Watch {
         snap.select(self.opts.gpus.as_deref());
         let wall = snap.at_ms;
         let now = self.clock.now_ms();
+        for e in self
+            .oncall
+            .learn_gpus(&snap, &self.config, &mut self.state, now)
+        {
+            self.log(e);
+        }
         let actions = policy::step(&self.config, &mut self.state, &snap, now);
         let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
         self.oncall.serve.publish(snap, took);
@@ -413,14 +435,14 @@ impl Watch {
     }
 }
 
-fn systemd_options(config: &Config) -> Result<SystemdOptions> {
-    let allow =
-        UnitAllowlist::new(&config.units.allow.patterns).context("compiling the unit allowlist")?;
-    Ok(SystemdOptions {
+/// The systemd actuator's settings from the config: the engine's own allowlist (one list,
+/// checked twice) and the job timeout.
+fn systemd_options(config: &Config) -> SystemdOptions {
+    SystemdOptions {
         call_timeout: Duration::from_secs(5),
         job_timeout: config.restarts.job_timeout,
-        allowlist: Some(allow),
-    })
+        allowlist: Some(config.units.allow.clone()),
+    }
 }
 
 /// One line for people: time, GPU, rule, what, result.

@@ -8,10 +8,15 @@
 //! The alerts firing are kept in `alerts.json` in the state directory, so a restarted daemon
 //! (SIGTERM or kill -9) re-sends them and resolves them when their rule clears. Every event
 //! is counted by kind and result for `gpuwarden_watchdog_actions_total`.
+//! XIDs are counted per GPU and code (once per fault, see `health::tally`) for
+//! `gpuwarden_gpu_xid_errors_total`, each counted one becoming an `xid` event.
 
 use super::dispatch::base_event;
 use crate::act::alert::{Alert, AlertChange, Alerts, AlertsConfig, Severity, alert_change};
-use crate::act::{Event, EventKind, EventResult};
+use crate::events::{Event, EventKind, EventResult};
+use crate::gpu::Snapshot;
+use crate::health::tally::Outcome;
+use crate::health::{XidReport, XidTally};
 use crate::metrics::{ActionCount, RuleState, RuleStatus, WatchdogMetrics};
 use crate::policy::{Action, ActionKind, Config, State};
 use crate::serve::{EventLogFeed, ServeState};
@@ -29,7 +34,9 @@ pub struct OnCall {
     alerts: Option<Alerts>,
     host: String,
     counts: BTreeMap<(String, String), u64>,
+    xids: XidTally,
     /// Where the firing alerts are kept; what was last written there.
+    state_dir: PathBuf,
     active_path: PathBuf,
     saved: Vec<Alert>,
 }
@@ -54,6 +61,8 @@ impl OnCall {
             alerts: None,
             host: host.to_string(),
             counts: BTreeMap::new(),
+            xids: XidTally::new(),
+            state_dir: state_dir.to_path_buf(),
             active_path,
             saved: saved.clone(),
         };
@@ -67,7 +76,7 @@ impl OnCall {
         active: Vec<Alert>,
     ) -> Option<String> {
         let c = config?;
-        match Alerts::start(c, &self.host) {
+        match Alerts::start(c, &self.host, &self.state_dir) {
             Ok(mut a) => {
                 a.restore(active);
                 self.alerts = Some(a);
@@ -130,6 +139,36 @@ impl OnCall {
         }
         self.save_active();
         events
+    }
+
+    /// Learns the watched GPUs from a snapshot; returns the events of XIDs that waited for it
+    /// (and hands them to the engine's `metric = "xid"` rules at engine time `now_ms`).
+    pub fn learn_gpus(
+        &mut self,
+        snap: &Snapshot,
+        config: &Config,
+        state: &mut State,
+        now_ms: u64,
+    ) -> Vec<Event> {
+        let outcomes = self.xids.learn(snap);
+        outcomes
+            .into_iter()
+            .filter_map(|o| xid_event(o, config, state, now_ms))
+            .collect()
+    }
+
+    /// Counts an XID once per fault; a new one becomes an event (at the wall time its source
+    /// saw it) and is remembered for the engine's `metric = "xid"` rules at engine time
+    /// `now_ms`.
+    pub fn on_xid(
+        &mut self,
+        report: XidReport,
+        config: &Config,
+        state: &mut State,
+        now_ms: u64,
+    ) -> Option<Event> {
+        let outcome = self.xids.record(report);
+        xid_event(outcome, config, state, now_ms)
     }
 
     /// Counts the event; a failed restart or cap becomes an alert.
@@ -252,7 +291,7 @@ impl OnCall {
                 })
                 .collect(),
             restart_budget,
-            xids: Vec::new(),
+            xids: self.xids.counts(),
             outboxes: self.alerts.as_ref().map(Alerts::stats).unwrap_or_default(),
         }
     }
@@ -263,6 +302,27 @@ impl OnCall {
         self.save_active();
         if let Some(a) = self.alerts.take() {
             a.shutdown();
+        }
+    }
+}
+
+/// The event for a counted XID (unless rate-limited), which the engine also remembers;
+/// duplicates and strangers are only traced.
+fn xid_event(outcome: Outcome, config: &Config, state: &mut State, now_ms: u64) -> Option<Event> {
+    match outcome {
+        Outcome::Counted(c) => {
+            crate::policy::note_xid(config, state, &c.uuid, c.gpu, c.report.code, now_ms);
+            c.log.then(|| c.to_event())
+        }
+        Outcome::Duplicate | Outcome::Waiting => None,
+        Outcome::Unknown(r) => {
+            let gpu = r.uuid.or(r.pci).unwrap_or_else(|| "an unknown GPU".into());
+            tracing::info!(
+                "XID {} on {gpu} ({}): not a watched GPU",
+                r.code,
+                r.source.name()
+            );
+            None
         }
     }
 }

@@ -150,6 +150,7 @@ fn watchdog(cx: &Ctx, raw: &RawWatchdog) -> Result<Watchdog, ConfigError> {
         dry_run: raw.dry_run.unwrap_or(false),
         state_dir,
         listen,
+        kmsg: raw.kmsg.as_ref().map(std::path::PathBuf::from),
         token_file,
     })
 }

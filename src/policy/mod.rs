@@ -10,6 +10,7 @@
 //! [`summary`] renders a config for `check-config`.
 
 pub mod action;
+pub mod alerts;
 pub mod build;
 pub mod config;
 pub mod engine;
@@ -32,7 +33,7 @@ pub use config::{
     MEMORY_GROWTH_PCT, Metric, PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction,
     UnitMapping, Units, Watchdog,
 };
-pub use engine::{shutdown, step};
+pub use engine::{note_xid, shutdown, step};
 pub use error::{ConfigError, ConfigWarning, LoadError};
 pub use restarts::{RETRY_AFTER_FAILURE, reset, restart_result};
 pub use state::{

@@ -21,8 +21,8 @@ pub struct RawConfig {
     pub clock_cap: Option<Spanned<RawCap>>,
     #[serde(default)]
     pub rule: Vec<Spanned<RawRule>>,
-    /// `[alerts]`: on-call sinks (checked by `act::alert::config`).
-    pub alerts: Option<Spanned<crate::act::alert::RawAlertsConfig>>,
+    /// `[alerts]`: on-call sinks (checked by `super::alerts`).
+    pub alerts: Option<Spanned<super::alerts::RawAlertsConfig>>,
 }
 
 /// `[watchdog]`: how the daemon runs.
@@ -33,6 +33,8 @@ pub struct RawWatchdog {
     pub dry_run: Option<bool>,
     pub state_dir: Option<Spanned<String>>,
     pub listen: Option<Spanned<String>>,
+    /// Kernel log to read XID lines from (`/dev/kmsg` when unset, `""` = off).
+    pub kmsg: Option<String>,
     pub token_file: Option<Spanned<String>>,
 }
 
@@ -100,6 +102,10 @@ pub struct RawRule {
     pub clear_below: Option<Spanned<f64>>,
     pub clear_above: Option<Spanned<f64>>,
     pub clear_for: Option<Spanned<String>>,
+    /// `metric = "xid"`: the XID codes that count (every code when left out).
+    pub xid: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// `metric = "xid"`: how far back XIDs count (default 10m).
+    pub within: Option<Spanned<String>>,
     /// How far back `memory_growth_pct` looks for a trend.
     pub window: Option<Spanned<String>>,
     pub severity: Option<Spanned<String>>,

@@ -51,6 +51,10 @@ pub struct GpuState {
     pub rules: BTreeMap<String, RuleState>,
     #[serde(default)]
     pub cap: CapState,
+    /// `(when, code)` of the XIDs counted on this GPU that `metric = "xid"` rules may still
+    /// count (older ones are dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xids: Vec<(UnixMs, u32)>,
     /// Memory history of each `memory_growth_pct` rule watching this GPU, by rule name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub growth: BTreeMap<String, super::growth::Growth>,
@@ -250,10 +254,11 @@ impl State {
             .is_some_and(|r| r.firing.is_some())
     }
 
-    /// Every cap currently applied, by GPU.
+    /// Every cap currently applied, by GPU (a lost GPU's is not: nothing reaches it).
     pub fn caps(&self) -> Vec<(GpuId, ClockCap)> {
         self.gpus
             .iter()
+            .filter(|(_, g)| !g.lost)
             .filter_map(|(uuid, g)| {
                 g.cap.applied.map(|cap| {
                     (

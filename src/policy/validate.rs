@@ -126,7 +126,8 @@ pub(super) fn pages_have_a_sink(
 }
 
 /// Rules that fire and clear on single samples: no `for`, no clear level past the
-/// threshold, no `clear_for`. `ecc_uncorrected` only counts up, so it cannot flap.
+/// threshold, no `clear_for`. `ecc_uncorrected` only counts up, so it cannot flap; XID
+/// rules count over a window.
 pub(super) fn flapping(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<ConfigWarning> {
     let mut out = Vec::new();
     for (i, (r, rule)) in raw.rule.iter().zip(&config.rules).enumerate() {
@@ -144,7 +145,7 @@ pub(super) fn flapping(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<Config
             Condition::MemoryGrowth {
                 threshold, clear, ..
             } => (false, threshold, clear, true),
-            Condition::Throttle(_) | Condition::GpuLost => continue,
+            Condition::Throttle(_) | Condition::GpuLost | Condition::Xid { .. } => continue,
         };
         let steady = !rule.sustain.is_zero() || !rule.clear_sustain.is_zero();
         if steady || clear != threshold || counter {

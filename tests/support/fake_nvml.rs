@@ -49,6 +49,7 @@ pub const OPTIONAL_SYMBOLS: &[&str] = &[
     "nvmlDeviceGetCurrentClocksEventReasons",
     "nvmlDeviceGetCurrentClocksThrottleReasons",
     "nvmlDeviceGetGraphicsRunningProcesses_v3",
+    "nvmlEventSetWait_v2",
 ];
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml");
@@ -254,6 +255,9 @@ pub struct FakeGpu {
     pub device_error: u32,
     /// Function (without the `nvmlDevice` prefix, e.g. `GetFanSpeed_v2`) → forced code.
     pub errors: BTreeMap<String, u32>,
+    /// Injected XIDs `(sequence number, code)`: each is delivered once to every event set
+    /// with XID events registered on this GPU (see [`xid`](Self::xid)).
+    pub xids: Vec<(u64, u32)>,
 }
 
 /// Every numeric key of the state file.
@@ -338,6 +342,7 @@ impl FakeGpu {
             graphics_processes: Some(Vec::new()),
             device_error: 0,
             errors: BTreeMap::new(),
+            xids: Vec::new(),
         }
     }
 
@@ -358,6 +363,13 @@ impl FakeGpu {
     /// Makes `function` (e.g. `GetFanSpeed_v2`, `SetGpuLockedClocks`) return `code`.
     pub fn fail(mut self, function: &str, code: u32) -> Self {
         self.errors.insert(function.to_string(), code);
+        self
+    }
+
+    /// Injects one more XID `code` (NVML delivers it through `nvmlEventSetWait_v2`).
+    pub fn xid(mut self, code: u32) -> Self {
+        let seq = self.xids.last().map_or(1, |(s, _)| s + 1);
+        self.xids.push((seq, code));
         self
     }
 
@@ -411,6 +423,10 @@ impl FakeGpu {
         }
         for (f, code) in &self.errors {
             let _ = writeln!(out, "{p}error.{f} = {code}");
+        }
+        if !self.xids.is_empty() {
+            let list: Vec<String> = self.xids.iter().map(|(s, c)| format!("{s}:{c}")).collect();
+            let _ = writeln!(out, "{p}xids = {}", list.join(" "));
         }
     }
 }

@@ -4,7 +4,7 @@
 //! config stops `top` with the file and line.
 
 use super::{app_after, draw, text};
-use gpuwarden::act::{Event, EventKind, EventLog, EventResult};
+use gpuwarden::events::{Event, EventKind, EventLog, EventResult};
 use gpuwarden::gpu::sim::Scenario;
 use gpuwarden::policy;
 use gpuwarden::tui::watchdog_feed::WatchdogFeed;

@@ -2,7 +2,7 @@
 //! (everything a restart can come to) and [`SystemdError`], classified from zbus errors, plus
 //! their mapping into the event log's results.
 
-use crate::act::events::{Event, EventKind, EventOutcome, EventResult};
+use crate::events::{Event, EventKind, EventOutcome, EventResult};
 use crate::gpu::UnixMs;
 use std::fmt;
 use std::time::Duration;

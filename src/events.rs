@@ -72,6 +72,8 @@ pub enum EventKind {
     Notify,
     /// An alert went to an on-call sink.
     Alert,
+    /// The driver reported an XID error on a GPU (NVML event or kernel log).
+    Xid,
 }
 
 impl EventKind {
@@ -92,6 +94,7 @@ impl EventKind {
             EventKind::Reset => "reset",
             EventKind::Notify => "notify",
             EventKind::Alert => "alert",
+            EventKind::Xid => "xid",
         }
     }
 }
@@ -328,6 +331,7 @@ mod tests {
             EventKind::UnitRestart,
             EventKind::Notify,
             EventKind::Alert,
+            EventKind::Xid,
         ];
         for k in kinds {
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());

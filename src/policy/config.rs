@@ -354,8 +354,8 @@ pub enum Condition {
     /// Fires while the GPU has fallen off the bus.
     GpuLost,
     /// `metric = "memory_growth_pct"`: fires while used memory (the GPU's, or one unit's share)
-    /// grew steadily by more than `threshold` percent of the total over `window` (see
-    /// [`super::growth`]); clears once the growth is at or below `clear`.
+    /// grew steadily by more than `threshold` percent of the total over `window` (`within` in
+    /// the file; see [`super::growth`]); clears once the growth is at or below `clear`.
     MemoryGrowth {
         window: Duration,
         threshold: f64,
@@ -418,7 +418,7 @@ impl Serialize for Condition {
                 m.serialize_entry("metric", MEMORY_GROWTH_PCT)?;
                 m.serialize_entry("above", threshold)?;
                 m.serialize_entry("clear_below", clear)?;
-                m.serialize_entry("window", &humantime::format_duration(*window).to_string())?;
+                m.serialize_entry("within", &humantime::format_duration(*window).to_string())?;
             }
             Condition::Xid {
                 codes,

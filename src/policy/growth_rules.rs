@@ -1,7 +1,7 @@
-//! Checking a leak rule (`metric = "memory_growth_pct"`, see [`super::growth`]): a `window`
-//! within [`GROWTH_WINDOW`] that `[watchdog] interval` can fill, a growth threshold above 0
-//! and at most 100 % of the card, a clear level from 0 up to it, and none of the words of a
-//! `below` rule. Part of the second loading phase ([`super::build`]).
+//! Checking a leak rule (`metric = "memory_growth_pct"`, see [`super::growth`]): a window
+//! (`within`) in [`GROWTH_WINDOW`] that `[watchdog] interval` can fill, a growth threshold
+//! above 0 and at most 100 % of the card, a clear level from 0 up to it, and none of the words
+//! of a `below` or an `xid` rule. Part of the second loading phase ([`super::build`]).
 
 use super::config::{Condition, Config};
 use super::error::ConfigError;
@@ -10,13 +10,14 @@ use super::values::{Ctx, duration, number};
 use std::time::Duration;
 use toml::Spanned;
 
-/// The shortest and the longest `window` of a `memory_growth_pct` rule: shorter mistakes a
-/// model that takes minutes to load for a leak, longer is more history than is worth keeping.
+/// The shortest and the longest window (`within`) of a `memory_growth_pct` rule: shorter
+/// mistakes a model that takes minutes to load for a leak, longer is more history than is
+/// worth keeping.
 pub const GROWTH_WINDOW: (Duration, Duration) =
     (Duration::from_secs(5 * 60), Duration::from_secs(24 * 3600));
 
 /// A `metric = "memory_growth_pct"` rule's condition: `above` (percent of the GPU's memory
-/// gained over `window`), an optional `clear_below` at or under it, and a `window` in
+/// gained within `within`), an optional `clear_below` at or under it, and a `within` in
 /// [`GROWTH_WINDOW`].
 pub(super) fn growth(
     cx: &Ctx,
@@ -29,7 +30,7 @@ pub(super) fn growth(
         return Err(cx.err(
             b.span(),
             format!("{key}.below"),
-            format!("{name} fires on growth: use `above = 10` (percent of the GPU's memory gained over `window`)"),
+            format!("{name} fires on growth: use `above = 10` (percent of the GPU's memory gained within `within`)"),
         ));
     }
     if let Some(c) = &raw.clear_above {
@@ -40,22 +41,29 @@ pub(super) fn growth(
         ));
     }
     let (lo, hi) = GROWTH_WINDOW;
-    let Some(w) = &raw.window else {
+    if let Some(x) = &raw.xid {
+        return Err(cx.err(
+            x.span(),
+            format!("{key}.xid"),
+            "`xid` only goes with metric = \"xid\"",
+        ));
+    }
+    let Some(w) = &raw.within else {
         return Err(cx.err(
             metric.span(),
-            format!("{key}.window"),
+            format!("{key}.within"),
             format!(
-                "{name} needs a window to look for growth in: add `window = \"30m\"` (5m to 24h)"
+                "{name} needs a window to look for growth in: add `within = \"30m\"` (5m to 24h)"
             ),
         ));
     };
-    let window = duration(cx, Some(w), &format!("{key}.window"), Duration::ZERO)?;
+    let window = duration(cx, Some(w), &format!("{key}.within"), Duration::ZERO)?;
     if window < lo || window > hi {
         return Err(cx.err(
             w.span(),
-            format!("{key}.window"),
+            format!("{key}.within"),
             format!(
-                "window `{}` is out of range: a trend takes 5m to 24h (a shorter window mistakes \
+                "within `{}` is out of range: a trend takes 5m to 24h (a shorter window mistakes \
                  a model loading for a leak)",
                 w.get_ref()
             ),
@@ -130,15 +138,15 @@ pub(super) fn growth_windows_fill(
         if window >= least {
             continue;
         }
-        let Some(w) = &r.get_ref().window else {
+        let Some(w) = &r.get_ref().within else {
             continue;
         };
         return Err(cx.err(
             w.span(),
-            format!("rule[{i}].window"),
+            format!("rule[{i}].within"),
             format!(
-                "window `{}` is too short for samples every {}: each eighth of it needs {} \
-                 samples, so use a window of at least {}",
+                "within `{}` is too short for samples every {}: each eighth of it needs {} \
+                 samples, so look back at least {}",
                 w.get_ref(),
                 humantime::format_duration(interval),
                 SAMPLES_PER_PART,

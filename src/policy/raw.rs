@@ -104,10 +104,9 @@ pub struct RawRule {
     pub clear_for: Option<Spanned<String>>,
     /// `metric = "xid"`: the XID codes that count (every code when left out).
     pub xid: Option<Spanned<Vec<Spanned<i64>>>>,
-    /// `metric = "xid"`: how far back XIDs count (default 10m).
+    /// How far back the rule looks: `metric = "xid"` counts XIDs within it (default 10m),
+    /// `metric = "memory_growth_pct"` reads the growth over it (required).
     pub within: Option<Spanned<String>>,
-    /// How far back `memory_growth_pct` looks for a trend.
-    pub window: Option<Spanned<String>>,
     pub severity: Option<Spanned<String>>,
     pub gpus: Option<Spanned<Vec<Spanned<RawGpuRef>>>>,
     pub cap: Option<Spanned<RawCap>>,

@@ -34,15 +34,6 @@ pub(super) fn rule(
         ));
     }
     let condition = condition(cx, raw, key)?;
-    if let Some(w) = &raw.window
-        && !matches!(condition, Condition::MemoryGrowth { .. })
-    {
-        return Err(cx.err(
-            w.span(),
-            format!("{key}.window"),
-            format!("`window` is only for metric = \"{MEMORY_GROWTH_PCT}\": this rule compares each sample"),
-        ));
-    }
     let severity = match &raw.severity {
         None => Severity::Warning,
         Some(s) => Severity::from_name(s.get_ref()).ok_or_else(|| {
@@ -154,10 +145,15 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
         ("within", raw.within.as_ref().map(Spanned::span)),
     ];
     if let Some((k, Some(span))) = xid_keys.into_iter().find(|(_, s)| s.is_some()) {
+        let with = if k == "within" {
+            format!("metric = \"xid\" or metric = \"{MEMORY_GROWTH_PCT}\"")
+        } else {
+            "metric = \"xid\"".to_string()
+        };
         return Err(cx.err(
             span,
             format!("{key}.{k}"),
-            format!("`{k}` only goes with metric = \"xid\""),
+            format!("`{k}` only goes with {with}"),
         ));
     }
     if let Some(cond) = boolean {

@@ -19,7 +19,7 @@ units = ["vllm@0.service"]
 [[rule]]
 name = "gpu-memory-leak"
 metric = "memory_growth_pct"
-window = "30m"
+within = "30m"
 above = 10
 clear_below = 2
 steps = [{ do = "notify" }, { after = "5m", do = "restart_units" }]

@@ -260,7 +260,7 @@ const LEAK_RULE: &str = r#"
 [[rule]]
 name = "leak"
 metric = "memory_growth_pct"
-window = "10m"
+within = "10m"
 above = 10
 clear_below = 5
 "#;

@@ -1,5 +1,5 @@
 //! Leak detection: how steadily a GPU's used memory (and each unit's share of it) grew over a
-//! rule's `window`, for `metric = "memory_growth_pct"` rules.
+//! rule's window (`within`), for `metric = "memory_growth_pct"` rules.
 //!
 //! A full card is normal for an inference server (vLLM preallocates ~90 % of the memory at
 //! start); a card that keeps filling is not. So the reading is not the level but the trend,

@@ -2,7 +2,8 @@
 //! is covered, a vLLM-style preallocation to 90 % never does, a restart starts the trend
 //! afresh, a garbage-collecting sawtooth is no leak, missing readings are gaps, the history
 //! survives a daemon restart, and with two units on a GPU only the leaking one is named and
-//! restarted (both, when only their sum grows past the threshold).
+//! restarted (both, when only their sum grows past the threshold), and a lost GPU or a rule
+//! removed on reload takes its history with it.
 
 use crate::support::{GIB, Run, config, gpu, with_memory_gib, with_unit_memory};
 use gpuwarden::gpu::{Field, GpuSample, Missing};
@@ -278,4 +279,26 @@ fn growth_spread_over_two_units_restarts_the_gpus_units() {
         ]
     );
     assert!(summary_of(&run, "fired").contains(": memory grew 12.0 GiB (15.0 %) in 30m"));
+}
+
+#[test]
+fn a_lost_gpu_and_a_removed_rule_take_their_history_with_them() {
+    let mut run = Run::new(config(LEAK));
+    every_5s(&mut run, 0, 600, |t| vec![mem(leaking(t, 0, 0.4))]);
+    assert!(
+        run.state.gpus["GPU-0"]
+            .growth
+            .contains_key("gpu-memory-leak")
+    );
+    run.at(605, vec![crate::support::lost(0)]);
+    assert!(run.state.gpus["GPU-0"].growth.is_empty());
+    // back, leaking again: judged a whole window after it came back
+    every_5s(&mut run, 610, 2400, |t| vec![mem(leaking(t, 0, 0.4))]);
+    let fired = run.story().into_iter().find(|l| l.ends_with("fired"));
+    assert_eq!(fired.as_deref(), Some("2365s fired"), "{:?}", run.story());
+    // a reload without the rule drops its history
+    run.config =
+        config("[[rule]]\nname = \"hot\"\nmetric = \"temperature_c\"\nabove = 85\nfor = \"10s\"\n");
+    run.at(2405, vec![mem(50.0)]);
+    assert!(run.state.gpus["GPU-0"].growth.is_empty());
 }

@@ -80,6 +80,8 @@ struct Watch {
     /// XIDs from NVML events and the kernel log (`crate::health`).
     xids: tokio::sync::mpsc::Receiver<crate::health::XidReport>,
     clock: EngineClock,
+    /// [`policy::State::growth_mark`] when the state was last persisted.
+    growth_saved: u64,
 }
 
 impl Watch {
@@ -129,6 +131,7 @@ impl Watch {
             oncall,
             xids: xids.reports,
             clock,
+            growth_saved: 0,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
         let started = Event::new(now_ms(), EventKind::Started, format!("watch{mode}")).result(
@@ -274,7 +277,15 @@ impl Watch {
         let actions = policy::step(&self.config, &mut self.state, &snap, now);
         let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
         self.oncall.serve.publish(snap, took);
+        // Leak history is worth keeping through a crash too: persist it once per new bucket
+        // (a few times a minute at most), not only along with actions.
+        let mark = self.state.growth_mark();
+        let quiet = actions.is_empty();
         self.act(actions, now, wall);
+        if quiet && mark != self.growth_saved {
+            self.save();
+        }
+        self.growth_saved = mark;
         self.oncall.tick(&self.config, &self.state, now);
         self.service.status(&self.status_line());
     }

@@ -177,6 +177,15 @@ fn unit_bytes(sample: &GpuSample) -> BTreeMap<String, Option<u64>> {
 }
 
 impl Growth {
+    /// The sum of every series' newest bucket: changes when any of them starts a new one.
+    pub fn mark(&self) -> u64 {
+        self.units
+            .values()
+            .chain([&self.gpu])
+            .filter_map(Series::last_bucket)
+            .fold(0, u64::wrapping_add)
+    }
+
     /// Records `sample` at `now_ms` and returns the trend over `window`.
     pub fn observe(&mut self, window: Duration, sample: &GpuSample, now_ms: UnixMs) -> Trend {
         let bucket_ms = (window.as_millis() as u64 / BUCKETS).max(1);

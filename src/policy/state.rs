@@ -246,6 +246,17 @@ impl State {
         })
     }
 
+    /// A number that changes whenever a leak rule's memory history starts a new bucket (see
+    /// [`super::growth`]): the daemon persists the state then, so a crash loses at most one
+    /// bucket of history.
+    pub fn growth_mark(&self) -> u64 {
+        self.gpus
+            .values()
+            .flat_map(|g| g.growth.values())
+            .map(super::growth::Growth::mark)
+            .fold(0, u64::wrapping_add)
+    }
+
     /// Whether `rule` is firing on the GPU with this UUID.
     pub fn is_firing(&self, uuid: &str, rule: &str) -> bool {
         self.gpus

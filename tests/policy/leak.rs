@@ -209,11 +209,18 @@ fn missing_readings_are_gaps_not_zeros() {
 fn the_history_is_bounded_and_survives_a_daemon_restart() {
     let mut run = Run::new(config(LEAK));
     every_5s(&mut run, 0, 1200, |t| vec![mem(leaking(t, 0, 0.4))]);
+    // the mark the daemon persists on moves with each new bucket (56.25 s at 30m), not with
+    // each sample
+    let mark = run.state.growth_mark();
+    run.at(1205, vec![mem(leaking(1205, 0, 0.4))]);
+    assert_eq!(run.state.growth_mark(), mark);
+    run.at(1270, vec![mem(leaking(1270, 0, 0.4))]);
+    assert_ne!(run.state.growth_mark(), mark);
     let saved = serde_json::to_string(&run.state).unwrap_or_else(|e| panic!("{e}"));
     let back: State = serde_json::from_str(&saved).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back, run.state);
     run.state = back;
-    every_5s(&mut run, 1210, 12 * 3600, |t| vec![mem(leaking(t, 0, 0.4))]);
+    every_5s(&mut run, 1275, 12 * 3600, |t| vec![mem(leaking(t, 0, 0.4))]);
     assert_eq!(run.story()[0], "1800s fired");
     let growth = &run.state.gpus["GPU-0"].growth["gpu-memory-leak"];
     assert!(growth.gpu.floors.len() <= 33, "{}", growth.gpu.floors.len());

@@ -109,8 +109,6 @@ impl EventKind {
             EventKind::Notify => "notify",
             EventKind::Page => "page",
             EventKind::Resolve => "resolve",
-            EventKind::Page => "page",
-            EventKind::Resolve => "resolve",
             EventKind::Alert => "alert",
             EventKind::Xid => "xid",
         }

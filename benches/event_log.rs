@@ -13,7 +13,7 @@ fn main() {
 fn event(i: u64) -> Event {
     Event::new(
         1_700_000_000_000 + i,
-        EventKind::UnitRestart,
+        EventKind::RestartUnit,
         "restart vllm@0.service",
     )
     .gpu("GPU-6f2c1a3e-0c9d-4b8a-9e51-2d7f3b1c0a42", Some(0))

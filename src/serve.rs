@@ -384,7 +384,7 @@ mod tests {
         let path = dir.path().join("events.jsonl");
         let mut log = EventLog::open_file(&path).unwrap();
         for i in 0..5u64 {
-            log.append(&Event::new(i, EventKind::RuleFired, "fired").rule(format!("r{i}")))
+            log.append(&Event::new(i, EventKind::Fired, "fired").rule(format!("r{i}")))
                 .unwrap();
         }
         let feed = EventLogFeed(path);

@@ -126,13 +126,13 @@ impl ClockOutcome {
         self.result.is_ok()
     }
 
-    /// The event recording this outcome (kind `clock_cap`, `clock_reapply` or `clock_undo`);
+    /// The event recording this outcome (kind `cap_clocks`, `reapply_cap` or `undo_cap`);
     /// add the rule and the GPU's index with the [`Event`] builder.
     pub fn to_event(&self, at_ms: UnixMs) -> Event {
         let kind = match self.op {
-            ClockOp::Apply(_) => EventKind::ClockCap,
-            ClockOp::Reapply(_) => EventKind::ClockReapply,
-            ClockOp::Undo(_) => EventKind::ClockUndo,
+            ClockOp::Apply(_) => EventKind::CapClocks,
+            ClockOp::Reapply(_) => EventKind::ReapplyCap,
+            ClockOp::Undo(_) => EventKind::UndoCap,
         };
         Event::new(at_ms, kind, self.op.to_string())
             .gpu(self.uuid.clone(), None)

@@ -99,10 +99,10 @@ impl Dispatcher {
     fn one(&mut self, a: &Action, decided_ms: u64) -> Vec<Event> {
         match &a.kind {
             ActionKind::Fired { .. } => {
-                vec![base_event(a, EventKind::RuleFired, a.summary.clone())]
+                vec![base_event(a, EventKind::Fired, a.summary.clone())]
             }
             ActionKind::Cleared { why, .. } => vec![
-                base_event(a, EventKind::RuleCleared, a.summary.clone())
+                base_event(a, EventKind::Cleared, a.summary.clone())
                     .result(EventResult::Ok, Some(why.name().to_string())),
             ],
             ActionKind::Notify => {
@@ -121,30 +121,30 @@ impl Dispatcher {
                     }
                 }
                 for c in new {
-                    events.push(self.apply(a, c, EventKind::ClockCap));
+                    events.push(self.apply(a, c, EventKind::CapClocks));
                 }
                 events
             }
             ActionKind::ReapplyCap { cap } => actuator_caps(cap)
                 .into_iter()
-                .map(|c| self.apply(a, c, EventKind::ClockReapply))
+                .map(|c| self.apply(a, c, EventKind::ReapplyCap))
                 .collect(),
             ActionKind::UndoCap { cap } => actuator_caps(cap)
                 .into_iter()
                 .flat_map(|c| self.undo(a, c))
                 .collect(),
             ActionKind::CapDropped { cap } => vec![
-                base_event(a, EventKind::ClockUndo, format!("hold {cap} (GPU lost)"))
+                base_event(a, EventKind::UndoCap, format!("hold {cap} (GPU lost)"))
                     .result(EventResult::NotSupported, Some(a.summary.clone())),
             ],
             ActionKind::CapSkipped { why } => vec![
-                base_event(a, EventKind::ClockCap, "cap clocks")
+                base_event(a, EventKind::CapClocks, "cap clocks")
                     .result(EventResult::Refused, Some(why.clone())),
             ],
             ActionKind::RestartUnit { unit } => {
                 if self.dry_run {
                     return vec![
-                        base_event(a, EventKind::UnitRestart, format!("restart {unit}"))
+                        base_event(a, EventKind::RestartUnit, format!("restart {unit}"))
                             .result(EventResult::DryRun, Some(a.summary.clone())),
                     ];
                 }
@@ -181,7 +181,7 @@ impl Dispatcher {
                 vec![]
             }
             ActionKind::RestartRefused { unit, why } => vec![
-                base_event(a, EventKind::UnitRestart, format!("restart {unit}")).result(
+                base_event(a, EventKind::RestartUnit, format!("restart {unit}")).result(
                     EventResult::Refused,
                     Some(format!("{}: {}", why.name(), a.summary)),
                 ),
@@ -197,7 +197,7 @@ impl Dispatcher {
                     .result(EventResult::Ok, Some(a.summary.clone())),
             ],
             ActionKind::NoUnitsToRestart => vec![
-                base_event(a, EventKind::UnitRestart, "restart units")
+                base_event(a, EventKind::RestartUnit, "restart units")
                     .result(EventResult::Refused, Some(a.summary.clone())),
             ],
             // The alert sinks' events come from the on-call side, which knows where they went.
@@ -240,7 +240,7 @@ impl Dispatcher {
     fn undo(&mut self, a: &Action, cap: act::ClockSetting) -> Option<Event> {
         if self.dry_run {
             return Some(
-                base_event(a, EventKind::ClockUndo, format!("undo {}", cap.kind()))
+                base_event(a, EventKind::UndoCap, format!("undo {}", cap.kind()))
                     .result(EventResult::DryRun, None),
             );
         }

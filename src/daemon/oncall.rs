@@ -128,7 +128,12 @@ impl OnCall {
                         }
                     }
                 };
-                events.push(base_event(a, EventKind::Alert, what).result(result, Some(detail)));
+                let kind = if page {
+                    EventKind::Page
+                } else {
+                    EventKind::Resolve
+                };
+                events.push(base_event(a, kind, what).result(result, Some(detail)));
             }
             if matches!(a.kind, ActionKind::Cleared { .. })
                 && let Some(alerts) = self.alerts.as_mut()
@@ -175,8 +180,8 @@ impl OnCall {
     pub fn on_event(&mut self, e: &Event) {
         let key = (e.kind.name().to_string(), e.result.name().to_string());
         *self.counts.entry(key).or_default() += 1;
-        let cap = matches!(e.kind, EventKind::ClockCap | EventKind::ClockReapply);
-        if e.kind != EventKind::UnitRestart && !cap {
+        let cap = matches!(e.kind, EventKind::CapClocks | EventKind::ReapplyCap);
+        if e.kind != EventKind::RestartUnit && !cap {
             return;
         }
         let (Some(alerts), Some(uuid)) = (self.alerts.as_mut(), e.gpu.as_deref()) else {

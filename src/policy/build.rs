@@ -91,6 +91,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
     validate::pages_have_a_sink(&cx, &raw, &config)?;
     super::growth_rules::growth_windows_fill(&cx, &raw, &config)?;
     config.warnings = validate::flapping(&cx, &raw, &config);
+    config
+        .warnings
+        .extend(validate::gives_up_to_nobody(&cx, &raw, &config));
     Ok(config)
 }
 

@@ -1,7 +1,7 @@
 //! The dashboard's view of the local watchdog (`gpuwarden top --config PATH`): the config's
 //! thresholds color the bars, and the daemon's event log (`state_dir/events.jsonl`) fills the
 //! watchdog panel — recent events, and which rules are active on which GPU (folded from the
-//! log's `rule_fired` / `rule_cleared` lines) — and marks GPUs with an XID in the last hour.
+//! log's `fired` / `cleared` lines) — and marks GPUs with an XID in the last hour.
 //!
 //! The log is re-read only when its size or modification time changed, and then only its
 //! tail (`act::read_last`), so a sample costs one `stat` when nothing happened.
@@ -134,8 +134,8 @@ fn active_rules(events: &[Event]) -> BTreeMap<&str, Vec<u32>> {
         };
         let on = active.entry(rule).or_default();
         match e.kind {
-            EventKind::RuleFired if !on.contains(&gpu) => on.push(gpu),
-            EventKind::RuleCleared => on.retain(|g| *g != gpu),
+            EventKind::Fired if !on.contains(&gpu) => on.push(gpu),
+            EventKind::Cleared => on.retain(|g| *g != gpu),
             _ => {}
         }
         on.sort_unstable();
@@ -176,7 +176,7 @@ fn event_line(e: &Event) -> EventLine {
     EventLine {
         at_ms: e.at_ms,
         text,
-        failed: !e.result.is_ok() || matches!(e.kind, EventKind::RuleFired | EventKind::Xid),
+        failed: !e.result.is_ok() || matches!(e.kind, EventKind::Fired | EventKind::Xid),
     }
 }
 
@@ -223,7 +223,7 @@ mod tests {
             xid(now - XID_MARK_MS, 0, 48), // an hour old: gone
             xid(now - 5_000, 1, 13),
             xid(now - 1_000, 1, 79),
-            Event::new(now, EventKind::RuleFired, "XID 94: not an xid event").gpu("GPU-2", Some(2)),
+            Event::new(now, EventKind::Fired, "XID 94: not an xid event").gpu("GPU-2", Some(2)),
         ];
         let marks: Vec<_> = recent_xids(&events, now).into_iter().collect();
         assert_eq!(marks, [(1, 79)]);

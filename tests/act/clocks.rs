@@ -67,7 +67,7 @@ fn caps_reach_the_driver_and_are_undone_at_shutdown() {
     let again = clocks.reapply_all();
     assert_eq!(again.len(), 3);
     assert!(again.iter().all(|o| o.is_ok()));
-    assert_eq!(again[0].to_event(9).kind, EventKind::ClockReapply);
+    assert_eq!(again[0].to_event(9).kind, EventKind::ReapplyCap);
 
     let undone = clocks.undo_all();
     assert_eq!(undone.len(), 3);

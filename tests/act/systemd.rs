@@ -62,7 +62,7 @@ fn restart_changes_the_main_pid_and_returns_done() {
                 let back = read_last(log.path(), 10).unwrap();
                 assert_eq!(back, vec![event]);
                 assert_eq!(back[0].result, EventResult::Ok);
-                assert_eq!(back[0].kind, EventKind::UnitRestart);
+                assert_eq!(back[0].kind, EventKind::RestartUnit);
                 assert_eq!(back[0].action, "restart fake-infer@0.service");
                 assert!(back[0].detail.as_deref().unwrap().ends_with(": done"));
             })

@@ -170,7 +170,7 @@ within = "10m"
             let events = crate::daemon::events(&state_dir);
             events
                 .iter()
-                .find(|e| e["kind"] == "rule_fired" && e["rule"] == "gpu-xid")
+                .find(|e| e["kind"] == "fired" && e["rule"] == "gpu-xid")
                 .cloned()
         },
         log,
@@ -197,7 +197,7 @@ within = "10m"
     assert_eq!(counted, 3, "{xids:?}");
     let fired_on: Vec<_> = events
         .iter()
-        .filter(|e| e["kind"] == "rule_fired" && e["rule"] == "gpu-xid")
+        .filter(|e| e["kind"] == "fired" && e["rule"] == "gpu-xid")
         .map(|e| e["gpu_index"].clone())
         .collect();
     assert_eq!(fired_on, [1], "{:?}", story(&events));

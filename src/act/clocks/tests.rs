@@ -180,17 +180,17 @@ fn outcomes_become_events_of_the_right_kind() {
     let capped = clocks.apply("GPU-a", LOCK).to_event(5).rule("hot");
     assert_eq!(
         serde_json::to_string(&capped).unwrap(),
-        r#"{"at_ms":5,"kind":"clock_cap","gpu":"GPU-a","rule":"hot","action":"lock SM clocks 300-900 MHz","result":"ok"}"#
+        r#"{"at_ms":5,"kind":"cap_clocks","gpu":"GPU-a","rule":"hot","action":"lock SM clocks 300-900 MHz","result":"ok"}"#
     );
     let again = &clocks.reapply_all()[0].to_event(6);
-    assert_eq!(again.kind, EventKind::ClockReapply);
+    assert_eq!(again.kind, EventKind::ReapplyCap);
     assert_eq!(again.action, "re-apply: lock SM clocks 300-900 MHz");
     let denied = clocks.apply("GPU-b", POWER).to_event(7);
     assert_eq!(denied.result, EventResult::NoPermission);
     let undone = clocks.undo("GPU-a", CapKind::LockedSm).unwrap().to_event(8);
     assert_eq!(
         (undone.kind, undone.action.as_str()),
-        (EventKind::ClockUndo, "undo SM clock lock")
+        (EventKind::UndoCap, "undo SM clock lock")
     );
 }
 

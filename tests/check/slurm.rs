@@ -195,3 +195,37 @@ fn a_failing_prolog_requeues_the_job_and_drains_the_node() {
         assert_eq!(reason, "gpuwarden: GPU 1 lost: the GPU stopped answering NVML");
     });
 }
+
+#[test]
+fn slurmd_running_check_as_its_health_check_drains_and_resumes_the_node() {
+    Sandbox::slurm().run(
+        test_path!(slurmd_running_check_as_its_health_check_drains_and_resumes_the_node),
+        || {
+            let mut state = healthy(4);
+            let fake = FakeNvml::new(&state);
+            // slurmd gives its health check SLURMD_NODENAME and nothing else (no PATH): the
+            // binary must find scontrol by itself. `env -i` makes sure of it.
+            let script = format!(
+                "#!/bin/sh\nexec /usr/bin/env -i SLURMD_NODENAME=\"$SLURMD_NODENAME\" \
+                 SLURM_CONF=\"$SLURM_CONF\" '{}' check --slurm --nvml-lib '{}' >> '{}/hc.out' 2>&1\n",
+                env!("CARGO_BIN_EXE_gpuwarden"),
+                fake.lib_path().display(),
+                env("SANDBOX_DIR"),
+            );
+            let path = env("SANDBOX_HEALTHCHECK");
+            std::fs::write(&path, script).unwrap();
+            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+            std::fs::set_permissions(&path, mode).unwrap();
+
+            state.gpus[3] = state.gpus[3].clone().with("ecc_uncorrected_volatile", 5);
+            fake.set(&state);
+            let (_, reason) = wait_node("drained by the health check", |s, _| drained(s));
+            assert_eq!(
+                reason,
+                "gpuwarden: GPU 3 ecc: 5 uncorrected ECC errors since the driver loaded"
+            );
+            fake.set(&healthy(4));
+            wait_node("resumed by the health check", |s, _| s == "IDLE");
+        },
+    );
+}

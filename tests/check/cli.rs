@@ -231,3 +231,74 @@ fn brief_prints_exactly_one_line() {
         "GPU 1 lost: the GPU stopped answering NVML (+1 more)\n"
     );
 }
+
+/// The README's Health section: its command lines parse, its JSON blocks are JSON, the
+/// `--json` example has the keys the real output has, and the NPD rule runs a valid check.
+#[test]
+fn readme_health_section_examples_are_valid() {
+    use clap::Parser;
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("## Health: `gpuwarden check`")
+        .expect("the health section");
+    let section = &readme[start..];
+    let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
+    let section = &section[..end];
+    let parse = |args: Vec<String>| {
+        if let Err(e) = gpuwarden::cli::Cli::try_parse_from(&args) {
+            panic!("README example {args:?} does not parse: {e}");
+        }
+    };
+    let mut commands = 0;
+    for line in section.lines() {
+        let line = line.trim_start_matches("exec /usr/local/bin/");
+        if !line.starts_with("gpuwarden check") {
+            continue;
+        }
+        let line = line.split(" #").next().unwrap_or(line).replace('\'', "");
+        parse(line.split_whitespace().map(str::to_string).collect());
+        commands += 1;
+    }
+    assert!(commands >= 7, "{commands} command lines found");
+
+    let blocks: Vec<Value> = section
+        .split("```json\n")
+        .skip(1)
+        .map(|b| {
+            let body = &b[..b.find("```").expect("a closed block")];
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("README JSON: {e}\n{body}"))
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2, "the --json example and the NPD config");
+
+    let mut state = healthy(2);
+    let fake = FakeNvml::new(&state);
+    state.gpus[1] = state.gpus[1].clone().lost();
+    fake.set(&state);
+    let (_, stdout, _) = output(gpuwarden().args(["check", "--json"]).envs(fake.envs()));
+    let real: Value = serde_json::from_str(&stdout).unwrap();
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort_unstable();
+        k
+    };
+    assert_eq!(keys(&blocks[0]), keys(&real));
+    assert_eq!(keys(&blocks[0]["findings"][0]), keys(&real["findings"][0]));
+    assert_eq!(
+        keys(&blocks[0]["not_checked"][0]),
+        keys(&real["not_checked"][0])
+    );
+
+    let rule = &blocks[1]["rules"][0];
+    assert_eq!(rule["path"], "/usr/local/bin/gpuwarden");
+    let mut args = vec!["gpuwarden".to_string()];
+    args.extend(
+        rule["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string()),
+    );
+    assert!(args.contains(&"--brief".to_string()));
+    parse(args);
+}

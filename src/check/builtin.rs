@@ -2,7 +2,8 @@
 //! GPU, uncorrected ECC errors, slowdown throttle reasons, temperature at the slowdown
 //! threshold, and the PCIe link (skipped: the sample has no maximum link to compare with).
 //!
-//! A lost GPU gets only the `lost` finding: its other fields are all `gpu_lost`.
+//! A lost GPU gets only the `lost` finding: its other fields are all `gpu_lost`. A sample
+//! with no GPU at all is a node-wide `lost` finding.
 
 use super::{Finding, GpuRef, NotChecked, Severity, Verdict};
 use crate::gpu::{Field, GpuSample, Snapshot};
@@ -13,6 +14,19 @@ pub const BUILTIN: &[&str] = &["lost", "ecc", "throttle", "temperature", "pcie"]
 /// Runs every built-in check on every GPU of `snap`.
 pub fn run_all(snap: &Snapshot, v: &mut Verdict) {
     v.checks.extend(BUILTIN.iter().map(|c| c.to_string()));
+    if snap.gpus.is_empty() {
+        // The driver answered but lists nothing: every GPU of this node is gone (or `-i`
+        // selected none). That is not "healthy".
+        v.findings.push(Finding {
+            target: GpuRef::node(),
+            check: "lost".into(),
+            severity: Severity::Critical,
+            message: "no GPU found (the driver answered but lists none)".into(),
+            action: "drain the node; check that the GPUs are seated and powered, and dmesg \
+                     for Xid or PCIe errors"
+                .into(),
+        });
+    }
     for g in &snap.gpus {
         if g.is_lost() {
             v.findings.push(finding(

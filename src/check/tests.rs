@@ -194,3 +194,14 @@ fn scontrol_show_node_gives_state_and_reason_without_its_stamp() {
     let idle = parse_show_node("NodeName=n1\n   State=IDLE ThreadsPerCore=1\n");
     assert!(!idle.drained() && idle.reason.is_none());
 }
+
+#[test]
+fn a_sample_without_gpus_is_not_healthy() {
+    let v = judge(&snap(Vec::new()), &[]);
+    assert_eq!(v.findings.len(), 1);
+    assert_eq!(v.findings[0].target, GpuRef::node());
+    assert_eq!(
+        report::brief(&v),
+        "node lost: no GPU found (the driver answered but lists none)"
+    );
+}

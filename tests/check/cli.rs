@@ -302,3 +302,15 @@ fn readme_health_section_examples_are_valid() {
     assert!(args.contains(&"--brief".to_string()));
     parse(args);
 }
+
+#[test]
+fn a_driver_that_lists_no_gpu_is_a_finding() {
+    let fake = FakeNvml::new(&healthy(0));
+    let (code, stdout, stderr) = output(
+        gpuwarden()
+            .args(["check", "--vendor", "nvidia"])
+            .envs(fake.envs()),
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.starts_with("node: lost: no GPU found"), "{stdout}");
+}

@@ -138,62 +138,99 @@ fn a_node_drained_by_someone_else_stays_drained() {
     );
 }
 
-#[test]
-fn a_failing_prolog_requeues_the_job_and_drains_the_node() {
-    Sandbox::slurm().run(test_path!(a_failing_prolog_requeues_the_job_and_drains_the_node), || {
-        let mut state = healthy(2);
-        let fake = FakeNvml::new(&state);
-        state.gpus[1] = state.gpus[1].clone().lost();
-        fake.set(&state);
-        // slurmd runs the Prolog as root with Slurm's own small environment: the wrapper
-        // names the binary and the fake library (its state file lies next to it).
-        let prolog = format!(
-            "#!/bin/sh\nexec '{}' check --slurm --prolog --nvml-lib '{}' >> '{}/prolog.out' 2>&1\n",
-            env!("CARGO_BIN_EXE_gpuwarden"),
-            fake.lib_path().display(),
-            env("SANDBOX_DIR"),
-        );
-        let path = env("SANDBOX_PROLOG");
-        std::fs::write(&path, prolog).unwrap();
-        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-        std::fs::set_permissions(&path, mode).unwrap();
-        let out = Command::new("sbatch")
-            .args(["--parsable", "--gres=gpu:1", "--wrap", "echo job ran"])
-            .arg(format!("--output={}/job-%j.out", env("SANDBOX_DIR")))
-            .output()
-            .expect("running sbatch");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let job = String::from_utf8_lossy(&out.stdout).trim().to_string();
+/// Runs `gpuwarden check <flags> --nvml-lib <fake>` as slurmd's Prolog with GPU 1 lost,
+/// submits a batch job, waits until Slurm requeued it held and drained the node, and returns
+/// the node's drain reason.
+fn failing_prolog(flags: &str) -> String {
+    let mut state = healthy(2);
+    let fake = FakeNvml::new(&state);
+    state.gpus[1] = state.gpus[1].clone().lost();
+    fake.set(&state);
+    // slurmd runs the Prolog as root with Slurm's own small environment: the wrapper
+    // names the binary and the fake library (its state file lies next to it).
+    let prolog = format!(
+        "#!/bin/sh\nexec '{}' check {flags} --nvml-lib '{}' >> '{}/prolog.out' 2>&1\n",
+        env!("CARGO_BIN_EXE_gpuwarden"),
+        fake.lib_path().display(),
+        env("SANDBOX_DIR"),
+    );
+    let path = env("SANDBOX_PROLOG");
+    std::fs::write(&path, prolog).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&path, mode).unwrap();
+    let out = Command::new("sbatch")
+        .args(["--parsable", "--gres=gpu:1", "--wrap", "echo job ran"])
+        .arg(format!("--output={}/job-%j.out", env("SANDBOX_DIR")))
+        .output()
+        .expect("running sbatch");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = String::from_utf8_lossy(&out.stdout).trim().to_string();
 
-        wait_node("drained", |s, _| drained(s));
-        // A requeued job passes through COMPLETING before it is PENDING again: poll for both.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let out = Command::new("scontrol").args(["show", "job", &job]).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            if text.contains("JobState=PENDING") && text.contains("Reason=launch_failed_requeued_held")
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "job {job} was not requeued and held:\n{text}");
-            std::thread::sleep(Duration::from_millis(100));
+    wait_node("drained", |s, _| drained(s));
+    // A requeued job passes through COMPLETING before it is PENDING again: poll for both.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("scontrol")
+            .args(["show", "job", &job])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("JobState=PENDING") && text.contains("Reason=launch_failed_requeued_held")
+        {
+            break;
         }
-        let prolog_out = format!("{}/prolog.out", env("SANDBOX_DIR"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = std::fs::read_to_string(&prolog_out).unwrap_or_default();
-            if log.contains("GPU 1 (UUID unknown, PCI bus id unknown): lost: ") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the prolog's output lacks the finding:\n{log}");
-            std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            Instant::now() < deadline,
+            "job {job} was not requeued and held:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let prolog_out = format!("{}/prolog.out", env("SANDBOX_DIR"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = std::fs::read_to_string(&prolog_out).unwrap_or_default();
+        if log.contains("GPU 1 (UUID unknown, PCI bus id unknown): lost: ") {
+            break;
         }
-        let (state, reason) = node();
-        eprintln!("after the failing prolog: State={state} Reason={reason}");
-        assert!(drained(&state), "{state}");
-        // Slurm drains a node whose prolog failed, but keeps a drain reason already set.
-        assert_eq!(reason, "gpuwarden: GPU 1 lost: the GPU stopped answering NVML");
-    });
+        assert!(
+            Instant::now() < deadline,
+            "the prolog's output lacks the finding:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (state, reason) = node();
+    assert!(drained(&state), "{state}");
+    reason
+}
+
+#[test]
+fn a_failing_prolog_requeues_the_job_and_drains_the_node_under_its_reason() {
+    Sandbox::slurm().run(
+        test_path!(a_failing_prolog_requeues_the_job_and_drains_the_node_under_its_reason),
+        || {
+            // Slurm drains a node whose prolog failed, but keeps a drain reason already set.
+            let reason = failing_prolog("--slurm --prolog");
+            assert_eq!(
+                reason,
+                "gpuwarden: GPU 1 lost: the GPU stopped answering NVML"
+            );
+        },
+    );
+}
+
+#[test]
+fn a_failing_prolog_without_slurm_leaves_the_drain_to_slurm() {
+    Sandbox::slurm().run(
+        test_path!(a_failing_prolog_without_slurm_leaves_the_drain_to_slurm),
+        || {
+            let reason = failing_prolog("--prolog");
+            assert_eq!(reason, "Prolog error");
+        },
+    );
 }
 
 #[test]

@@ -79,6 +79,19 @@ fn a_lost_gpu_drains_the_node_and_its_return_resumes_it() {
             let (code, stdout, _) = check_slurm(&fake);
             assert_eq!(code, 1);
             assert!(stdout.contains(": already drained ("), "{stdout}");
+            // A different finding replaces gpuwarden's own reason.
+            let mut other = healthy(8);
+            other.gpus[2] = other.gpus[2].clone().with("ecc_uncorrected_volatile", 1);
+            fake.set(&other);
+            let (code, stdout, _) = check_slurm(&fake);
+            assert_eq!(code, 1);
+            assert!(
+                stdout.contains(": drained (gpuwarden: GPU 2 ecc"),
+                "{stdout}"
+            );
+            wait_node("drained for GPU 2", |s, r| {
+                drained(s) && r.contains("GPU 2 ecc")
+            });
 
             fake.set(&healthy(8));
             // A passing prolog never resumes: bringing nodes back is the health check's job.
@@ -89,7 +102,7 @@ fn a_lost_gpu_drains_the_node_and_its_return_resumes_it() {
             );
             assert_eq!(code, 0, "{stdout}");
             assert!(
-                stdout.contains(": left drained (gpuwarden: GPU 1 lost"),
+                stdout.contains(": left drained (gpuwarden: GPU 2 ecc"),
                 "{stdout}"
             );
             assert!(drained(&node().0));

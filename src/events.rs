@@ -88,6 +88,10 @@ pub enum EventKind {
     Alert,
     /// The driver reported an XID error on a GPU (NVML event or kernel log).
     Xid,
+    /// A sample has not returned within `driver_timeout`: the driver is not answering.
+    DriverNotAnswering,
+    /// The driver answers again after not answering.
+    DriverAnswering,
 }
 
 impl EventKind {
@@ -111,6 +115,8 @@ impl EventKind {
             EventKind::Resolve => "resolve",
             EventKind::Alert => "alert",
             EventKind::Xid => "xid",
+            EventKind::DriverNotAnswering => "driver_not_answering",
+            EventKind::DriverAnswering => "driver_answering",
         }
     }
 }
@@ -352,6 +358,8 @@ mod tests {
             EventKind::Resolve,
             EventKind::Alert,
             EventKind::Xid,
+            EventKind::DriverNotAnswering,
+            EventKind::DriverAnswering,
         ];
         for k in kinds {
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());

@@ -9,11 +9,13 @@
 //! (`watchdog.toml`) and its pure engine; `history` keeps recent samples for charts; `tui`
 //! is the dashboard; `trace` reads recorded traces back as snapshots; `cli` turns the
 //! command line into a run of one of the jobs; `bench` is the verifying burn (CUDA kernels,
-//! checks, verdicts); `units` formats numbers for people; `rlimit` raises the open-file
+//! checks, verdicts); `check` is the one-shot node health
+//! check (`gpuwarden check`, Slurm drain/resume); `units` formats numbers for people; `rlimit` raises the open-file
 //! limit of the long-running commands.
 
 pub mod act;
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod daemon;
 pub mod events;

@@ -12,6 +12,8 @@ mod sandbox;
 
 #[path = "watch/daemon.rs"]
 mod daemon;
+#[path = "watch/driver.rs"]
+mod driver;
 #[path = "watch/e2e.rs"]
 mod e2e;
 #[path = "watch/endpoint.rs"]

@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod control;
 pub mod dispatch;
+mod driver;
 pub mod oncall;
 pub mod persist;
 mod reload;
@@ -80,6 +81,7 @@ struct Watch {
     /// XIDs from NVML events and the kernel log (`crate::health`).
     xids: tokio::sync::mpsc::Receiver<crate::health::XidReport>,
     clock: EngineClock,
+    driver: driver::DriverWatch,
     /// [`policy::State::growth_mark`] when the state was last persisted.
     growth_saved: u64,
 }
@@ -110,6 +112,7 @@ impl Watch {
         let notifier = DesktopNotifier::session(NotifyOptions::default());
         let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
         let (timed, sample_ns) = sampler::Timed::wrap(source);
+        let driver = driver::DriverWatch::new(timed.watch(), config.watchdog.driver_timeout);
         let interval_ms = Arc::new(AtomicU64::new(config.watchdog.interval.as_millis() as u64));
         let samples = sampler::spawn_adjustable(Box::new(timed), Arc::clone(&interval_ms));
         let xids = crate::health::start(&opts.source, config.watchdog.kmsg.as_deref());
@@ -131,6 +134,7 @@ impl Watch {
             oncall,
             xids: xids.reports,
             clock,
+            driver,
             growth_saved: 0,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
@@ -188,6 +192,8 @@ impl Watch {
         // The loop's own heartbeat: WATCHDOG=1 whenever the loop turns, whatever the driver
         // says (a sick GPU is an alert, not a reason for systemd to kill the watchdog).
         let mut heartbeat = self.service.ping_every().map(tokio::time::interval);
+        // The driver is looked at from here: the sampler thread may be stuck inside it.
+        let mut driver_check = tokio::time::interval(Duration::from_millis(500));
         let mut ready = false;
         loop {
             tokio::select! {
@@ -234,6 +240,7 @@ impl Watch {
                         None => std::future::pending::<()>().await,
                     }
                 } => self.service.ping(),
+                _ = driver_check.tick() => self.check_driver(),
                 _ = hup.recv() => self.reload(),
                 _ = term.recv() => { self.shutdown("SIGTERM").await; return Ok(()); }
                 _ = int.recv() => { self.shutdown("SIGINT").await; return Ok(()); }
@@ -325,6 +332,47 @@ impl Watch {
         );
         self.act(actions, now, now_ms());
         self.save();
+    }
+
+    /// A sample that hangs past `driver_timeout` is news; so is the driver answering again.
+    fn check_driver(&mut self) {
+        let Some(change) = self.driver.check() else {
+            if !self.driver.answering() {
+                // No samples arrive: keep the endpoint's numbers and the alert re-sends going.
+                self.oncall
+                    .tick(&self.config, &self.state, self.clock.now_ms());
+            }
+            return;
+        };
+        let at = now_ms();
+        let (event, answering, summary) = match change {
+            driver::Change::NotAnswering(d) => {
+                let summary = format!(
+                    "the GPU driver has not answered a sample for {} (driver_timeout {}); \
+                     watching goes on, actions wait for it",
+                    crate::policy::human_duration(d),
+                    crate::policy::human_duration(self.config.watchdog.driver_timeout)
+                );
+                let e = Event::new(at, EventKind::DriverNotAnswering, "sample the GPUs")
+                    .result(EventResult::TimedOut, Some(summary.clone()));
+                (e, false, summary)
+            }
+            driver::Change::Answering => {
+                let summary = "the GPU driver answers again".to_string();
+                let e = Event::new(at, EventKind::DriverAnswering, "sample the GPUs")
+                    .result(EventResult::Ok, Some(summary.clone()));
+                (e, true, summary)
+            }
+        };
+        self.log(event);
+        self.oncall.driver(answering, &summary, at);
+        self.oncall
+            .tick(&self.config, &self.state, self.clock.now_ms());
+        self.service.status(&if answering {
+            self.status_line()
+        } else {
+            format!("driver not answering; {}", self.status_line())
+        });
     }
 
     /// A request on the control socket (`gpuwarden reset`).

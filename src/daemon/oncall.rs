@@ -38,6 +38,8 @@ pub struct OnCall {
     /// Where the firing alerts are kept; what was last written there.
     state_dir: PathBuf,
     active_path: PathBuf,
+    /// False while a sample hangs past `driver_timeout`.
+    driver_answering: bool,
     saved: Vec<Alert>,
 }
 
@@ -64,6 +66,7 @@ impl OnCall {
             xids: XidTally::new(),
             state_dir: state_dir.to_path_buf(),
             active_path,
+            driver_answering: true,
             saved: saved.clone(),
         };
         let problem = oncall.start_alerts(config.alerts.as_ref(), saved);
@@ -226,6 +229,31 @@ impl OnCall {
         self.save_active();
     }
 
+    /// The driver stopped (or started again) answering: a host alert, and the gauge.
+    pub fn driver(&mut self, answering: bool, summary: &str, now_ms: u64) {
+        self.driver_answering = answering;
+        let Some(alerts) = self.alerts.as_mut() else {
+            return;
+        };
+        let alert = Alert::firing(
+            "driver-not-answering",
+            self.host.as_str(),
+            "",
+            now_ms,
+            summary,
+        )
+        .severity(Severity::Critical);
+        let result = if answering {
+            alerts.resolve(&alert.identity(), now_ms).map(|_| ())
+        } else {
+            alerts.fire(alert, now_ms)
+        };
+        if let Err(e) = result {
+            tracing::error!("writing an alert to the outbox: {e}");
+        }
+        self.save_active();
+    }
+
     /// Writes the alerts firing to `alerts.json` when they changed.
     fn save_active(&mut self) {
         let Some(alerts) = &self.alerts else { return };
@@ -298,6 +326,7 @@ impl OnCall {
             restart_budget,
             xids: self.xids.counts(),
             outboxes: self.alerts.as_ref().map(Alerts::stats).unwrap_or_default(),
+            driver_answering: Some(self.driver_answering),
         }
     }
 

@@ -105,6 +105,10 @@ impl Watch {
         if new.watchdog.token_file != old.watchdog.token_file {
             changed.push("watchdog.token_file");
         }
+        if new.watchdog.driver_timeout != old.watchdog.driver_timeout {
+            changed.push("watchdog.driver_timeout");
+            self.driver.set_bound(new.watchdog.driver_timeout);
+        }
         if new.watchdog.interval != old.watchdog.interval {
             changed.push("watchdog.interval");
             self.interval_ms.store(

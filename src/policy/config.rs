@@ -107,6 +107,10 @@ pub struct Watchdog {
     /// File holding the bearer token every route but `/healthz` asks for; read at start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// A sample that has not returned after this long means the driver is not answering
+    /// (default 5 s).
+    #[serde(with = "humantime_serde")]
+    pub driver_timeout: Duration,
 }
 
 /// `[restarts]`: limits on restarting any one unit.

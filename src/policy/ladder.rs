@@ -394,7 +394,7 @@ pub(crate) fn clear_reading(rule: &Rule, value: Option<f64>) -> String {
 }
 
 /// "2m 30s", "1s 500ms", "0s": whole seconds from 10 s up, milliseconds below.
-pub(crate) fn human(d: Duration) -> String {
+pub fn human(d: Duration) -> String {
     if d.is_zero() {
         return "0s".into();
     }

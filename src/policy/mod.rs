@@ -35,6 +35,7 @@ pub use config::{
 };
 pub use engine::{note_xid, shutdown, step};
 pub use error::{ConfigError, ConfigWarning, LoadError};
+pub use ladder::human as human_duration;
 pub use restarts::{RETRY_AFTER_FAILURE, reset, restart_result};
 pub use state::{
     ActiveRule, CapState, Firing, GpuState, HeldCap, RuleState, STATE_SCHEMA, State, UnitState,

@@ -36,6 +36,7 @@ pub struct RawWatchdog {
     /// Kernel log to read XID lines from (`/dev/kmsg` when unset, `""` = off).
     pub kmsg: Option<String>,
     pub token_file: Option<Spanned<String>>,
+    pub driver_timeout: Option<Spanned<String>>,
 }
 
 /// `[restarts]`: the restart budget and cooldown shared by every unit.

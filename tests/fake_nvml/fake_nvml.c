@@ -117,6 +117,13 @@ nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) {
     pthread_mutex_lock(&lock);
     if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
     reload(0);
+    /* A hung driver: block (holding the library lock, as a stuck ioctl would) until hang_ms
+     * has passed or the key is gone from the state file. */
+    for (unsigned long long waited = 0; state.hang_ms && waited < state.hang_ms; waited += 50) {
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        reload(0);
+    }
     if (broken) RETURN(NVML_ERROR_UNKNOWN);
     *count = (unsigned int)state.device_count;
     RETURN(NVML_SUCCESS);

@@ -57,6 +57,8 @@ typedef struct {
 typedef struct {
     char driver_version[80];
     int device_count, init_error;
+    /* A hung driver: nvmlDeviceGetCount blocks this long (ms) while the key stays set. */
+    unsigned long long hang_ms;
     gpu_t gpus[MAX_GPUS];
 } state_t;
 

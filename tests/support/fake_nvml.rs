@@ -211,6 +211,8 @@ pub struct FakeState {
     pub driver_version: String,
     /// What `nvmlInit_v2` returns (0 = success).
     pub init_error: u32,
+    /// A hung driver: `nvmlDeviceGetCount` blocks this long (ms) while it stays set.
+    pub hang_ms: u64,
     pub gpus: Vec<FakeGpu>,
 }
 
@@ -220,6 +222,7 @@ impl FakeState {
         FakeState {
             driver_version: "550.54.15".into(),
             init_error: 0,
+            hang_ms: 0,
             gpus: (0..n).map(FakeGpu::h100).collect(),
         }
     }
@@ -231,6 +234,9 @@ impl FakeState {
         let _ = writeln!(out, "device_count = {}", self.gpus.len());
         if self.init_error != 0 {
             let _ = writeln!(out, "init_error = {}", self.init_error);
+        }
+        if self.hang_ms != 0 {
+            let _ = writeln!(out, "hang_ms = {}", self.hang_ms);
         }
         for (i, g) in self.gpus.iter().enumerate() {
             g.render(i, &mut out);

@@ -3,7 +3,8 @@
 //! than its budget per window or per firing or more often than its cooldown (failed restarts,
 //! which back off instead, aside), a firing that stopped restarting restarts nothing more,
 //! alerts resolve only after they fired, nothing is sent to a lost GPU, and shutdown leaves
-//! no cap behind; and memory that stays within a narrow band is never taken for a leak.
+//! no cap behind; memory that stays within a narrow band is never taken for a leak, and a
+//! steady leak always fires once its window is covered.
 
 use crate::support::{config, gpu, lost, with_memory_gib, with_unit};
 use gpuwarden::gpu::{GpuSample, Snapshot};
@@ -303,5 +304,42 @@ proptest! {
         let saved = serde_json::to_string(&state).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let back: State = serde_json::from_str(&saved).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(back, state);
+    }
+}
+
+/// A steady leak: start GiB, GiB a minute, and a jitter per sample of up to 0.2 GiB.
+fn steady_leak() -> impl Strategy<Value = (f64, f64, Vec<f64>)> {
+    (
+        0.0..20.0f64,
+        0.35..1.0f64,
+        prop::collection::vec(0.0..0.2f64, 1..50),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// A leak of more than 10 % of the card per window (here at least 10.5 GiB in 30 minutes)
+    /// under a jitter smaller than an eighth's growth fires once its window is covered,
+    /// whatever the start and the jitter.
+    #[test]
+    fn a_steady_leak_always_fires_once_its_window_is_covered((start, per_min, jitter) in steady_leak()) {
+        let cfg = config(LEAK_RULE.replace("within = \"10m\"", "within = \"30m\"").as_str());
+        let mut state = State::default();
+        let mut fired = None;
+        for (i, t) in (0..=2400u64).step_by(5).enumerate() {
+            let gib = start + t as f64 * per_min / 60.0 + jitter[i % jitter.len()];
+            let mut snap = Snapshot::new(t * 1000, "h", "prop");
+            snap.gpus = vec![with_memory_gib(gpu(0, 60.0), gib)];
+            let out = policy::step(&cfg, &mut state, &snap, t * 1000);
+            if fired.is_none() && out.iter().any(|a| matches!(a.kind, ActionKind::Fired { .. })) {
+                fired = Some(t);
+            }
+        }
+        prop_assert!(fired.is_some_and(|t| (1800..=1900).contains(&t)), "fired at {fired:?}");
     }
 }

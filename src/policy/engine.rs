@@ -244,13 +244,27 @@ pub(crate) fn level(
     }
 }
 
-/// A rule's reading of this sample: its level and value, and for leak rules the words that
-/// name what grew ("vllm@0.service grew 12.4 GiB (15.5 %) in 30m") and the units to blame.
+/// A rule's reading of this sample: its level and value, and for leak rules the trend (what
+/// grew, for the words of a firing) and the units to blame.
 struct Observed {
     level: Level,
     value: Option<f64>,
-    words: Option<String>,
+    trend: Option<super::growth::Trend>,
     culprits: std::collections::BTreeSet<String>,
+}
+
+/// "vllm@0.service grew 12.4 GiB (15.5 %) in 30m (above 10.0 %)" for a leak rule's trend.
+fn leak_words(rule: &Rule, trend: &super::growth::Trend) -> Option<String> {
+    let Condition::MemoryGrowth {
+        window, threshold, ..
+    } = &rule.condition
+    else {
+        return None;
+    };
+    Some(format!(
+        "{} (above {threshold:.1} %)",
+        trend.words(*threshold, *window)
+    ))
 }
 
 fn observe(rule: &Rule, g: &mut GpuState, sample: &GpuSample, now_ms: UnixMs) -> Observed {
@@ -264,11 +278,21 @@ fn observe(rule: &Rule, g: &mut GpuState, sample: &GpuSample, now_ms: UnixMs) ->
         return Observed {
             level,
             value,
-            words: None,
+            trend: None,
             culprits: Default::default(),
         };
     };
-    let history = g.growth.entry(rule.name.clone()).or_default();
+    if !g.growth.contains_key(&rule.name) {
+        g.growth.insert(rule.name.clone(), Default::default());
+    }
+    let Some(history) = g.growth.get_mut(&rule.name) else {
+        return Observed {
+            level: Level::Unknown,
+            value: None,
+            trend: None,
+            culprits: Default::default(),
+        };
+    };
     let trend = history.observe(*window, sample, now_ms);
     let value = trend.leader(*threshold).map(|(_, grew)| grew.pct);
     let level = match value {
@@ -280,12 +304,8 @@ fn observe(rule: &Rule, g: &mut GpuState, sample: &GpuSample, now_ms: UnixMs) ->
     Observed {
         level,
         value,
-        words: Some(format!(
-            "{} (above {:.1} %)",
-            trend.words(*threshold, *window),
-            threshold
-        )),
         culprits: trend.culprits(*threshold),
+        trend: Some(trend),
     }
 }
 
@@ -323,7 +343,10 @@ fn evaluate(
             "{} fired on GPU {}: {} for {}",
             rule.name,
             sample.index,
-            seen.words.unwrap_or_else(|| ladder::reading(rule, value)),
+            seen.trend
+                .as_ref()
+                .and_then(|t| leak_words(rule, t))
+                .unwrap_or_else(|| ladder::reading(rule, value)),
             ladder::human(rule.sustain)
         );
         em.push(Some(rule), ActionKind::Fired { value }, summary);

@@ -163,14 +163,14 @@ impl Series {
 }
 
 /// Memory held by `unit`'s processes on this GPU, or `None` when any of them does not say.
-fn unit_bytes(sample: &GpuSample) -> BTreeMap<String, Option<u64>> {
-    let mut out: BTreeMap<String, Option<u64>> = BTreeMap::new();
+fn unit_bytes(sample: &GpuSample) -> BTreeMap<&str, Option<u64>> {
+    let mut out: BTreeMap<&str, Option<u64>> = BTreeMap::new();
     let Some(procs) = sample.processes.value() else {
         return out;
     };
     for p in procs {
         let Some(unit) = &p.unit else { continue };
-        let sum = out.entry(unit.clone()).or_insert(Some(0));
+        let sum = out.entry(unit.as_str()).or_insert(Some(0));
         *sum = sum.zip(p.used_memory_bytes).map(|(a, b)| a + b);
     }
     out
@@ -212,10 +212,15 @@ impl Growth {
         }
         for (unit, bytes) in unit_bytes(sample) {
             let Some(bytes) = bytes else { continue };
-            let s = self.units.entry(unit.clone()).or_default();
+            if !self.units.contains_key(unit) {
+                self.units.insert(unit.to_string(), Series::default());
+            }
+            let Some(s) = self.units.get_mut(unit) else {
+                continue;
+            };
             s.record(k, bytes);
             if let Some(g) = judge(s) {
-                trend.units.insert(unit, g);
+                trend.units.insert(unit.to_string(), g);
             }
         }
         // A unit not seen for a whole window is gone; so is its history.

@@ -6,8 +6,8 @@
 //! built to tell a leak from what only looks like growth:
 //!
 //! - History is bounded: the window is cut into [`BUCKETS`] buckets and each keeps only its
-//!   *floor* (lowest reading), so a series holds at most `BUCKETS + 1` numbers whatever the
-//!   sampling interval. Floors ignore spikes and garbage-collection sawtooth peaks: a leak
+//!   *floor* (lowest reading), so a series holds at most [`BUCKETS`] floors (the current
+//!   bucket's included) whatever the sampling interval. Floors ignore spikes and garbage-collection sawtooth peaks: a leak
 //!   raises the floor, a busy allocator does not.
 //! - The window is cut into [`SEGMENTS`] equal parts (eighths) and the reading is the growth
 //!   of the *slowest* part, times [`SEGMENTS`]: the growth of the whole window at its slowest
@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-/// Buckets per window: each series keeps at most this many floors (plus the current one).
+/// Buckets per window: each series keeps at most this many floors, the current one included.
 pub const BUCKETS: u64 = 32;
 /// Parts of the window that must all have grown.
 pub const SEGMENTS: u64 = 8;
@@ -119,10 +119,13 @@ impl Trend {
 impl Series {
     /// Records `bytes` read in bucket `k`.
     fn record(&mut self, k: u64, bytes: u64) {
-        let lowest = self.floors.iter().map(|f| f.1).min();
         let back_in_time = self.floors.last().is_some_and(|f| k < f.0);
+        let oldest = k.saturating_sub(BUCKETS - 1);
+        self.floors.retain(|f| f.0 >= oldest);
+        let lowest = self.floors.iter().map(|f| f.1).min();
         if back_in_time || lowest.is_none_or(|low| bytes < low) {
-            // A drop below every floor: the trend starts again from here.
+            // A drop below every floor of the window (or a clock that went back, or nothing
+            // read for a whole window): the trend starts again from here.
             self.since = k;
             self.floors.clear();
         }
@@ -130,8 +133,6 @@ impl Series {
             Some(last) if last.0 == k => last.1 = last.1.min(bytes),
             _ => self.floors.push((k, bytes)),
         }
-        let oldest = k.saturating_sub(BUCKETS - 1);
-        self.floors.retain(|f| f.0 >= oldest);
     }
 
     /// Growth over the window ending in bucket `k` (its first bucket `k - BUCKETS + 1`): 0

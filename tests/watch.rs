@@ -20,5 +20,7 @@ mod endpoint;
 mod flags;
 #[path = "watch/oncall.rs"]
 mod oncall;
+#[path = "watch/reload.rs"]
+mod reload;
 #[path = "watch/signals.rs"]
 mod signals;

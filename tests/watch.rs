@@ -24,3 +24,5 @@ mod oncall;
 mod reload;
 #[path = "watch/signals.rs"]
 mod signals;
+#[path = "watch/survive.rs"]
+mod survive;

@@ -1,0 +1,137 @@
+//! A page outlives the daemon that sent it: a real Alertmanager holds the alert of a hot GPU
+//! across a `kill -9` (and a SIGTERM) of the daemon, because the next daemon on the same state
+//! dir re-sends it — the same alert, not a new firing — for longer than the `endsAt` the dead
+//! one gave it; cooling the GPU then resolves it in Alertmanager before that `endsAt` would
+//! have expired it.
+
+use crate::daemon::{Daemon, fleet, set_temp, story};
+use crate::fake_nvml::FakeNvml;
+use crate::prom::Alertmanager;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+fn config(dir: &Path, am: &Alertmanager) -> String {
+    format!(
+        r#"
+[watchdog]
+interval = "100ms"
+state_dir = "@STATE@"
+listen = "127.0.0.1:0"
+
+[alerts]
+outbox_dir = "{outbox}"
+
+[alerts.alertmanager]
+url = "{am}"
+resend_interval = "1s"
+
+[[rule]]
+name = "gpu-hot"
+metric = "temperature_c"
+above = 85
+for = "1s"
+clear_below = 75
+clear_for = "1s"
+severity = "critical"
+steps = [{{ after = "0s", do = "page" }}]
+"#,
+        outbox = dir.join("outbox").display(),
+        am = am.url(),
+    )
+}
+
+/// gpu-hot as Alertmanager holds it now, if it is active.
+fn hot_alert(am: &Alertmanager) -> Option<Value> {
+    am.alerts()
+        .into_iter()
+        .find(|a| a["labels"]["rule"] == "gpu-hot")
+}
+
+fn time(alert: &Value, field: &str) -> SystemTime {
+    let text = alert[field].as_str().unwrap_or_else(|| panic!("{alert}"));
+    humantime::parse_rfc3339_weak(text).unwrap_or_else(|e| panic!("{field} {text}: {e}"))
+}
+
+/// The daemon dies by `signal` while gpu-hot fires; the next one keeps the alert alive.
+fn survives(signal: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut am = Alertmanager::new(&dir.path().join("am"));
+    am.up();
+    let fake = FakeNvml::new(&fleet(60));
+    let config = config(dir.path(), &am);
+    let mut first = Daemon::start(dir.path(), &config, &[], fake.envs());
+    set_temp(&fake, 95);
+    let fired = first.wait(20, "gpu-hot in Alertmanager", || hot_alert(&am));
+
+    first.signal(signal);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while first.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the daemon outlived SIG{signal}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(first);
+    // The last endsAt the dead daemon gave the alert: without a re-send it expires then.
+    let left = hot_alert(&am).expect("gpu-hot expired already");
+    let expires = time(&left, "endsAt");
+
+    let mut second = Daemon::start(dir.path(), &config, &[], fake.envs());
+    let resent = second.wait(20, "gpu-hot re-sent by the new daemon", || {
+        hot_alert(&am).filter(|a| time(a, "endsAt") > expires)
+    });
+    assert_eq!(
+        resent["startsAt"], fired["startsAt"],
+        "a new alert, not the one firing: {resent}"
+    );
+    // Still active past the dead daemon's endsAt.
+    while SystemTime::now() < expires + Duration::from_millis(500) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        hot_alert(&am).is_some(),
+        "gpu-hot expired in Alertmanager after the restart: {:?}",
+        story(&second.events())
+    );
+    let told = story(&second.events());
+    assert_eq!(
+        told.iter().filter(|k| *k == "rule_fired").count(),
+        1,
+        "the firing did not carry over: {told:?}"
+    );
+
+    // Cooling resolves it: gone from Alertmanager before its last endsAt.
+    set_temp(&fake, 60);
+    let mut last_ends = expires;
+    second.wait(20, "gpu-hot resolved in Alertmanager", || {
+        match hot_alert(&am) {
+            Some(a) => {
+                last_ends = last_ends.max(time(&a, "endsAt"));
+                None
+            }
+            None => Some(()),
+        }
+    });
+    assert!(
+        SystemTime::now() < last_ends,
+        "gpu-hot expired instead of being resolved: {:?}",
+        story(&second.events())
+    );
+    let resolve = second
+        .events()
+        .into_iter()
+        .find(|e| e["kind"] == "alert" && e["action"].as_str().unwrap_or("").starts_with("resolve"))
+        .unwrap_or_else(|| panic!("no resolve event: {:?}", story(&second.events())));
+    assert_eq!(resolve["result"], "queued", "{resolve}");
+    let status = second.stop();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_firing_alert_survives_kill_9_of_the_daemon_and_resolves_when_cool() {
+    survives("KILL");
+}
+
+#[test]
+fn a_firing_alert_survives_sigterm_of_the_daemon_and_resolves_when_cool() {
+    survives("TERM");
+}

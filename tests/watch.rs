@@ -22,6 +22,8 @@ mod flags;
 mod oncall;
 #[path = "watch/reload.rs"]
 mod reload;
+#[path = "watch/reset.rs"]
+mod reset;
 #[path = "watch/signals.rs"]
 mod signals;
 #[path = "watch/survive.rs"]

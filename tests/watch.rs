@@ -10,6 +10,8 @@ mod prom;
 #[path = "harness/sandbox.rs"]
 mod sandbox;
 
+#[path = "watch/clock.rs"]
+mod clock;
 #[path = "watch/daemon.rs"]
 mod daemon;
 #[path = "watch/e2e.rs"]

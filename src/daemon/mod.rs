@@ -253,7 +253,7 @@ impl Watch {
         let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
         self.oncall.serve.publish(snap, took);
         self.act(actions, now, wall);
-        self.oncall.tick(&self.config, &self.state, now);
+        self.oncall.tick(&self.config, &self.state, now, wall);
         self.service.status(&self.status_line());
     }
 
@@ -364,7 +364,7 @@ impl Watch {
         self.drain(Duration::from_secs(10)).await;
         self.save();
         self.oncall
-            .tick(&self.config, &self.state, self.clock.now_ms());
+            .tick(&self.config, &self.state, self.clock.now_ms(), now_ms());
         self.oncall.shutdown();
         let _ = std::fs::remove_file(control::path(&self.state_dir));
         self.log(

@@ -201,10 +201,12 @@ impl OnCall {
         }
     }
 
-    /// Re-sends active alerts when due and publishes the watchdog's numbers.
-    pub fn tick(&mut self, config: &Config, state: &State, now_ms: u64) {
+    /// Re-sends active alerts when due and publishes the watchdog's numbers. `now_ms` is
+    /// engine time (the policy's state is kept in it); `wall_ms` is wall time, the clock the
+    /// alerts were fired and last sent on ([`on_actions`](Self::on_actions), [`on_event`](Self::on_event)).
+    pub fn tick(&mut self, config: &Config, state: &State, now_ms: u64, wall_ms: u64) {
         if let Some(alerts) = self.alerts.as_mut()
-            && let Err(e) = alerts.tick(now_ms)
+            && let Err(e) = alerts.tick(wall_ms)
         {
             tracing::error!("alert outbox: {e}");
         }

@@ -147,6 +147,9 @@ impl Watch {
                 .result(EventResult::Failed, Some(why));
             watch.log(e);
         }
+        for e in watch.oncall.resolve_orphans(&watch.state, now_ms()) {
+            watch.log(e);
+        }
         // Caps remembered from the last run: the driver may have reloaded since.
         if !dry_run {
             let at = now_ms();

@@ -6,10 +6,12 @@
 //! configured: nobody was paged). A restart or a cap that did not happen becomes an
 //! `action-failed` alert (resolved by the next good one on that GPU or when its rule clears).
 //! The alerts firing are kept in `alerts.json` in the state directory, so a restarted daemon
-//! (SIGTERM or kill -9) re-sends them and resolves them when their rule clears. Every event
+//! (SIGTERM or kill -9) re-sends them and resolves them when their rule clears — at once when
+//! the restored state holds no firing rule for one (see [`OnCall::resolve_orphans`]). Every event
 //! is counted by kind and result for `gpuwarden_watchdog_actions_total`.
 
 use super::dispatch::base_event;
+use crate::act::alert::outbox::OVERFLOW_RULE;
 use crate::act::alert::{Alert, AlertChange, Alerts, AlertsConfig, Severity, alert_change};
 use crate::act::{Event, EventKind, EventResult};
 use crate::metrics::{ActionCount, RuleState, RuleStatus, WatchdogMetrics};
@@ -127,6 +129,48 @@ impl OnCall {
                 let id = format!("{}/{}/action-failed", self.host, a.gpu.uuid);
                 let _ = alerts.apply(AlertChange::Resolve(id), now_ms);
             }
+        }
+        self.save_active();
+        events
+    }
+
+    /// Resolves the alerts restored from `alerts.json` whose rule is not firing in the
+    /// engine's restored state: nothing would ever clear them. It happens when the daemon
+    /// died after queuing a page but before writing `state.json`, or when the rule left the
+    /// config meanwhile. Alerts about failed actions and the outbox keep their own course.
+    pub fn resolve_orphans(&mut self, state: &State, now_ms: u64) -> Vec<Event> {
+        let Some(alerts) = self.alerts.as_mut() else {
+            return Vec::new();
+        };
+        let firing = |a: &Alert| {
+            state
+                .gpus
+                .get(&a.uuid)
+                .and_then(|g| g.rules.get(&a.rule))
+                .is_some_and(|r| r.firing.is_some())
+        };
+        let orphans: Vec<Alert> = alerts
+            .active_alerts()
+            .into_iter()
+            .filter(|a| a.rule != "action-failed" && a.rule != OVERFLOW_RULE && !a.uuid.is_empty())
+            .filter(|a| !firing(a))
+            .collect();
+        let mut events = Vec::new();
+        for a in orphans {
+            let (result, detail) = match alerts.resolve(&a.identity(), now_ms) {
+                Ok(_) => (EventResult::Queued, alerts.sink_names()),
+                Err(e) => (EventResult::Failed, format!("writing the outbox: {e}")),
+            };
+            let what = format!(
+                "resolve: {} is not firing after the restart (the alert was, in {ACTIVE_ALERTS_FILE})",
+                a.rule
+            );
+            events.push(
+                Event::new(now_ms, EventKind::Alert, what)
+                    .gpu(a.uuid.clone(), a.gpu)
+                    .rule(a.rule.clone())
+                    .result(result, Some(detail)),
+            );
         }
         self.save_active();
         events

@@ -2,7 +2,8 @@
 //! across a `kill -9` (and a SIGTERM) of the daemon, because the next daemon on the same state
 //! dir re-sends it — the same alert, not a new firing — for longer than the `endsAt` the dead
 //! one gave it; cooling the GPU then resolves it in Alertmanager before that `endsAt` would
-//! have expired it.
+//! have expired it. A GPU that cooled while no daemon ran gets its alert resolved by the next,
+//! also when the dead daemon's page went out but its firing never reached `state.json`.
 
 use crate::daemon::{Daemon, fleet, set_temp, story};
 use crate::fake_nvml::FakeNvml;
@@ -11,7 +12,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-fn config(dir: &Path, am: &Alertmanager) -> String {
+fn config(dir: &Path, am: &Alertmanager, resend: &str) -> String {
     format!(
         r#"
 [watchdog]
@@ -24,7 +25,7 @@ outbox_dir = "{outbox}"
 
 [alerts.alertmanager]
 url = "{am}"
-resend_interval = "1s"
+resend_interval = "{resend}"
 
 [[rule]]
 name = "gpu-hot"
@@ -59,7 +60,7 @@ fn survives(signal: &str) {
     let mut am = Alertmanager::new(&dir.path().join("am"));
     am.up();
     let fake = FakeNvml::new(&fleet(60));
-    let config = config(dir.path(), &am);
+    let config = config(dir.path(), &am, "1s");
     let mut first = Daemon::start(dir.path(), &config, &[], fake.envs());
     set_temp(&fake, 95);
     let fired = first.wait(20, "gpu-hot in Alertmanager", || hot_alert(&am));
@@ -134,4 +135,46 @@ fn a_firing_alert_survives_kill_9_of_the_daemon_and_resolves_when_cool() {
 #[test]
 fn a_firing_alert_survives_sigterm_of_the_daemon_and_resolves_when_cool() {
     survives("TERM");
+}
+
+/// gpu-hot pages, the daemon dies by `kill -9`, `lose` runs on its state dir and the GPU
+/// cools; the next daemon must resolve the alert before the `endsAt` the dead one gave it.
+fn cooled_while_down(lose: impl FnOnce(&Path)) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut am = Alertmanager::new(&dir.path().join("am"));
+    am.up();
+    let fake = FakeNvml::new(&fleet(95));
+    // endsAt 15 s after each send: an expiry cannot pass for the resolve.
+    let config = config(dir.path(), &am, "5s");
+    let mut first = Daemon::start(dir.path(), &config, &[], fake.envs());
+    first.wait(20, "gpu-hot in Alertmanager", || hot_alert(&am));
+    first.signal("KILL");
+    drop(first);
+    let expires = time(&hot_alert(&am).expect("gpu-hot expired already"), "endsAt");
+    lose(&dir.path().join("state"));
+
+    set_temp(&fake, 60);
+    let mut second = Daemon::start(dir.path(), &config, &[], fake.envs());
+    second.wait(20, "gpu-hot resolved in Alertmanager", || {
+        hot_alert(&am).is_none().then_some(())
+    });
+    assert!(
+        SystemTime::now() < expires,
+        "gpu-hot expired instead of being resolved: {:?}",
+        story(&second.events())
+    );
+    let status = second.stop();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn an_alert_of_a_gpu_that_cooled_while_no_daemon_ran_is_resolved_by_the_next() {
+    cooled_while_down(|_| {});
+}
+
+#[test]
+fn a_page_whose_firing_never_reached_state_json_is_resolved_by_the_next_daemon() {
+    // The page is queued before the state is written: a crash in between leaves an alert
+    // that no firing rule will ever clear.
+    cooled_while_down(|state| std::fs::remove_file(state.join("state.json")).unwrap());
 }

@@ -2,7 +2,8 @@
 //! real Alertmanager: a unit added to `[units] allow` gets restarted where it was refused,
 //! `dry_run = true` undoes the real cap and turns the next cap and restart into `dry_run`
 //! events, `[alerts]` added at runtime gets the next page, and a file that changes `listen`
-//! is refused whole (its `dry_run` flip does not happen either). Under systemd as a
+//! is refused whole (its `dry_run` flip does not happen either); a paging rule dropped from
+//! the file gets its alert resolved. Under systemd as a
 //! `Type=notify` unit, `systemctl reload` succeeds and the unit is back to `active`.
 
 use crate::daemon::{Daemon, fleet, main_pid, set_temp, setter_lines, story};
@@ -242,6 +243,18 @@ resend_interval = "2s"
             d.wait_event(10, "config_reloaded", at, |e| kind_is(e, "config_reloaded"));
             d.wait(10, "the cap to be applied for real again", || {
                 (setter_lines(&fake, "SetGpuLockedClocks").len() > locks).then_some(())
+            });
+
+            // 6. gpu-warm dropped from the file: its page is resolved (else re-sent forever).
+            let sinks_only = alerts[alerts.find("[alerts]").unwrap()..].to_string();
+            file.tail = &sinks_only;
+            let at = reload(&d, &dir, &file);
+            d.wait_event(10, "config_reloaded", at, |e| kind_is(e, "config_reloaded"));
+            d.wait(15, "gpu-warm resolved in Alertmanager", || {
+                am.alerts()
+                    .iter()
+                    .all(|a| a["labels"]["rule"] != "gpu-warm")
+                    .then_some(())
             });
             let status = d.stop();
             assert!(status.success(), "{status}");

@@ -54,16 +54,32 @@ fn time(alert: &Value, field: &str) -> SystemTime {
     humantime::parse_rfc3339_weak(text).unwrap_or_else(|e| panic!("{field} {text}: {e}"))
 }
 
+/// Waits until `state.json` holds gpu-hot firing: the page is queued (and may reach
+/// Alertmanager) before the state of the same decision is written, and a daemon killed in
+/// between comes back without the firing (see the `state.json` test below).
+fn wait_saved(d: &mut Daemon) {
+    let path = d.state_dir.join("state.json");
+    d.wait(10, "gpu-hot firing in state.json", || {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+        let gpus = v["policy"]["gpus"].as_object()?;
+        gpus.values()
+            .any(|g| !g["rules"]["gpu-hot"]["firing"].is_null())
+            .then_some(())
+    });
+}
+
 /// The daemon dies by `signal` while gpu-hot fires; the next one keeps the alert alive.
 fn survives(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut am = Alertmanager::new(&dir.path().join("am"));
     am.up();
     let fake = FakeNvml::new(&fleet(60));
-    let config = config(dir.path(), &am, "1s");
+    // endsAt 6 s after each send: room for a SIGTERM that waits on a desktop notification (2 s).
+    let config = config(dir.path(), &am, "2s");
     let mut first = Daemon::start(dir.path(), &config, &[], fake.envs());
     set_temp(&fake, 95);
     let fired = first.wait(20, "gpu-hot in Alertmanager", || hot_alert(&am));
+    wait_saved(&mut first);
 
     first.signal(signal);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -148,6 +164,7 @@ fn cooled_while_down(lose: impl FnOnce(&Path)) {
     let config = config(dir.path(), &am, "5s");
     let mut first = Daemon::start(dir.path(), &config, &[], fake.envs());
     first.wait(20, "gpu-hot in Alertmanager", || hot_alert(&am));
+    wait_saved(&mut first);
     first.signal("KILL");
     drop(first);
     let expires = time(&hot_alert(&am).expect("gpu-hot expired already"), "endsAt");

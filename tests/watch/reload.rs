@@ -3,7 +3,8 @@
 //! `dry_run = true` undoes the real cap and turns the next cap and restart into `dry_run`
 //! events, `[alerts]` added at runtime gets the next page, and a file that changes `listen`
 //! is refused whole (its `dry_run` flip does not happen either); a paging rule dropped from
-//! the file gets its alert resolved. Under systemd as a
+//! the file gets its alert resolved; a shorter `[restarts] job_timeout` reaches the systemd
+//! actuator. Under systemd as a
 //! `Type=notify` unit, `systemctl reload` succeeds and the unit is back to `active`.
 
 use crate::daemon::{Daemon, fleet, main_pid, set_temp, setter_lines, story};
@@ -258,6 +259,50 @@ resend_interval = "2s"
             });
             let status = d.stop();
             assert!(status.success(), "{status}");
+        },
+    );
+}
+
+#[test]
+fn sighup_hands_a_new_job_timeout_to_the_systemd_actuator() {
+    Sandbox::systemd().run(
+        test_path!(sighup_hands_a_new_job_timeout_to_the_systemd_actuator),
+        || {
+            let dir = dir();
+            let fake = FakeNvml::new(&fleet(60));
+            // slow-start.service takes 30 s to start: only the job timeout ends the wait.
+            let file = File {
+                listen: "127.0.0.1:0",
+                dry_run: false,
+                allow: r#""slow-start.service""#,
+                tail: "",
+            };
+            let text = |timeout: &str| {
+                file.render()
+                    .replace(r#"["fake-infer@0.service"]"#, r#"["slow-start.service"]"#)
+                    .replace(
+                        r#"job_timeout = "20s""#,
+                        &format!(r#"job_timeout = "{timeout}""#),
+                    )
+            };
+            let mut d = Daemon::start(&dir, &text("20s"), &[], fake.envs());
+            d.wait_event(10, "the start", 0, |e| kind_is(e, "started"));
+            let at = d.events().len();
+            let new = text("2s").replace("@STATE@", &d.state_dir.display().to_string());
+            std::fs::write(dir.join("watchdog.toml"), new).unwrap();
+            d.signal("HUP");
+            let reloaded =
+                d.wait_event(10, "config_reloaded", at, |e| kind_is(e, "config_reloaded"));
+            assert!(detail(&reloaded).contains("restarts"), "{reloaded}");
+
+            set_temp(&fake, 95);
+            d.wait_event(10, "gpu-hot to fire", at, |e| kind_is(e, "rule_fired"));
+            // With the old 20 s it would still be waiting.
+            let restart = d.wait_event(10, "the restart to time out", at, |e| {
+                kind_is(e, "unit_restart")
+            });
+            assert_eq!(restart["result"], "timed_out", "{restart}");
+            drop(d);
         },
     );
 }

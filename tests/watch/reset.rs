@@ -1,7 +1,8 @@
 //! `gpuwarden reset` end to end, against a real `systemd --user`: a rule that gave up (its
 //! restart did not help) restarts its unit again after `gpuwarden reset gpu-hot` — even within
 //! the unit's cooldown — and judges that restart afresh; a rule that is not firing resets
-//! nothing (exit 1), and with no daemon on the state dir the command exits 2 naming the socket.
+//! nothing (exit 1; so does another GPU), and with no daemon on the state dir the command
+//! exits 2 naming the socket.
 
 use crate::daemon::{Daemon, fleet, main_pid, story};
 use crate::fake_nvml::FakeNvml;
@@ -117,13 +118,15 @@ fn reset_restarts_a_unit_the_rule_gave_up_on_and_says_when_nothing_or_nobody_is_
 
             // Nothing matches: exit 1, found through the config's state_dir this time.
             let config = dir.join("watchdog.toml").display().to_string();
-            let out = reset(&["nosuchrule", "--config", &config]);
-            assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-            assert!(
-                String::from_utf8_lossy(&out.stderr).contains("nothing to reset"),
-                "{}",
-                text(&out)
-            );
+            for args in [&["nosuchrule"][..], &["gpu-hot", "--gpu", "1"]] {
+                let out = reset(&[args, &["--config", &config]].concat());
+                assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+                assert!(
+                    String::from_utf8_lossy(&out.stderr).contains("nothing to reset"),
+                    "{args:?}: {}",
+                    text(&out)
+                );
+            }
             let status = d.stop();
             assert!(status.success(), "{status}");
 

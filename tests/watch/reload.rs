@@ -1,7 +1,8 @@
 //! SIGHUP applies the whole new file to a running daemon, against a real `systemd --user` and a
 //! real Alertmanager: a unit added to `[units] allow` gets restarted where it was refused,
 //! `dry_run = true` undoes the real cap and turns the next cap and restart into `dry_run`
-//! events, `[alerts]` added at runtime gets the next page, and a file that changes `listen`
+//! events, `[alerts]` added at runtime gets the next page (and, changed, keeps the alerts
+//! firing), and a file that changes `listen`
 //! is refused whole (its `dry_run` flip does not happen either); a paging rule dropped from
 //! the file gets its alert resolved; a shorter `[restarts] job_timeout` reaches the systemd
 //! actuator. Under systemd as a
@@ -246,8 +247,33 @@ resend_interval = "2s"
                 (setter_lines(&fake, "SetGpuLockedClocks").len() > locks).then_some(())
             });
 
-            // 6. gpu-warm dropped from the file: its page is resolved (else re-sent forever).
-            let sinks_only = alerts[alerts.find("[alerts]").unwrap()..].to_string();
+            // 6. New sinks (another resend_interval) take the firing alert over: re-sent, the
+            // same alert.
+            let warm = |am: &Alertmanager| {
+                am.alerts()
+                    .into_iter()
+                    .find(|a| a["labels"]["rule"] == "gpu-warm")
+            };
+            let faster = alerts.replace(r#"resend_interval = "2s""#, r#"resend_interval = "1s""#);
+            file.tail = &faster;
+            let at = reload(&d, &dir, &file);
+            let reloaded =
+                d.wait_event(10, "config_reloaded", at, |e| kind_is(e, "config_reloaded"));
+            assert!(detail(&reloaded).contains("alerts"), "{reloaded}");
+            // The old sinks are stopped by now; one send they left queued may still go out,
+            // a second change of endsAt is the new sinks' re-send.
+            let mut seen = warm(&am).expect("gpu-warm left Alertmanager");
+            let starts = seen["startsAt"].clone();
+            for n in 1..=2 {
+                let last = seen["endsAt"].clone();
+                seen = d.wait(10, &format!("re-send {n} by the new sinks"), || {
+                    warm(&am).filter(|a| a["endsAt"] != last)
+                });
+                assert_eq!(seen["startsAt"], starts, "{seen}");
+            }
+
+            // 7. gpu-warm dropped from the file: its page is resolved (else re-sent forever).
+            let sinks_only = faster[faster.find("[alerts]").unwrap()..].to_string();
             file.tail = &sinks_only;
             let at = reload(&d, &dir, &file);
             d.wait_event(10, "config_reloaded", at, |e| kind_is(e, "config_reloaded"));

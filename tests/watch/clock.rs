@@ -4,6 +4,7 @@
 //! not run, while the daemon keeps sampling (its snapshots carry the jumped time); two hours
 //! back, a rule with `for = "2s"` still fires after about two seconds. A page sent after a
 //! jump is re-sent to Alertmanager every `resend_interval`, whichever way the clock jumped.
+//! A daemon restarted after a jump carries on the engine's clock of the one before.
 
 use crate::daemon::{Daemon, fleet, set_temp, setter_lines, story};
 use crate::fake_nvml::FakeNvml;
@@ -296,5 +297,37 @@ steps = [{{ after = "0s", do = "page" }}]
     jump(&mut d, &offset, port, "-2h", false);
     counted(&mut d, "after the wall clock jumped back");
     let status = d.stop();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_daemon_restarted_after_a_wall_clock_jump_goes_on_with_the_same_engine_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeNvml::new(&fleet(88));
+    let offset = dir.path().join("faketime.rc");
+    let envs = faked(&fake, &offset);
+    let port = free_port();
+    let config = POLICY.replace("@PORT@", &port.to_string());
+    let mut first = Daemon::start(dir.path(), &config, &[], envs.clone());
+    // hot-ladder fired; hot-for-an-hour is pending since the same sample, in state.json.
+    first.wait_event(15, "hot-ladder to fire", 0, |e| {
+        e["kind"] == "rule_fired" && e["rule"] == "hot-ladder"
+    });
+    jump(&mut first, &offset, port, "+2h", true);
+    let status = first.stop();
+    assert!(status.success(), "{status}");
+
+    // Taken afresh from the wall clock, the engine's time would be two hours on: both rules
+    // would act at once.
+    let mut second = Daemon::start(dir.path(), &config, &[], envs);
+    jump(&mut second, &offset, port, "+2h", true);
+    std::thread::sleep(Duration::from_secs(3));
+    second.assert_alive("after a restart on a jumped wall clock");
+    assert!(
+        !fired(&second, "hot-for-an-hour") && setter_lines(&fake, "SetGpuLockedClocks").is_empty(),
+        "{:?}",
+        story(&second.events())
+    );
+    let status = second.stop();
     assert!(status.success(), "{status}");
 }

@@ -12,11 +12,22 @@ use crate::prom::{free_port, get_json};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// Debian's libfaketime (package faketime), in the multiarch directory of any architecture.
+fn libfaketime() -> PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .expect(
+            "no /usr/lib/*/faketime/libfaketime.so.1 (tests/peers/install.sh installs faketime)",
+        )
+}
 const HOUR_MS: i64 = 3_600_000;
 
 const POLICY: &str = r#"
@@ -77,14 +88,10 @@ fn set_offset(file: &Path, offset: &str) {
 
 /// The environment that runs the daemon on the wall clock in `file`.
 fn faked(fake: &FakeNvml, file: &Path) -> Vec<(&'static str, OsString)> {
-    assert!(
-        Path::new(LIBFAKETIME).exists(),
-        "{LIBFAKETIME} is missing (tests/peers/install.sh installs faketime)"
-    );
     set_offset(file, "+0");
     let mut envs = fake.envs();
     envs.extend([
-        ("LD_PRELOAD", OsString::from(LIBFAKETIME)),
+        ("LD_PRELOAD", libfaketime().into_os_string()),
         (
             "FAKETIME_TIMESTAMP_FILE",
             file.to_path_buf().into_os_string(),

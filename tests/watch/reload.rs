@@ -1,12 +1,11 @@
 //! SIGHUP applies the whole new file to a running daemon, against a real `systemd --user` and a
-//! real Alertmanager: a unit added to `[units] allow` gets restarted where it was refused,
+//! real Alertmanager: a unit added to `[units] allow` gets restarted where it was refused;
 //! `dry_run = true` undoes the real cap and turns the next cap and restart into `dry_run`
-//! events, `[alerts]` added at runtime gets the next page (and, changed, keeps the alerts
-//! firing), and a file that changes `listen`
-//! is refused whole (its `dry_run` flip does not happen either); a paging rule dropped from
-//! the file gets its alert resolved; a shorter `[restarts] job_timeout` reaches the systemd
-//! actuator. Under systemd as a
-//! `Type=notify` unit, `systemctl reload` succeeds and the unit is back to `active`.
+//! events; `[alerts]` added at runtime gets the next page, and changed sinks keep the alerts
+//! firing; a file that changes `listen` is refused whole (its `dry_run` flip does not happen
+//! either); a paging rule dropped from the file gets its alert resolved; a shorter
+//! `[restarts] job_timeout` reaches the systemd actuator. Run as a `Type=notify` unit of that
+//! systemd, `systemctl reload` succeeds and the unit is back to `active` (READY=1 came).
 
 use crate::daemon::{Daemon, fleet, main_pid, set_temp, setter_lines, story};
 use crate::fake_nvml::FakeNvml;

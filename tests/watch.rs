@@ -20,6 +20,8 @@ mod e2e;
 mod endpoint;
 #[path = "watch/flags.rs"]
 mod flags;
+#[path = "watch/notify_unit.rs"]
+mod notify_unit;
 #[path = "watch/oncall.rs"]
 mod oncall;
 #[path = "watch/reload.rs"]

@@ -3,7 +3,7 @@
 //! the HTTP API pay on every refresh). `read_last` reads backwards, so a long log should cost
 //! about what a short one does.
 
-use gpuwarden::act::{Event, EventKind, EventLog, EventResult, read_last};
+use gpuwarden::events::{Event, EventKind, EventLog, EventResult, read_last};
 use std::path::PathBuf;
 
 fn main() {
@@ -13,7 +13,7 @@ fn main() {
 fn event(i: u64) -> Event {
     Event::new(
         1_700_000_000_000 + i,
-        EventKind::UnitRestart,
+        EventKind::RestartUnit,
         "restart vllm@0.service",
     )
     .gpu("GPU-6f2c1a3e-0c9d-4b8a-9e51-2d7f3b1c0a42", Some(0))

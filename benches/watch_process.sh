@@ -9,7 +9,7 @@ DURATION=${1:-600}
 BIN=${BIN:-target/release/gpuwarden}
 W=$(mktemp -d "${TMPDIR:-/tmp}/gw-watch-bench.XXXXXX")
 trap 'kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$W"' EXIT
-cc -O2 -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o "$W/libnvidia-ml.so.1" tests/fake_nvml/fake_nvml.c
+cc -O2 -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o "$W/libnvidia-ml.so.1" tests/fake_nvml/fake_nvml.c tests/fake_nvml/state.c
 {
   echo "driver_version = 560.35.03"
   echo "device_count = 8"

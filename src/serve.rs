@@ -47,13 +47,13 @@ where
     }
 }
 
-/// The watchdog's event log (`act::events`) as the `/api/v1/events` feed: the last lines of
+/// The watchdog's event log (`crate::events`) as the `/api/v1/events` feed: the last lines of
 /// the JSON-lines file, read on request.
 pub struct EventLogFeed(pub std::path::PathBuf);
 
 impl EventFeed for EventLogFeed {
     fn recent(&self, limit: usize) -> Vec<serde_json::Value> {
-        match crate::act::events::read_last(&self.0, limit) {
+        match crate::events::read_last(&self.0, limit) {
             Ok(events) => events
                 .iter()
                 .filter_map(|e| serde_json::to_value(e).ok())
@@ -379,12 +379,12 @@ mod tests {
 
     #[test]
     fn the_event_feed_reads_the_last_events_of_the_log() {
-        use crate::act::events::{Event, EventKind, EventLog};
+        use crate::events::{Event, EventKind, EventLog};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
         let mut log = EventLog::open_file(&path).unwrap();
         for i in 0..5u64 {
-            log.append(&Event::new(i, EventKind::RuleFired, "fired").rule(format!("r{i}")))
+            log.append(&Event::new(i, EventKind::Fired, "fired").rule(format!("r{i}")))
                 .unwrap();
         }
         let feed = EventLogFeed(path);

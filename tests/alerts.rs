@@ -6,12 +6,12 @@
 mod prom;
 
 use gpuwarden::act::alert::alertmanager::AlertmanagerSink;
-use gpuwarden::act::alert::deliver::Backoff;
 use gpuwarden::act::alert::dispatch::SinkSpec;
 use gpuwarden::act::alert::outbox::Outbox;
 use gpuwarden::act::alert::webhook::WebhookSink;
 use gpuwarden::act::alert::{Alert, Alerts, Severity};
 use gpuwarden::gpu::sampler::now_ms;
+use gpuwarden::policy::alerts::Backoff;
 use prom::{Alertmanager, Proc, run_tool, wait_for};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -75,7 +75,7 @@ fn promtool_accepts_the_watchdog_families_too() {
             status: RuleStatus::Pending,
         }],
         actions: vec![ActionCount {
-            kind: "restart-unit".into(),
+            kind: "restart_unit".into(),
             result: "failed".into(),
             count: 1,
         }],
@@ -93,9 +93,11 @@ fn promtool_accepts_the_watchdog_families_too() {
             rejected: 0,
             dropped: 1,
         }],
+        driver_answering: Some(false),
     };
     let text = render(Some(&snap), &SamplingMetrics::default(), Some(&w));
     assert!(text.contains("gpuwarden_watchdog_restart_budget_remaining{unit=\"vllm.service\"} 0"));
+    assert!(text.contains("\ngpuwarden_driver_answering 0\n"), "{text}");
     promtool_check_metrics(&text);
 }
 

@@ -1,6 +1,6 @@
 //! The NVML source against a fake `libnvidia-ml.so.1` built from `tests/fake_nvml/`:
-//! values, reasons for missing fields, lost GPUs, control setters, the CLI on top of it,
-//! and the snapshot schema document.
+//! values, reasons for missing fields, lost GPUs, control setters, XID event sets, the CLI on
+//! top of it, and the snapshot schema document.
 
 #[path = "support/fake_nvml.rs"]
 mod fake_nvml;
@@ -9,6 +9,8 @@ mod fake_nvml;
 mod cli;
 #[path = "nvml/control.rs"]
 mod control;
+#[path = "nvml/events.rs"]
+mod events;
 #[path = "nvml/schema_doc.rs"]
 mod schema_doc;
 #[path = "nvml/source.rs"]

@@ -19,3 +19,5 @@ mod properties;
 mod restarts;
 #[path = "policy/sustain.rs"]
 mod sustain;
+#[path = "policy/xid.rs"]
+mod xid;

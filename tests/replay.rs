@@ -7,6 +7,8 @@ mod cli;
 mod fixtures;
 #[path = "replay/fuzz.rs"]
 mod fuzz;
+#[path = "replay/long_trace.rs"]
+mod long_trace;
 #[path = "replay/roundtrip.rs"]
 mod roundtrip;
 #[path = "replay/support.rs"]

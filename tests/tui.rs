@@ -178,10 +178,38 @@ fn watchdog_panel_appears_when_a_watchdog_reports() {
             text: "GPU 0: locked SM clock to 1400 MHz".into(),
             failed: false,
         }],
+        xid_on: Default::default(),
     });
     let terminal = draw(&app, 120, 40);
     assert!(text(&terminal).contains("Watchdog"));
     insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn a_gpu_with_a_recent_xid_is_marked_on_its_row() {
+    let (mut app, _) = app_after(Scenario::Mixed, 4, 5, true);
+    app.watchdog = Some(WatchdogView {
+        xid_on: [(2, 79)].into_iter().collect(),
+        ..WatchdogView::default()
+    });
+    let terminal = draw(&app, 120, 40);
+    let rows: Vec<String> = text(&terminal).lines().map(str::to_string).collect();
+    let row = |i: u32| {
+        rows.iter()
+            .find(|l| l.contains(&format!(" {i} H100")))
+            .unwrap_or_else(|| panic!("no row for GPU {i}:\n{rows:#?}"))
+            .clone()
+    };
+    assert!(row(2).contains("XID 79"), "{}", row(2));
+    for i in [0, 1, 3] {
+        assert!(!row(i).contains("XID"), "{}", row(i));
+    }
+    let buffer = terminal.backend().buffer();
+    let y = rows.iter().position(|l| l.contains(" 2 H100")).unwrap() as u16;
+    let x = (0..120)
+        .find(|&x| buffer[(x, y)].symbol() == "X" && buffer[(x + 1, y)].symbol() == "I")
+        .expect("the XID mark");
+    assert_ne!(buffer[(x, y)].fg, Color::Reset, "the mark stands out");
 }
 
 #[test]

@@ -14,6 +14,8 @@ mod sandbox;
 mod clock;
 #[path = "watch/daemon.rs"]
 mod daemon;
+#[path = "watch/driver.rs"]
+mod driver;
 #[path = "watch/e2e.rs"]
 mod e2e;
 #[path = "watch/endpoint.rs"]
@@ -32,3 +34,5 @@ mod reset;
 mod signals;
 #[path = "watch/survive.rs"]
 mod survive;
+#[path = "watch/xid.rs"]
+mod xid;

@@ -7,16 +7,18 @@
 //! daemon stops. Every call ends in a [`ClockOutcome`]; NotSupported and NoPermission are
 //! outcomes saying so, never panics or retries — the watchdog's ladder moves on.
 
-use super::events::{Event, EventKind, EventOutcome, EventResult};
+use crate::events::{Event, EventKind, EventOutcome, EventResult};
 use crate::gpu::{ControlError, GpuControl, UnixMs};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A limit the watchdog can put on a GPU.
+/// One setting of a GPU that a cap is made of: what one NVML setter does. The engine's cap
+/// ([`crate::policy::ClockCap`]) is a lock and/or a power limit; the daemon turns it into
+/// these, one call each.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cap", rename_all = "snake_case")]
-pub enum ClockCap {
+pub enum ClockSetting {
     /// Lock the SM clock into `[min_mhz, max_mhz]` (NVML `SetGpuLockedClocks`).
     LockedSm { min_mhz: u32, max_mhz: u32 },
     /// Lower the enforced power limit (NVML `SetPowerManagementLimit`).
@@ -31,22 +33,22 @@ pub enum CapKind {
     PowerLimit,
 }
 
-impl ClockCap {
+impl ClockSetting {
     pub fn kind(&self) -> CapKind {
         match self {
-            ClockCap::LockedSm { .. } => CapKind::LockedSm,
-            ClockCap::PowerLimit { .. } => CapKind::PowerLimit,
+            ClockSetting::LockedSm { .. } => CapKind::LockedSm,
+            ClockSetting::PowerLimit { .. } => CapKind::PowerLimit,
         }
     }
 }
 
-impl fmt::Display for ClockCap {
+impl fmt::Display for ClockSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClockCap::LockedSm { min_mhz, max_mhz } => {
+            ClockSetting::LockedSm { min_mhz, max_mhz } => {
                 write!(f, "lock SM clocks {min_mhz}-{max_mhz} MHz")
             }
-            ClockCap::PowerLimit { watts } => write!(f, "limit power to {watts} W"),
+            ClockSetting::PowerLimit { watts } => write!(f, "limit power to {watts} W"),
         }
     }
 }
@@ -63,12 +65,12 @@ impl fmt::Display for CapKind {
 /// Every cap currently in force, by GPU UUID — the part of the daemon's state to persist.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppliedCaps {
-    pub gpus: BTreeMap<String, Vec<ClockCap>>,
+    pub gpus: BTreeMap<String, Vec<ClockSetting>>,
 }
 
 impl AppliedCaps {
     /// The caps in force on `uuid`.
-    pub fn on(&self, uuid: &str) -> &[ClockCap] {
+    pub fn on(&self, uuid: &str) -> &[ClockSetting] {
         self.gpus.get(uuid).map_or(&[], Vec::as_slice)
     }
 
@@ -76,11 +78,11 @@ impl AppliedCaps {
         self.gpus.values().all(Vec::is_empty)
     }
 
-    fn insert(&mut self, uuid: &str, cap: ClockCap) {
+    fn insert(&mut self, uuid: &str, cap: ClockSetting) {
         let caps = self.gpus.entry(uuid.to_string()).or_default();
         caps.retain(|c| c.kind() != cap.kind());
         caps.push(cap);
-        caps.sort_by_key(ClockCap::kind);
+        caps.sort_by_key(ClockSetting::kind);
     }
 
     fn remove(&mut self, uuid: &str, kind: CapKind) {
@@ -96,8 +98,8 @@ impl AppliedCaps {
 /// What was attempted.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ClockOp {
-    Apply(ClockCap),
-    Reapply(ClockCap),
+    Apply(ClockSetting),
+    Reapply(ClockSetting),
     Undo(CapKind),
 }
 
@@ -124,13 +126,13 @@ impl ClockOutcome {
         self.result.is_ok()
     }
 
-    /// The event recording this outcome (kind `clock_cap`, `clock_reapply` or `clock_undo`);
+    /// The event recording this outcome (kind `cap_clocks`, `reapply_cap` or `undo_cap`);
     /// add the rule and the GPU's index with the [`Event`] builder.
     pub fn to_event(&self, at_ms: UnixMs) -> Event {
         let kind = match self.op {
-            ClockOp::Apply(_) => EventKind::ClockCap,
-            ClockOp::Reapply(_) => EventKind::ClockReapply,
-            ClockOp::Undo(_) => EventKind::ClockUndo,
+            ClockOp::Apply(_) => EventKind::CapClocks,
+            ClockOp::Reapply(_) => EventKind::ReapplyCap,
+            ClockOp::Undo(_) => EventKind::UndoCap,
         };
         Event::new(at_ms, kind, self.op.to_string())
             .gpu(self.uuid.clone(), None)
@@ -195,7 +197,7 @@ impl ClockActuator {
 
     /// Applies `cap` to the GPU `uuid` and remembers it on success (replacing a cap of the
     /// same kind). A failed apply changes nothing that is remembered.
-    pub fn apply(&mut self, uuid: &str, cap: ClockCap) -> ClockOutcome {
+    pub fn apply(&mut self, uuid: &str, cap: ClockSetting) -> ClockOutcome {
         let result = self.call(uuid, cap);
         if result.is_ok() {
             self.applied.insert(uuid, cap);
@@ -210,7 +212,7 @@ impl ClockActuator {
     /// Applies every remembered cap again (after a driver reload, a lost GPU coming back, or
     /// simply on a timer while a rule is active). The caps stay remembered whatever happens.
     pub fn reapply_all(&mut self) -> Vec<ClockOutcome> {
-        let all: Vec<(String, ClockCap)> = self.entries();
+        let all: Vec<(String, ClockSetting)> = self.entries();
         all.into_iter()
             .map(|(uuid, cap)| {
                 let result = self.call(&uuid, cap);
@@ -253,7 +255,12 @@ impl ClockActuator {
 
     /// Undoes every cap on `uuid` (a rule cleared).
     pub fn undo_gpu(&mut self, uuid: &str) -> Vec<ClockOutcome> {
-        let kinds: Vec<CapKind> = self.applied.on(uuid).iter().map(ClockCap::kind).collect();
+        let kinds: Vec<CapKind> = self
+            .applied
+            .on(uuid)
+            .iter()
+            .map(ClockSetting::kind)
+            .collect();
         kinds
             .into_iter()
             .filter_map(|kind| self.undo(uuid, kind))
@@ -266,7 +273,7 @@ impl ClockActuator {
         uuids.iter().flat_map(|uuid| self.undo_gpu(uuid)).collect()
     }
 
-    fn entries(&self) -> Vec<(String, ClockCap)> {
+    fn entries(&self) -> Vec<(String, ClockSetting)> {
         self.applied
             .gpus
             .iter()
@@ -274,13 +281,13 @@ impl ClockActuator {
             .collect()
     }
 
-    fn call(&mut self, uuid: &str, cap: ClockCap) -> Result<(), ControlError> {
+    fn call(&mut self, uuid: &str, cap: ClockSetting) -> Result<(), ControlError> {
         let control = self.control.as_mut().ok_or_else(no_control)?;
         match cap {
-            ClockCap::LockedSm { min_mhz, max_mhz } => {
+            ClockSetting::LockedSm { min_mhz, max_mhz } => {
                 control.lock_sm_clocks(uuid, min_mhz, max_mhz)
             }
-            ClockCap::PowerLimit { watts } => control.set_power_limit(uuid, watts),
+            ClockSetting::PowerLimit { watts } => control.set_power_limit(uuid, watts),
         }
     }
 }

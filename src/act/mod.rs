@@ -4,21 +4,19 @@
 //!
 //! `clocks` locks SM clocks and power limits (NVML or the simulated fleet) and remembers them;
 //! `systemd` restarts units over D-Bus and waits for the job's result; `notify` sends desktop
-//! notifications; `events` is the JSON-lines audit log every outcome is written into; `alert`
+//! notifications; every outcome becomes an event of the audit log (`crate::events`); `alert`
 //! sends on-call alerts (Alertmanager, webhooks) through a durable on-disk outbox.
 
 pub mod alert;
 pub mod clocks;
-pub mod events;
 pub mod notify;
 pub mod record;
 pub mod systemd;
 
-pub use clocks::{AppliedCaps, CapKind, ClockActuator, ClockCap, ClockOp, ClockOutcome};
-pub use events::{Event, EventKind, EventLog, EventOutcome, EventResult, read_last};
+pub use clocks::{AppliedCaps, CapKind, ClockActuator, ClockOp, ClockOutcome, ClockSetting};
 pub use notify::{DesktopNotifier, Notification, Notifier, NotifyOptions, NotifyOutcome, Urgency};
 pub use record::{ControlCall, RecordingControl, RecordingNotifier, RecordingRestarter};
 pub use systemd::{
-    JobResult, RestartOutcome, Systemd, SystemdError, SystemdOptions, UnitAllowlist, UnitLookup,
-    UnitRestarter, UnitState,
+    JobResult, RestartOutcome, Systemd, SystemdError, SystemdOptions, UnitLookup, UnitRestarter,
+    UnitState,
 };

@@ -7,7 +7,7 @@
 //! while unavailable the notifier waits [`NotifyOptions::retry_after`] before trying again, so
 //! a hot rule never turns into a hot connect loop.
 
-use super::events::{Event, EventKind, EventOutcome, EventResult};
+use crate::events::{Event, EventKind, EventOutcome, EventResult};
 use crate::gpu::UnixMs;
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;

@@ -10,12 +10,11 @@
 //! `Connection::system()` honours `DBUS_SYSTEM_BUS_ADDRESS`; the tests point it at a private
 //! `systemd --user` (tests/harness/systemd-sandbox.sh). The connection is made on first use and
 //! remade after it closes, so a daemon started before D-Bus keeps working once D-Bus is up.
-//! `outcome` holds the result types, `allowlist` the unit globs a restart must match.
+//! `outcome` holds the result types; the unit globs a restart must match are the policy's
+//! [`Allowlist`](crate::policy::Allowlist), handed over at start and on every reload.
 
-mod allowlist;
 mod outcome;
 
-pub use allowlist::UnitAllowlist;
 pub use outcome::{JobResult, RestartOutcome, SystemdError};
 
 use futures_util::StreamExt;
@@ -94,7 +93,7 @@ pub struct SystemdOptions {
     /// For a restart job to finish, stop and start included (default 120 s).
     pub job_timeout: Duration,
     /// When set, units outside it are refused before anything is sent.
-    pub allowlist: Option<UnitAllowlist>,
+    pub allowlist: Option<crate::policy::Allowlist>,
 }
 
 impl Default for SystemdOptions {

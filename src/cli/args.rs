@@ -134,6 +134,14 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Exporter mode: sample and serve /metrics and the JSON API over HTTP, nothing else
     Serve(ServeArgs),
+    /// One-shot node health: exit 0 healthy, 1 a finding, 2 cannot tell (for Slurm,
+    /// node-problem-detector and scripts)
+    ///
+    /// Checks every GPU for: lost, uncorrected ECC errors, slowdown throttling, temperature at
+    /// its slowdown threshold; `--require gpus=8,memory=80GiB,driver>=550` adds what the node
+    /// must have. Examples: `gpuwarden check`, `gpuwarden check --json`,
+    /// `gpuwarden check --slurm` (HealthCheckProgram), `gpuwarden check --brief` (NPD).
+    Check(super::check::CheckArgs),
     /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
     CheckConfig(CheckConfigArgs),
     /// The watchdog daemon: thresholds → clock caps → unit restarts → alerts

@@ -6,6 +6,7 @@
 
 mod args;
 mod bench;
+mod check;
 mod check_config;
 mod record;
 mod replay;
@@ -35,6 +36,7 @@ pub fn main() -> ExitCode {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
         Command::Serve(args) => serve::run(&cli, &args),
+        Command::Check(args) => check::run(&cli, &args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Watch(args) => watch::run(&cli, &args),
         Command::Bench(args) => bench::run(&cli, &args),

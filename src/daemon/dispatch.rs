@@ -9,10 +9,8 @@
 //! too, so a unit outside it is refused even if the engine asked; a reload hands both the
 //! new allowlist and `dry_run` ([`Dispatcher::reconfigure`]).
 
-use crate::act::{
-    self, ClockActuator, Event, EventKind, EventResult, Notification, Notifier, UnitRestarter,
-    Urgency,
-};
+use crate::act::{self, ClockActuator, Notification, Notifier, UnitRestarter, Urgency};
+use crate::events::{Event, EventKind, EventResult};
 use crate::policy::{Action, ActionKind, ClockCap};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -42,13 +40,13 @@ pub struct RestartDone {
 }
 
 /// The actuator's caps for one policy cap (a lock and/or a power limit).
-pub fn actuator_caps(cap: &ClockCap) -> Vec<act::ClockCap> {
+pub fn actuator_caps(cap: &ClockCap) -> Vec<act::ClockSetting> {
     let mut out = Vec::new();
     if let Some([min_mhz, max_mhz]) = cap.sm_clock_mhz {
-        out.push(act::ClockCap::LockedSm { min_mhz, max_mhz });
+        out.push(act::ClockSetting::LockedSm { min_mhz, max_mhz });
     }
     if let Some(watts) = cap.power_limit_w {
-        out.push(act::ClockCap::PowerLimit { watts });
+        out.push(act::ClockSetting::PowerLimit { watts });
     }
     out
 }
@@ -101,10 +99,10 @@ impl Dispatcher {
     fn one(&mut self, a: &Action, decided_ms: u64) -> Vec<Event> {
         match &a.kind {
             ActionKind::Fired { .. } => {
-                vec![base_event(a, EventKind::RuleFired, a.summary.clone())]
+                vec![base_event(a, EventKind::Fired, a.summary.clone())]
             }
             ActionKind::Cleared { why, .. } => vec![
-                base_event(a, EventKind::RuleCleared, a.summary.clone())
+                base_event(a, EventKind::Cleared, a.summary.clone())
                     .result(EventResult::Ok, Some(why.name().to_string())),
             ],
             ActionKind::Notify => {
@@ -123,30 +121,30 @@ impl Dispatcher {
                     }
                 }
                 for c in new {
-                    events.push(self.apply(a, c, EventKind::ClockCap));
+                    events.push(self.apply(a, c, EventKind::CapClocks));
                 }
                 events
             }
             ActionKind::ReapplyCap { cap } => actuator_caps(cap)
                 .into_iter()
-                .map(|c| self.apply(a, c, EventKind::ClockReapply))
+                .map(|c| self.apply(a, c, EventKind::ReapplyCap))
                 .collect(),
             ActionKind::UndoCap { cap } => actuator_caps(cap)
                 .into_iter()
                 .flat_map(|c| self.undo(a, c))
                 .collect(),
             ActionKind::CapDropped { cap } => vec![
-                base_event(a, EventKind::ClockUndo, format!("forget {cap} (GPU lost)"))
+                base_event(a, EventKind::UndoCap, format!("hold {cap} (GPU lost)"))
                     .result(EventResult::NotSupported, Some(a.summary.clone())),
             ],
             ActionKind::CapSkipped { why } => vec![
-                base_event(a, EventKind::ClockCap, "cap clocks")
+                base_event(a, EventKind::CapClocks, "cap clocks")
                     .result(EventResult::Refused, Some(why.clone())),
             ],
             ActionKind::RestartUnit { unit } => {
                 if self.dry_run {
                     return vec![
-                        base_event(a, EventKind::UnitRestart, format!("restart {unit}"))
+                        base_event(a, EventKind::RestartUnit, format!("restart {unit}"))
                             .result(EventResult::DryRun, Some(a.summary.clone())),
                     ];
                 }
@@ -183,7 +181,7 @@ impl Dispatcher {
                 vec![]
             }
             ActionKind::RestartRefused { unit, why } => vec![
-                base_event(a, EventKind::UnitRestart, format!("restart {unit}")).result(
+                base_event(a, EventKind::RestartUnit, format!("restart {unit}")).result(
                     EventResult::Refused,
                     Some(format!("{}: {}", why.name(), a.summary)),
                 ),
@@ -199,7 +197,7 @@ impl Dispatcher {
                     .result(EventResult::Ok, Some(a.summary.clone())),
             ],
             ActionKind::NoUnitsToRestart => vec![
-                base_event(a, EventKind::UnitRestart, "restart units")
+                base_event(a, EventKind::RestartUnit, "restart units")
                     .result(EventResult::Refused, Some(a.summary.clone())),
             ],
             // The alert sinks' events come from the on-call side, which knows where they went.
@@ -229,7 +227,7 @@ impl Dispatcher {
         });
     }
 
-    fn apply(&mut self, a: &Action, cap: act::ClockCap, kind: EventKind) -> Event {
+    fn apply(&mut self, a: &Action, cap: act::ClockSetting, kind: EventKind) -> Event {
         if self.dry_run {
             return base_event(a, kind, cap.to_string()).result(EventResult::DryRun, None);
         }
@@ -239,10 +237,10 @@ impl Dispatcher {
         ev
     }
 
-    fn undo(&mut self, a: &Action, cap: act::ClockCap) -> Option<Event> {
+    fn undo(&mut self, a: &Action, cap: act::ClockSetting) -> Option<Event> {
         if self.dry_run {
             return Some(
-                base_event(a, EventKind::ClockUndo, format!("undo {}", cap.kind()))
+                base_event(a, EventKind::UndoCap, format!("undo {}", cap.kind()))
                     .result(EventResult::DryRun, None),
             );
         }

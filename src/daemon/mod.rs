@@ -12,16 +12,15 @@
 pub mod clock;
 pub mod control;
 pub mod dispatch;
+mod driver;
 pub mod oncall;
 pub mod persist;
 mod reload;
 pub mod service;
 
-use crate::act::events::EVENT_LOG_FILE;
-use crate::act::{
-    ClockActuator, DesktopNotifier, Event, EventKind, EventLog, EventResult, NotifyOptions,
-    Systemd, SystemdOptions, UnitAllowlist,
-};
+use crate::act::{ClockActuator, DesktopNotifier, NotifyOptions, Systemd, SystemdOptions};
+use crate::events::EVENT_LOG_FILE;
+use crate::events::{Event, EventKind, EventLog, EventResult};
 use crate::gpu::Snapshot;
 use crate::gpu::open::{self, SourceSpec};
 use crate::gpu::sampler;
@@ -79,7 +78,10 @@ struct Watch {
     sample_ns: Arc<AtomicU64>,
     service: ServiceManager,
     oncall: OnCall,
+    /// XIDs from NVML events and the kernel log (`crate::health`).
+    xids: tokio::sync::mpsc::Receiver<crate::health::XidReport>,
     clock: EngineClock,
+    driver: driver::DriverWatch,
 }
 
 impl Watch {
@@ -104,12 +106,14 @@ impl Watch {
         let clock = EngineClock::resume(persisted.clock.as_ref());
         let dry_run = opts.dry_run || config.watchdog.dry_run;
         let clocks = ClockActuator::restore(control, persisted.caps);
-        let systemd = Systemd::system(systemd_options(&config)?);
+        let systemd = Systemd::system(systemd_options(&config));
         let notifier = DesktopNotifier::session(NotifyOptions::default());
         let dispatcher = Dispatcher::new(clocks, Arc::new(systemd), Arc::new(notifier), dry_run);
         let (timed, sample_ns) = sampler::Timed::wrap(source);
+        let driver = driver::DriverWatch::new(timed.watch(), config.watchdog.driver_timeout);
         let interval_ms = Arc::new(AtomicU64::new(config.watchdog.interval.as_millis() as u64));
         let samples = sampler::spawn_adjustable(Box::new(timed), Arc::clone(&interval_ms));
+        let xids = crate::health::start(&opts.source, config.watchdog.kmsg.as_deref());
         let host = crate::host::hostname();
         let (oncall, oncall_problem) =
             OnCall::start(&config, &host, &state_dir.join(EVENT_LOG_FILE), &state_dir);
@@ -126,7 +130,9 @@ impl Watch {
             sample_ns,
             service: ServiceManager::new(),
             oncall,
+            xids: xids.reports,
             clock,
+            driver,
         };
         let mode = if dry_run { " (dry run)" } else { "" };
         let started = Event::new(now_ms(), EventKind::Started, format!("watch{mode}")).result(
@@ -141,6 +147,12 @@ impl Watch {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(why));
             watch.log(e);
+        }
+        for why in xids.problems {
+            watch.log(
+                Event::new(now_ms(), EventKind::Xid, "read the kernel log")
+                    .result(EventResult::Failed, Some(why)),
+            );
         }
         if let Some(why) = warning {
             let e = Event::new(now_ms(), EventKind::Started, "load state")
@@ -180,6 +192,8 @@ impl Watch {
         // The loop's own heartbeat: WATCHDOG=1 whenever the loop turns, whatever the driver
         // says (a sick GPU is an alert, not a reason for systemd to kill the watchdog).
         let mut heartbeat = self.service.ping_every().map(tokio::time::interval);
+        // The driver is looked at from here: the sampler thread may be stuck inside it.
+        let mut driver_check = tokio::time::interval(Duration::from_millis(500));
         let mut ready = false;
         loop {
             tokio::select! {
@@ -206,6 +220,14 @@ impl Watch {
                         self.on_task_done(done);
                     }
                 }
+                Some(report) = self.xids.recv() => {
+                    let now = self.clock.now_ms();
+                    let (config, state) = (&self.config, &mut self.state);
+                    if let Some(e) = self.oncall.on_xid(report, config, state, now) {
+                        self.log(e);
+                        self.oncall.tick(&self.config, &self.state, now, now_ms());
+                    }
+                }
                 Some(pending) = async {
                     match control.as_mut() {
                         Some(rx) => rx.recv().await,
@@ -218,6 +240,7 @@ impl Watch {
                         None => std::future::pending::<()>().await,
                     }
                 } => self.service.ping(),
+                _ = driver_check.tick() => self.check_driver(),
                 _ = hup.recv() => self.reload(),
                 _ = term.recv() => { self.shutdown("SIGTERM").await; return Ok(()); }
                 _ = int.recv() => { self.shutdown("SIGINT").await; return Ok(()); }
@@ -252,6 +275,12 @@ impl Watch {
         snap.select(self.opts.gpus.as_deref());
         let wall = snap.at_ms;
         let now = self.clock.now_ms();
+        for e in self
+            .oncall
+            .learn_gpus(&snap, &self.config, &mut self.state, now)
+        {
+            self.log(e);
+        }
         let actions = policy::step(&self.config, &mut self.state, &snap, now);
         let took = Duration::from_nanos(self.sample_ns.load(Ordering::Relaxed));
         self.oncall.serve.publish(snap, took);
@@ -295,6 +324,47 @@ impl Watch {
         );
         self.act(actions, now, now_ms());
         self.save();
+    }
+
+    /// A sample that hangs past `driver_timeout` is news; so is the driver answering again.
+    fn check_driver(&mut self) {
+        let Some(change) = self.driver.check() else {
+            if !self.driver.answering() {
+                // No samples arrive: keep the endpoint's numbers and the alert re-sends going.
+                self.oncall
+                    .tick(&self.config, &self.state, self.clock.now_ms(), now_ms());
+            }
+            return;
+        };
+        let at = now_ms();
+        let (event, answering, summary) = match change {
+            driver::Change::NotAnswering(d) => {
+                let summary = format!(
+                    "the GPU driver has not answered a sample for {} (driver_timeout {}); \
+                     watching goes on, actions wait for it",
+                    crate::policy::human_duration(d),
+                    crate::policy::human_duration(self.config.watchdog.driver_timeout)
+                );
+                let e = Event::new(at, EventKind::DriverNotAnswering, "sample the GPUs")
+                    .result(EventResult::TimedOut, Some(summary.clone()));
+                (e, false, summary)
+            }
+            driver::Change::Answering => {
+                let summary = "the GPU driver answers again".to_string();
+                let e = Event::new(at, EventKind::DriverAnswering, "sample the GPUs")
+                    .result(EventResult::Ok, Some(summary.clone()));
+                (e, true, summary)
+            }
+        };
+        self.log(event);
+        self.oncall.driver(answering, &summary, at);
+        self.oncall
+            .tick(&self.config, &self.state, self.clock.now_ms(), now_ms());
+        self.service.status(&if answering {
+            self.status_line()
+        } else {
+            format!("driver not answering; {}", self.status_line())
+        });
     }
 
     /// A request on the control socket (`gpuwarden reset`).
@@ -416,14 +486,14 @@ impl Watch {
     }
 }
 
-fn systemd_options(config: &Config) -> Result<SystemdOptions> {
-    let allow =
-        UnitAllowlist::new(&config.units.allow.patterns).context("compiling the unit allowlist")?;
-    Ok(SystemdOptions {
+/// The systemd actuator's settings from the config: the engine's own allowlist (one list,
+/// checked twice) and the job timeout.
+fn systemd_options(config: &Config) -> SystemdOptions {
+    SystemdOptions {
         call_timeout: Duration::from_secs(5),
         job_timeout: config.restarts.job_timeout,
-        allowlist: Some(allow),
-    })
+        allowlist: Some(config.units.allow.clone()),
+    }
 }
 
 /// One line for people: time, GPU, rule, what, result.

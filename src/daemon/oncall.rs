@@ -9,11 +9,16 @@
 //! (SIGTERM or kill -9) re-sends them and resolves them when their rule clears — at once when
 //! the restored state holds no firing rule for one (see [`OnCall::resolve_orphans`]). Every event
 //! is counted by kind and result for `gpuwarden_watchdog_actions_total`.
+//! XIDs are counted per GPU and code (once per fault, see `health::tally`) for
+//! `gpuwarden_gpu_xid_errors_total`, each counted one becoming an `xid` event.
 
 use super::dispatch::base_event;
 use crate::act::alert::outbox::OVERFLOW_RULE;
 use crate::act::alert::{Alert, AlertChange, Alerts, AlertsConfig, Severity, alert_change};
-use crate::act::{Event, EventKind, EventResult};
+use crate::events::{Event, EventKind, EventResult};
+use crate::gpu::Snapshot;
+use crate::health::tally::Outcome;
+use crate::health::{XidReport, XidTally};
 use crate::metrics::{ActionCount, RuleState, RuleStatus, WatchdogMetrics};
 use crate::policy::{Action, ActionKind, Config, State};
 use crate::serve::{EventLogFeed, ServeState};
@@ -31,8 +36,12 @@ pub struct OnCall {
     alerts: Option<Alerts>,
     host: String,
     counts: BTreeMap<(String, String), u64>,
+    xids: XidTally,
     /// Where the firing alerts are kept; what was last written there.
+    state_dir: PathBuf,
     active_path: PathBuf,
+    /// False while a sample hangs past `driver_timeout`.
+    driver_answering: bool,
     saved: Vec<Alert>,
 }
 
@@ -56,7 +65,10 @@ impl OnCall {
             alerts: None,
             host: host.to_string(),
             counts: BTreeMap::new(),
+            xids: XidTally::new(),
+            state_dir: state_dir.to_path_buf(),
             active_path,
+            driver_answering: true,
             saved: saved.clone(),
         };
         let problem = oncall.start_alerts(config.alerts.as_ref(), saved);
@@ -69,7 +81,7 @@ impl OnCall {
         active: Vec<Alert>,
     ) -> Option<String> {
         let c = config?;
-        match Alerts::start(c, &self.host) {
+        match Alerts::start(c, &self.host, &self.state_dir) {
             Ok(mut a) => {
                 a.restore(active);
                 self.alerts = Some(a);
@@ -121,7 +133,12 @@ impl OnCall {
                         }
                     }
                 };
-                events.push(base_event(a, EventKind::Alert, what).result(result, Some(detail)));
+                let kind = if page {
+                    EventKind::Page
+                } else {
+                    EventKind::Resolve
+                };
+                events.push(base_event(a, kind, what).result(result, Some(detail)));
             }
             if matches!(a.kind, ActionKind::Cleared { .. })
                 && let Some(alerts) = self.alerts.as_mut()
@@ -166,7 +183,7 @@ impl OnCall {
                 a.rule
             );
             events.push(
-                Event::new(now_ms, EventKind::Alert, what)
+                Event::new(now_ms, EventKind::Resolve, what)
                     .gpu(a.uuid.clone(), a.gpu)
                     .rule(a.rule.clone())
                     .result(result, Some(detail)),
@@ -176,12 +193,42 @@ impl OnCall {
         events
     }
 
+    /// Learns the watched GPUs from a snapshot; returns the events of XIDs that waited for it
+    /// (and hands them to the engine's `metric = "xid"` rules at engine time `now_ms`).
+    pub fn learn_gpus(
+        &mut self,
+        snap: &Snapshot,
+        config: &Config,
+        state: &mut State,
+        now_ms: u64,
+    ) -> Vec<Event> {
+        let outcomes = self.xids.learn(snap);
+        outcomes
+            .into_iter()
+            .filter_map(|o| xid_event(o, config, state, now_ms))
+            .collect()
+    }
+
+    /// Counts an XID once per fault; a new one becomes an event (at the wall time its source
+    /// saw it) and is remembered for the engine's `metric = "xid"` rules at engine time
+    /// `now_ms`.
+    pub fn on_xid(
+        &mut self,
+        report: XidReport,
+        config: &Config,
+        state: &mut State,
+        now_ms: u64,
+    ) -> Option<Event> {
+        let outcome = self.xids.record(report);
+        xid_event(outcome, config, state, now_ms)
+    }
+
     /// Counts the event; a failed restart or cap becomes an alert.
     pub fn on_event(&mut self, e: &Event) {
         let key = (e.kind.name().to_string(), e.result.name().to_string());
         *self.counts.entry(key).or_default() += 1;
-        let cap = matches!(e.kind, EventKind::ClockCap | EventKind::ClockReapply);
-        if e.kind != EventKind::UnitRestart && !cap {
+        let cap = matches!(e.kind, EventKind::CapClocks | EventKind::ReapplyCap);
+        if e.kind != EventKind::RestartUnit && !cap {
             return;
         }
         let (Some(alerts), Some(uuid)) = (self.alerts.as_mut(), e.gpu.as_deref()) else {
@@ -222,6 +269,31 @@ impl OnCall {
         };
         if let Err(err) = alerts.apply(change, e.at_ms) {
             tracing::error!("writing an alert to the outbox: {err}");
+        }
+        self.save_active();
+    }
+
+    /// The driver stopped (or started again) answering: a host alert, and the gauge.
+    pub fn driver(&mut self, answering: bool, summary: &str, now_ms: u64) {
+        self.driver_answering = answering;
+        let Some(alerts) = self.alerts.as_mut() else {
+            return;
+        };
+        let alert = Alert::firing(
+            "driver-not-answering",
+            self.host.as_str(),
+            "",
+            now_ms,
+            summary,
+        )
+        .severity(Severity::Critical);
+        let result = if answering {
+            alerts.resolve(&alert.identity(), now_ms).map(|_| ())
+        } else {
+            alerts.fire(alert, now_ms)
+        };
+        if let Err(e) = result {
+            tracing::error!("writing an alert to the outbox: {e}");
         }
         self.save_active();
     }
@@ -298,8 +370,9 @@ impl OnCall {
                 })
                 .collect(),
             restart_budget,
-            xids: Vec::new(),
+            xids: self.xids.counts(),
             outboxes: self.alerts.as_ref().map(Alerts::stats).unwrap_or_default(),
+            driver_answering: Some(self.driver_answering),
         }
     }
 
@@ -309,6 +382,27 @@ impl OnCall {
         self.save_active();
         if let Some(a) = self.alerts.take() {
             a.shutdown();
+        }
+    }
+}
+
+/// The event for a counted XID (unless rate-limited), which the engine also remembers;
+/// duplicates and strangers are only traced.
+fn xid_event(outcome: Outcome, config: &Config, state: &mut State, now_ms: u64) -> Option<Event> {
+    match outcome {
+        Outcome::Counted(c) => {
+            crate::policy::note_xid(config, state, &c.uuid, c.gpu, c.report.code, now_ms);
+            c.log.then(|| c.to_event())
+        }
+        Outcome::Duplicate | Outcome::Waiting => None,
+        Outcome::Unknown(r) => {
+            let gpu = r.uuid.or(r.pci).unwrap_or_else(|| "an unknown GPU".into());
+            tracing::info!(
+                "XID {} on {gpu} ({}): not a watched GPU",
+                r.code,
+                r.source.name()
+            );
+            None
         }
     }
 }

@@ -5,7 +5,8 @@
 //! the job timeout in the systemd actuator, the `[alerts]` sinks (alerts firing carry over),
 //! the endpoint's bearer token (`token_file`, read again each time; `--interval` on the
 //! command line still wins over the file's).
-//! What needs a new process (`listen`, `state_dir`) refuses the whole reload, naming the key;
+//! What needs a new process (`listen`, `state_dir`, the XID reader's `kmsg`) refuses the
+//! whole reload, naming the key;
 //! so does an invalid file. Either way systemd hears `RELOADING=1` first and `READY=1` last.
 //!
 //! `dry_run` switching on undoes the caps applied for real (a dry run changes nothing, and
@@ -13,7 +14,7 @@
 //! rules hold.
 
 use super::{Watch, now_ms, systemd_options};
-use crate::act::{Event, EventKind, EventResult};
+use crate::events::{Event, EventKind, EventResult};
 use crate::policy::{self, Config};
 
 impl Watch {
@@ -87,9 +88,14 @@ impl Watch {
                 new.watchdog.state_dir.display().to_string(),
             );
         }
-        systemd_options(new)
-            .map(|_| ())
-            .map_err(|e| format!("{path}: {e:#}"))
+        if new.watchdog.kmsg != old.kmsg {
+            let show = |k: &Option<std::path::PathBuf>| match k {
+                None => "unset (/dev/kmsg)".to_string(),
+                Some(p) => format!("{:?}", p.display().to_string()),
+            };
+            return refuse("kmsg", show(&old.kmsg), show(&new.watchdog.kmsg));
+        }
+        Ok(())
     }
 
     /// Applies a checked config; returns the keys that changed.
@@ -98,6 +104,10 @@ impl Watch {
         let mut changed = Vec::new();
         if new.watchdog.token_file != old.watchdog.token_file {
             changed.push("watchdog.token_file");
+        }
+        if new.watchdog.driver_timeout != old.watchdog.driver_timeout {
+            changed.push("watchdog.driver_timeout");
+            self.driver.set_bound(new.watchdog.driver_timeout);
         }
         if new.watchdog.interval != old.watchdog.interval {
             changed.push("watchdog.interval");
@@ -128,10 +138,7 @@ impl Watch {
         if dry_run != self.dispatcher.dry_run() {
             self.switch_dry_run(dry_run);
         }
-        // Checked in `restart_needed`: the globs compile.
-        if let Ok(options) = systemd_options(&new) {
-            self.dispatcher.reconfigure(dry_run, &options);
-        }
+        self.dispatcher.reconfigure(dry_run, &systemd_options(&new));
         if alerts_changed && let Some(problem) = self.oncall.reconfigure(new.alerts.as_ref()) {
             let e = Event::new(now_ms(), EventKind::Alert, "start alert sinks")
                 .result(EventResult::Failed, Some(problem));

@@ -72,6 +72,42 @@ pub fn spawn_adjustable(
 pub struct Timed {
     inner: Box<dyn Source>,
     last_ns: Arc<AtomicU64>,
+    busy: SampleWatch,
+}
+
+/// Whether a sample is in progress, and since when: how a caller sees a driver that hangs
+/// (the sampler thread is stuck inside it, so only another thread can tell).
+#[derive(Clone, Debug, Default)]
+pub struct SampleWatch {
+    /// ms since [`epoch`] when the sample in progress started, plus one; 0 when none is.
+    since: Arc<AtomicU64>,
+}
+
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl SampleWatch {
+    fn start(&self) {
+        let ms = epoch().elapsed().as_millis() as u64;
+        self.since.store(ms + 1, Ordering::Relaxed);
+    }
+
+    fn end(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+
+    /// How long the sample in progress has been running; `None` between samples.
+    pub fn busy_for(&self) -> Option<Duration> {
+        match self.since.load(Ordering::Relaxed) {
+            0 => None,
+            t => {
+                let now = epoch().elapsed().as_millis() as u64;
+                Some(Duration::from_millis(now.saturating_sub(t - 1)))
+            }
+        }
+    }
 }
 
 impl Timed {
@@ -81,15 +117,23 @@ impl Timed {
         let timed = Timed {
             inner,
             last_ns: Arc::clone(&last_ns),
+            busy: SampleWatch::default(),
         };
         (timed, last_ns)
+    }
+
+    /// A handle that tells, from another thread, whether a sample is stuck.
+    pub fn watch(&self) -> SampleWatch {
+        self.busy.clone()
     }
 }
 
 impl Source for Timed {
     fn sample(&mut self, at_ms: UnixMs) -> Result<Snapshot, SourceError> {
         let start = Instant::now();
+        self.busy.start();
         let r = self.inner.sample(at_ms);
+        self.busy.end();
         let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.last_ns.store(ns, Ordering::Relaxed);
         r

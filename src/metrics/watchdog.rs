@@ -79,6 +79,8 @@ pub struct WatchdogMetrics {
     pub restart_budget: Vec<(String, u64)>,
     pub xids: Vec<XidCount>,
     pub outboxes: Vec<OutboxStats>,
+    /// Whether the driver answers samples (`None` outside the daemon).
+    pub driver_answering: Option<bool>,
 }
 
 /// Writes the watchdog families; families with no data are still declared where Prometheus
@@ -103,6 +105,15 @@ pub fn write(e: &mut Exposition, w: &WatchdogMetrics, scratch: &mut String) {
                 e.sample(NAME, scratch, &[("state", s.name())], v);
             }
         }
+    }
+    if let Some(answering) = w.driver_answering {
+        const NAME: &str = "gpuwarden_driver_answering";
+        e.family(
+            NAME,
+            Kind::Gauge,
+            "1 while the GPU driver answers samples, 0 while a sample has hung past driver_timeout.",
+        );
+        e.sample(NAME, "", &[], if answering { 1.0 } else { 0.0 });
     }
     const ACTIONS: &str = "gpuwarden_watchdog_actions_total";
     e.family(

@@ -89,6 +89,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
     validate::guards_something(&cx, &raw)?;
     validate::pages_have_a_sink(&cx, &raw, &config)?;
     config.warnings = validate::flapping(&cx, &raw, &config);
+    config
+        .warnings
+        .extend(validate::gives_up_to_nobody(&cx, &raw, &config));
     Ok(config)
 }
 
@@ -143,11 +146,32 @@ fn watchdog(cx: &Ctx, raw: &RawWatchdog) -> Result<Watchdog, ConfigError> {
             ));
         }
     };
+    let driver_timeout = duration(
+        cx,
+        raw.driver_timeout.as_ref(),
+        "watchdog.driver_timeout",
+        Duration::from_secs(5),
+    )?;
+    if driver_timeout < Duration::from_secs(1)
+        && let Some(s) = &raw.driver_timeout
+    {
+        return Err(cx.err(
+            s.span(),
+            "watchdog.driver_timeout",
+            format!(
+                "driver_timeout `{}` is below 1s: a healthy driver takes that long to answer \
+                 a sample of many GPUs",
+                s.get_ref()
+            ),
+        ));
+    }
     Ok(Watchdog {
         interval,
+        driver_timeout,
         dry_run: raw.dry_run.unwrap_or(false),
         state_dir,
         listen,
+        kmsg: raw.kmsg.as_ref().map(std::path::PathBuf::from),
         token_file,
     })
 }

@@ -31,7 +31,7 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// `[alerts]`: Alertmanager and webhook sinks, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub alerts: Option<crate::act::alert::AlertsConfig>,
+    pub alerts: Option<super::alerts::AlertsConfig>,
     /// Legal settings that probably do not do what was meant (a rule that may flap), located.
     #[serde(skip)]
     pub warnings: Vec<super::error::ConfigWarning>,
@@ -101,9 +101,16 @@ pub struct Watchdog {
     pub state_dir: PathBuf,
     /// Address of the HTTP endpoint (`/metrics`, `/healthz`, API); default `127.0.0.1:9844`.
     pub listen: SocketAddr,
+    /// Kernel log the XID reader follows; `None` = `/dev/kmsg`, an empty path = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmsg: Option<PathBuf>,
     /// File holding the bearer token every route but `/healthz` asks for; read at start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// A sample that has not returned after this long means the driver is not answering
+    /// (default 5 s).
+    #[serde(with = "humantime_serde")]
+    pub driver_timeout: Duration,
 }
 
 /// `[restarts]`: limits on restarting any one unit.
@@ -170,6 +177,19 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
+    /// Builds an allowlist from globs; a bad glob is an error naming it (the config loader
+    /// reports it with its line instead).
+    pub fn new<S: AsRef<str>>(globs: &[S]) -> Result<Self, globset::Error> {
+        let mut builder = globset::GlobSetBuilder::new();
+        for glob in globs {
+            builder.add(globset::Glob::new(glob.as_ref())?);
+        }
+        Ok(Allowlist {
+            patterns: globs.iter().map(|g| g.as_ref().to_string()).collect(),
+            set: builder.build()?,
+        })
+    }
+
     pub fn allows(&self, unit: &str) -> bool {
         self.set.is_match(unit)
     }
@@ -337,11 +357,23 @@ pub enum Condition {
     Throttle(ThrottleReason),
     /// Fires while the GPU has fallen off the bus.
     GpuLost,
+    /// Fires while more than `more_than` XIDs with one of `codes` (any code when empty) were
+    /// counted on the GPU within the last `within`; clears once they age out.
+    Xid {
+        codes: Vec<u32>,
+        within: Duration,
+        more_than: u32,
+    },
 }
 
 impl Condition {
     pub fn is_gpu_lost(&self) -> bool {
         matches!(self, Condition::GpuLost)
+    }
+
+    /// Rules that keep watching a GPU that fell off the bus (XID 79 comes with a lost GPU).
+    pub fn watches_lost_gpus(&self) -> bool {
+        matches!(self, Condition::GpuLost | Condition::Xid { .. })
     }
 }
 
@@ -371,6 +403,18 @@ impl Serialize for Condition {
             }
             Condition::Throttle(r) => m.serialize_entry("throttle", r.name())?,
             Condition::GpuLost => m.serialize_entry("metric", "gpu_lost")?,
+            Condition::Xid {
+                codes,
+                within,
+                more_than,
+            } => {
+                m.serialize_entry("metric", "xid")?;
+                if !codes.is_empty() {
+                    m.serialize_entry("xid", codes)?;
+                }
+                m.serialize_entry("within", &humantime::format_duration(*within).to_string())?;
+                m.serialize_entry("above", more_than)?;
+            }
         }
         m.end()
     }

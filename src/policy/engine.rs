@@ -16,7 +16,8 @@
 //! - A lost GPU: every rule on it except `gpu_lost` rules clears with reason `gpu_lost`
 //!   (alerts resolved), and its cap is *dropped* (a `cap_dropped` action, nothing sent to the
 //!   device) instead of undone, so no undo fails forever against a GPU that is gone. When it
-//!   comes back its rules start from quiet. A GPU absent from a snapshot is left untouched.
+//!   comes back its rules start from quiet and the cap it had is undone (it may have survived
+//!   without a driver reload). A GPU absent from a snapshot is left untouched.
 //! - A rule removed from the config (reload) or no longer watching a GPU clears with reason
 //!   `rule_removed`, releasing its cap.
 //! - `dry_run` is the dispatcher's business: the engine decides the same either way (a
@@ -51,6 +52,16 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
         if sample.is_lost() && !g.lost {
             lose_gpu(config, g, &mut em);
         }
+        if !sample.is_lost() && g.lost && g.cap.applied.is_some() {
+            // Back on the bus: the cap it had when it was lost may still be set (no driver
+            // reload in between); no rule holds it now, so it is undone.
+            em.cap_changed_by = Some(CapCause {
+                rule: None,
+                severity: Severity::Info,
+                because: "the GPU is back; the cap from before it was lost no longer applies"
+                    .into(),
+            });
+        }
         g.lost = sample.is_lost();
         drop_stale_rules(config, g, sample, &mut em);
         for rule in config.rules.iter().filter(|r| watches(r, sample)) {
@@ -59,6 +70,9 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
             if rs.pending_since_ms.is_some() || rs.firing.is_some() {
                 g.rules.insert(rule.name.clone(), rs);
             }
+        }
+        if !g.xids.is_empty() {
+            forget_old_xids(&mut g.xids, xid_memory_ms(config), now_ms);
         }
         if !g.lost {
             let by = em.cap_changed_by.take();
@@ -78,6 +92,50 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
     }
     units.retain(|_, u| !u.restarts_ms.is_empty() || u.retry_after_ms.is_some());
     out
+}
+
+/// At most this many XIDs remembered per GPU for `metric = "xid"` rules.
+const MAX_XIDS_KEPT: usize = 10_000;
+
+/// Remembers an XID counted on a GPU at `at_ms`, for `metric = "xid"` rules (the next
+/// [`step`] evaluates them). Nothing is kept when no rule counts XIDs.
+pub fn note_xid(
+    config: &Config,
+    state: &mut State,
+    uuid: &str,
+    index: u32,
+    code: u32,
+    at_ms: UnixMs,
+) {
+    let keep_ms = xid_memory_ms(config);
+    if keep_ms == 0 {
+        return;
+    }
+    let g = state.gpus.entry(uuid.to_string()).or_default();
+    g.index = index;
+    g.xids.push((at_ms, code));
+    forget_old_xids(&mut g.xids, keep_ms, at_ms);
+}
+
+/// The longest `within` of the config's XID rules (0 without any).
+fn xid_memory_ms(config: &Config) -> u64 {
+    config
+        .rules
+        .iter()
+        .filter_map(|r| match &r.condition {
+            Condition::Xid { within, .. } => Some(ms(*within)),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn forget_old_xids(xids: &mut Vec<(UnixMs, u32)>, keep_ms: u64, now_ms: UnixMs) {
+    xids.retain(|(at, _)| now_ms.saturating_sub(*at) < keep_ms);
+    if xids.len() > MAX_XIDS_KEPT {
+        let extra = xids.len() - MAX_XIDS_KEPT;
+        xids.drain(..extra);
+    }
 }
 
 /// What to do when the daemon stops: undo every applied cap (on GPUs not lost). The caps
@@ -110,7 +168,7 @@ pub fn shutdown(state: &mut State, now_ms: UnixMs) -> Vec<Action> {
 
 fn watches(rule: &Rule, sample: &GpuSample) -> bool {
     rule.gpus.matches(sample.index, &sample.uuid)
-        && (!sample.is_lost() || rule.condition.is_gpu_lost())
+        && (!sample.is_lost() || rule.condition.watches_lost_gpus())
 }
 
 /// Where a reading sits relative to a rule's threshold and clear level.
@@ -126,8 +184,13 @@ pub(crate) enum Level {
     Unknown,
 }
 
-/// The rule's reading of this sample.
-pub(crate) fn level(cond: &Condition, sample: &GpuSample) -> (Level, Option<f64>) {
+/// The rule's reading of this sample (and of the XIDs counted on its GPU, at `now_ms`).
+pub(crate) fn level(
+    cond: &Condition,
+    sample: &GpuSample,
+    xids: &[(UnixMs, u32)],
+    now_ms: UnixMs,
+) -> (Level, Option<f64>) {
     let pick = |over: bool, under: bool| {
         if over {
             Level::Over
@@ -159,6 +222,19 @@ pub(crate) fn level(cond: &Condition, sample: &GpuSample) -> (Level, Option<f64>
             None => (Level::Unknown, None),
         },
         Condition::GpuLost => (pick(sample.is_lost(), true), None),
+        Condition::Xid {
+            codes,
+            within,
+            more_than,
+        } => {
+            let since = now_ms.saturating_sub(ms(*within));
+            let n = xids
+                .iter()
+                .filter(|(at, code)| *at > since && (codes.is_empty() || codes.contains(code)))
+                .count();
+            let over = n > *more_than as usize;
+            (pick(over, !over), Some(n as f64))
+        }
     }
 }
 
@@ -171,7 +247,7 @@ fn evaluate(
     sample: &GpuSample,
     em: &mut Emit<'_>,
 ) {
-    let (lvl, value) = level(&rule.condition, sample);
+    let (lvl, value) = level(&rule.condition, sample, &g.xids, em.now_ms);
     if value.is_some() {
         rs.last_value = value;
     }
@@ -270,7 +346,7 @@ fn clear(
         if release_cap {
             cap.holders.remove(name);
             em.cap_changed_by.get_or_insert_with(|| CapCause {
-                rule: name.to_string(),
+                rule: Some(name.to_string()),
                 severity: f.severity,
                 because: format!("{name} cleared"),
             });
@@ -295,7 +371,7 @@ fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
         let keep = config
             .rules
             .iter()
-            .any(|r| r.name == name && r.condition.is_gpu_lost());
+            .any(|r| r.name == name && r.condition.watches_lost_gpus());
         if keep {
             continue;
         }
@@ -317,7 +393,8 @@ fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
     }
     if let Some(cap) = g.cap.applied {
         let summary = format!(
-            "forgetting the cap on GPU {} ({cap}): the GPU was lost; a driver reload resets it",
+            "holding the cap on GPU {} ({cap}): the GPU was lost; nothing is sent to it while it \
+             is gone, and the cap is undone if it comes back",
             em.gpu.index
         );
         em.push_named_opt(
@@ -327,7 +404,11 @@ fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
             summary,
         );
     }
-    g.cap = CapState::default();
+    // No rule holds the cap any more; what was applied is remembered, to undo it on return.
+    g.cap = CapState {
+        applied: g.cap.applied,
+        ..CapState::default()
+    };
 }
 
 /// Rules in the state that the config no longer has (or that no longer watch this GPU).

@@ -61,7 +61,8 @@ impl Emit<'_> {
 
 /// Which rule changed a GPU's cap holders, and the words for the summary.
 pub(crate) struct CapCause {
-    pub rule: String,
+    /// `None` for the daemon's own reasons (a GPU that came back).
+    pub rule: Option<String>,
     pub severity: Severity,
     pub because: String,
 }
@@ -177,7 +178,7 @@ fn cap(
         },
     );
     em.cap_changed_by.get_or_insert_with(|| CapCause {
-        rule: rule.name.clone(),
+        rule: Some(rule.name.clone()),
         severity: rule.severity,
         because: format!("{}: {}", rule.name, reading(rule, value)),
     });
@@ -199,7 +200,7 @@ pub(crate) fn sync_cap(
     // Attribute an unprompted change (state restored at start) to the first holder.
     let first = cs.holders.keys().next().cloned();
     let (name, severity, because) = match by {
-        Some(c) => (Some(c.rule), c.severity, c.because),
+        Some(c) => (c.rule, c.severity, c.because),
         None => {
             let sev = first
                 .as_deref()
@@ -318,6 +319,13 @@ pub(crate) fn reading(rule: &Rule, value: Option<f64>) -> String {
         }
         Condition::Throttle(r) => format!("throttle reason {r} active"),
         Condition::GpuLost => "the GPU fell off the bus".into(),
+        Condition::Xid {
+            within, more_than, ..
+        } => format!(
+            "{} XID(s) in the last {} (above {more_than})",
+            value.map_or("unknown".into(), |v| format!("{v:.0}")),
+            human(*within)
+        ),
     }
 }
 
@@ -343,11 +351,18 @@ pub(crate) fn clear_reading(rule: &Rule, value: Option<f64>) -> String {
         }
         Condition::Throttle(r) => format!("throttle reason {r} no longer active"),
         Condition::GpuLost => "the GPU answers again".into(),
+        Condition::Xid {
+            within, more_than, ..
+        } => format!(
+            "{} XID(s) in the last {} (at or below {more_than})",
+            value.map_or("unknown".into(), |v| format!("{v:.0}")),
+            human(*within)
+        ),
     }
 }
 
 /// "2m 30s", "1s 500ms", "0s": whole seconds from 10 s up, milliseconds below.
-pub(crate) fn human(d: Duration) -> String {
+pub fn human(d: Duration) -> String {
     if d.is_zero() {
         return "0s".into();
     }

@@ -10,6 +10,7 @@
 //! [`summary`] renders a config for `check-config`.
 
 pub mod action;
+pub mod alerts;
 pub mod build;
 pub mod config;
 pub mod engine;
@@ -29,8 +30,9 @@ pub use config::{
     Allowlist, CapSpec, Condition, Config, DEFAULT_CONFIG_PATH, GpuRef, GpuSelector, Limit, Metric,
     PowerLimit, RestartPolicy, Rule, Severity, Step, StepAction, UnitMapping, Units, Watchdog,
 };
-pub use engine::{shutdown, step};
+pub use engine::{note_xid, shutdown, step};
 pub use error::{ConfigError, ConfigWarning, LoadError};
+pub use ladder::human as human_duration;
 pub use restarts::{RETRY_AFTER_FAILURE, reset, restart_result};
 pub use state::{
     ActiveRule, CapState, Firing, GpuState, HeldCap, RuleState, STATE_SCHEMA, State, UnitState,

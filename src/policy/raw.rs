@@ -21,8 +21,8 @@ pub struct RawConfig {
     pub clock_cap: Option<Spanned<RawCap>>,
     #[serde(default)]
     pub rule: Vec<Spanned<RawRule>>,
-    /// `[alerts]`: on-call sinks (checked by `act::alert::config`).
-    pub alerts: Option<Spanned<crate::act::alert::RawAlertsConfig>>,
+    /// `[alerts]`: on-call sinks (checked by `super::alerts`).
+    pub alerts: Option<Spanned<super::alerts::RawAlertsConfig>>,
 }
 
 /// `[watchdog]`: how the daemon runs.
@@ -33,7 +33,10 @@ pub struct RawWatchdog {
     pub dry_run: Option<bool>,
     pub state_dir: Option<Spanned<String>>,
     pub listen: Option<Spanned<String>>,
+    /// Kernel log to read XID lines from (`/dev/kmsg` when unset, `""` = off).
+    pub kmsg: Option<String>,
     pub token_file: Option<Spanned<String>>,
+    pub driver_timeout: Option<Spanned<String>>,
 }
 
 /// `[restarts]`: the restart budget and cooldown shared by every unit.
@@ -100,6 +103,10 @@ pub struct RawRule {
     pub clear_below: Option<Spanned<f64>>,
     pub clear_above: Option<Spanned<f64>>,
     pub clear_for: Option<Spanned<String>>,
+    /// `metric = "xid"`: the XID codes that count (every code when left out).
+    pub xid: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// `metric = "xid"`: how far back XIDs count (default 10m).
+    pub within: Option<Spanned<String>>,
     pub severity: Option<Spanned<String>>,
     pub gpus: Option<Spanned<Vec<Spanned<RawGpuRef>>>>,
     pub cap: Option<Spanned<RawCap>>,

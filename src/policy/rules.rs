@@ -89,6 +89,7 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
     let metric_names = || {
         let mut names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
         names.push("gpu_lost");
+        names.push("xid");
         names.join(", ")
     };
     // Either a condition without a number (throttle, gpu_lost) or a metric name to compare.
@@ -129,9 +130,21 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
             )),
             t,
         ),
+        (Some(m), None) if m.get_ref() == "xid" => return xid_condition(cx, raw, key),
         (Some(m), None) if m.get_ref() == "gpu_lost" => (Some(Condition::GpuLost), m),
         (Some(m), None) => (None, m),
     };
+    let xid_keys = [
+        ("xid", raw.xid.as_ref().map(Spanned::span)),
+        ("within", raw.within.as_ref().map(Spanned::span)),
+    ];
+    if let Some((k, Some(span))) = xid_keys.into_iter().find(|(_, s)| s.is_some()) {
+        return Err(cx.err(
+            span,
+            format!("{key}.{k}"),
+            format!("`{k}` only goes with metric = \"xid\""),
+        ));
+    }
     if let Some(cond) = boolean {
         let stray = [
             ("above", raw.above.as_ref().map(Spanned::span)),
@@ -245,6 +258,86 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
             ),
         )),
     }
+}
+
+/// `metric = "xid"`: fires while more than `above` (default 0) XIDs of the `xid` codes
+/// (default any) were counted within `within` (default 10m).
+fn xid_condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigError> {
+    let stray = [
+        ("below", raw.below.as_ref().map(Spanned::span)),
+        ("clear_below", raw.clear_below.as_ref().map(Spanned::span)),
+        ("clear_above", raw.clear_above.as_ref().map(Spanned::span)),
+    ];
+    if let Some((k, Some(span))) = stray.into_iter().find(|(_, s)| s.is_some()) {
+        return Err(cx.err(
+            span,
+            format!("{key}.{k}"),
+            format!(
+                "`{k}` has no meaning for metric = \"xid\": it fires on more than `above` XIDs \
+                 within `within` and clears when they age out"
+            ),
+        ));
+    }
+    let more_than = match &raw.above {
+        None => 0,
+        Some(a) if a.get_ref().fract() == 0.0 && (0.0..=1e6).contains(a.get_ref()) => {
+            *a.get_ref() as u32
+        }
+        Some(a) => {
+            return Err(cx.err(
+                a.span(),
+                format!("{key}.above"),
+                format!(
+                    "above = {} is not a count: use a whole number of XIDs (0 = any XID fires)",
+                    a.get_ref()
+                ),
+            ));
+        }
+    };
+    let codes = match &raw.xid {
+        None => Vec::new(),
+        Some(list) if list.get_ref().is_empty() => {
+            return Err(cx.err(
+                list.span(),
+                format!("{key}.xid"),
+                "xid = [] counts nothing; leave `xid` out to count every code",
+            ));
+        }
+        Some(list) => list
+            .get_ref()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                u32::try_from(*c.get_ref())
+                    .ok()
+                    .filter(|&code| code > 0)
+                    .ok_or_else(|| {
+                        cx.err(
+                            c.span(),
+                            format!("{key}.xid[{i}]"),
+                            format!("bad XID code {}: codes are 1 and up", c.get_ref()),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let within_key = format!("{key}.within");
+    let within = duration(
+        cx,
+        raw.within.as_ref(),
+        &within_key,
+        Duration::from_secs(600),
+    )?;
+    if within.is_zero()
+        && let Some(w) = &raw.within
+    {
+        return Err(cx.err(w.span(), within_key, "within = \"0s\" counts no XID"));
+    }
+    Ok(Condition::Xid {
+        codes,
+        within,
+        more_than,
+    })
 }
 
 fn steps(

@@ -50,6 +50,10 @@ pub struct GpuState {
     pub rules: BTreeMap<String, RuleState>,
     #[serde(default)]
     pub cap: CapState,
+    /// `(when, code)` of the XIDs counted on this GPU that `metric = "xid"` rules may still
+    /// count (older ones are dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xids: Vec<(UnixMs, u32)>,
 }
 
 /// One rule on one GPU that is pending or firing.
@@ -242,10 +246,11 @@ impl State {
             .is_some_and(|r| r.firing.is_some())
     }
 
-    /// Every cap currently applied, by GPU.
+    /// Every cap currently applied, by GPU (a lost GPU's is not: nothing reaches it).
     pub fn caps(&self) -> Vec<(GpuId, ClockCap)> {
         self.gpus
             .iter()
+            .filter(|(_, g)| !g.lost)
             .filter_map(|(uuid, g)| {
                 g.cap.applied.map(|cap| {
                     (

@@ -158,6 +158,18 @@ fn condition_words(rule: &Rule) -> String {
             "when inactive".into(),
         ),
         Condition::GpuLost => ("GPU lost".into(), "when it answers again".into()),
+        Condition::Xid {
+            codes,
+            within,
+            more_than,
+        } => (
+            format!(
+                "more than {more_than} {} within {}",
+                xid_words(codes),
+                human(*within)
+            ),
+            "once they age out".into(),
+        ),
     };
     format!(
         "{fire}{}, clears {clear}{}; on {gpus}",
@@ -185,4 +197,13 @@ fn cap_words(cap: &CapSpec) -> String {
     });
     parts.push(format!("re-applied every {}", human(cap.reapply_every)));
     parts.join("; ")
+}
+
+/// "XID 48/79", "XIDs of any code".
+fn xid_words(codes: &[u32]) -> String {
+    if codes.is_empty() {
+        return "XIDs of any code".into();
+    }
+    let list: Vec<String> = codes.iter().map(u32::to_string).collect();
+    format!("XID {}", list.join("/"))
 }

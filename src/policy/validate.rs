@@ -125,8 +125,41 @@ pub(super) fn pages_have_a_sink(
     Ok(())
 }
 
+/// A `restart_units` step when `[alerts]` has no sink: when restarting does not help, the
+/// rule stops and pages — nobody would hear it. A warning: restarting alone may be what the
+/// operator wants.
+pub(super) fn gives_up_to_nobody(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<ConfigWarning> {
+    let sink = config
+        .alerts
+        .as_ref()
+        .is_some_and(|a| a.alertmanager.is_some() || a.webhook.is_some());
+    if sink {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, r) in raw.rule.iter().enumerate() {
+        for (j, s) in r.get_ref().steps.iter().enumerate() {
+            let action = &s.get_ref().action;
+            if action.get_ref() == "restart_units" {
+                out.push(
+                    cx.err(
+                        action.span(),
+                        format!("rule[{i}].steps[{j}].do"),
+                        "when restarting does not help, `restart_units` stops and pages, but \
+                         [alerts] has no sink: nobody would hear it; add \
+                         [alerts.alertmanager] or [alerts.webhook]",
+                    )
+                    .into(),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Rules that fire and clear on single samples: no `for`, no clear level past the
-/// threshold, no `clear_for`. `ecc_uncorrected` only counts up, so it cannot flap.
+/// threshold, no `clear_for`. `ecc_uncorrected` only counts up, so it cannot flap; XID
+/// rules count over a window.
 pub(super) fn flapping(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<ConfigWarning> {
     let mut out = Vec::new();
     for (i, (r, rule)) in raw.rule.iter().zip(&config.rules).enumerate() {
@@ -141,7 +174,7 @@ pub(super) fn flapping(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<Config
                 threshold,
                 clear,
             } => (metric, threshold, clear, false),
-            Condition::Throttle(_) | Condition::GpuLost => continue,
+            Condition::Throttle(_) | Condition::GpuLost | Condition::Xid { .. } => continue,
         };
         let steady = !rule.sustain.is_zero() || !rule.clear_sustain.is_zero();
         if steady || clear != threshold || metric == Metric::EccUncorrected {

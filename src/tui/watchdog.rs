@@ -3,6 +3,7 @@
 //! When [`App::watchdog`](super::App) is `None` the panel is not drawn at all.
 
 use crate::gpu::UnixMs;
+use std::collections::BTreeMap;
 
 /// The watchdog's state as the dashboard shows it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -11,6 +12,8 @@ pub struct WatchdogView {
     pub rules: Vec<RuleLine>,
     /// Recent events, newest last.
     pub events: Vec<EventLine>,
+    /// GPU index → the code of its latest recent XID (marked on the GPU's row).
+    pub xid_on: BTreeMap<u32, u32>,
 }
 
 /// One rule and whether it is firing.

@@ -1,7 +1,7 @@
 //! The dashboard's view of the local watchdog (`gpuwarden top --config PATH`): the config's
 //! thresholds color the bars, and the daemon's event log (`state_dir/events.jsonl`) fills the
 //! watchdog panel — recent events, and which rules are active on which GPU (folded from the
-//! log's `rule_fired` / `rule_cleared` lines).
+//! log's `fired` / `cleared` lines) — and marks GPUs with an XID in the last hour.
 //!
 //! The log is re-read only when its size or modification time changed, and then only its
 //! tail (`act::read_last`), so a sample costs one `stat` when nothing happened.
@@ -9,8 +9,8 @@
 use super::app::App;
 use super::theme::Thresholds;
 use super::watchdog::{EventLine, RuleLine, WatchdogView};
-use crate::act::events::EVENT_LOG_FILE;
-use crate::act::{Event, EventKind, read_last};
+use crate::events::EVENT_LOG_FILE;
+use crate::events::{Event, EventKind, read_last};
 use crate::gpu::GpuSample;
 use crate::policy::config::{Condition, Config, DEFAULT_CONFIG_PATH, Metric};
 use anyhow::{Context, Result};
@@ -22,6 +22,8 @@ use std::time::SystemTime;
 const SHOWN_EVENTS: usize = 8;
 /// Events read to find the active rules.
 const SCANNED_EVENTS: usize = 1000;
+/// How long a GPU's row is marked with its last XID.
+const XID_MARK_MS: u64 = 60 * 60 * 1000;
 
 /// A loaded config and where its daemon writes its event log.
 #[derive(Debug)]
@@ -60,6 +62,7 @@ impl WatchdogFeed {
                 })
                 .collect(),
             events: Vec::new(),
+            xid_on: BTreeMap::new(),
         };
         WatchdogFeed {
             config,
@@ -98,6 +101,7 @@ impl WatchdogFeed {
         for rule in &mut self.view.rules {
             rule.active_on = active.get(rule.name.as_str()).cloned().unwrap_or_default();
         }
+        self.view.xid_on = recent_xids(&events, crate::gpu::sampler::now_ms());
         let first = events.len().saturating_sub(SHOWN_EVENTS);
         self.view.events = events[first..].iter().map(event_line).collect();
     }
@@ -130,13 +134,28 @@ fn active_rules(events: &[Event]) -> BTreeMap<&str, Vec<u32>> {
         };
         let on = active.entry(rule).or_default();
         match e.kind {
-            EventKind::RuleFired if !on.contains(&gpu) => on.push(gpu),
-            EventKind::RuleCleared => on.retain(|g| *g != gpu),
+            EventKind::Fired if !on.contains(&gpu) => on.push(gpu),
+            EventKind::Cleared => on.retain(|g| *g != gpu),
             _ => {}
         }
         on.sort_unstable();
     }
     active
+}
+
+/// GPU index → code of its latest `xid` event within [`XID_MARK_MS`] of `now_ms`.
+fn recent_xids(events: &[Event], now_ms: u64) -> BTreeMap<u32, u32> {
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::Xid && now_ms.saturating_sub(e.at_ms) < XID_MARK_MS)
+        .filter_map(|e| Some((e.gpu_index?, xid_code(&e.action)?)))
+        .collect()
+}
+
+/// The code of an `xid` event's action, `XID 79: GPU has fallen off the bus`.
+fn xid_code(action: &str) -> Option<u32> {
+    let rest = action.strip_prefix("XID ")?;
+    rest.split(':').next()?.trim().parse().ok()
 }
 
 fn event_line(e: &Event) -> EventLine {
@@ -157,7 +176,7 @@ fn event_line(e: &Event) -> EventLine {
     EventLine {
         at_ms: e.at_ms,
         text,
-        failed: !e.result.is_ok() || e.kind == EventKind::RuleFired,
+        failed: !e.result.is_ok() || matches!(e.kind, EventKind::Fired | EventKind::Xid),
     }
 }
 
@@ -172,5 +191,37 @@ fn summary(c: &Condition) -> String {
         } => format!("{} < {}", metric.label(), metric.format(*threshold)),
         Condition::Throttle(r) => format!("throttle {}", r.name()),
         Condition::GpuLost => "GPU lost".to_string(),
+        Condition::Xid { codes, .. } if codes.is_empty() => "any XID".to_string(),
+        Condition::Xid { codes, .. } => {
+            let list: Vec<String> = codes.iter().map(u32::to_string).collect();
+            format!("XID {}", list.join("/"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventResult;
+
+    fn xid(at_ms: u64, gpu: u32, code: u32) -> Event {
+        Event::new(at_ms, EventKind::Xid, format!("XID {code}: something"))
+            .gpu(format!("GPU-{gpu}"), Some(gpu))
+            .result(EventResult::Ok, None)
+    }
+
+    #[test]
+    fn the_latest_xid_of_the_last_hour_marks_each_gpu() {
+        let now = 10 * XID_MARK_MS;
+        let events = [
+            xid(now - XID_MARK_MS, 0, 48), // an hour old: gone
+            xid(now - 5_000, 1, 13),
+            xid(now - 1_000, 1, 79),
+            Event::new(now, EventKind::Fired, "XID 94: not an xid event").gpu("GPU-2", Some(2)),
+        ];
+        let marks: Vec<_> = recent_xids(&events, now).into_iter().collect();
+        assert_eq!(marks, [(1, 79)]);
+        assert_eq!(xid_code("XID 154: GPU recovery action changed"), Some(154));
+        assert_eq!(xid_code("read the kernel log"), None);
     }
 }

@@ -4,17 +4,16 @@
 //! caps alone, and each step is an event in the log.
 
 use crate::fake_nvml::{FakeNvml, FakeState, NO_PERMISSION, NOT_SUPPORTED};
-use gpuwarden::act::{
-    CapKind, ClockActuator, ClockCap, EventKind, EventLog, EventResult, read_last,
-};
+use gpuwarden::act::{CapKind, ClockActuator, ClockSetting};
+use gpuwarden::events::{EventKind, EventLog, EventResult, read_last};
 use gpuwarden::gpu::Source;
 use gpuwarden::gpu::nvml::NvmlSource;
 
-const LOCK: ClockCap = ClockCap::LockedSm {
+const LOCK: ClockSetting = ClockSetting::LockedSm {
     min_mhz: 210,
     max_mhz: 1200,
 };
-const POWER: ClockCap = ClockCap::PowerLimit { watts: 450.0 };
+const POWER: ClockSetting = ClockSetting::PowerLimit { watts: 450.0 };
 
 #[test]
 fn caps_reach_the_driver_and_are_undone_at_shutdown() {
@@ -68,7 +67,7 @@ fn caps_reach_the_driver_and_are_undone_at_shutdown() {
     let again = clocks.reapply_all();
     assert_eq!(again.len(), 3);
     assert!(again.iter().all(|o| o.is_ok()));
-    assert_eq!(again[0].to_event(9).kind, EventKind::ClockReapply);
+    assert_eq!(again[0].to_event(9).kind, EventKind::ReapplyCap);
 
     let undone = clocks.undo_all();
     assert_eq!(undone.len(), 3);

@@ -2,9 +2,8 @@
 
 use crate::sandbox::{Sandbox, block_on, env};
 use crate::test_path;
-use gpuwarden::act::{
-    DesktopNotifier, EventOutcome, EventResult, Notification, NotifyOptions, NotifyOutcome, Urgency,
-};
+use gpuwarden::act::{DesktopNotifier, Notification, NotifyOptions, NotifyOutcome, Urgency};
+use gpuwarden::events::{EventOutcome, EventResult};
 use std::time::Duration;
 
 /// Waits until dbus-monitor's log contains every needle; returns the log.

@@ -2,10 +2,8 @@
 
 use crate::sandbox::{Sandbox, block_on};
 use crate::test_path;
-use gpuwarden::act::{
-    EventKind, EventLog, EventOutcome, EventResult, JobResult, RestartOutcome, Systemd,
-    SystemdError, SystemdOptions, UnitAllowlist, read_last,
-};
+use gpuwarden::act::{JobResult, RestartOutcome, Systemd, SystemdError, SystemdOptions};
+use gpuwarden::events::{EventKind, EventLog, EventOutcome, EventResult, read_last};
 use std::time::Duration;
 
 fn systemd() -> Systemd {
@@ -64,7 +62,7 @@ fn restart_changes_the_main_pid_and_returns_done() {
                 let back = read_last(log.path(), 10).unwrap();
                 assert_eq!(back, vec![event]);
                 assert_eq!(back[0].result, EventResult::Ok);
-                assert_eq!(back[0].kind, EventKind::UnitRestart);
+                assert_eq!(back[0].kind, EventKind::RestartUnit);
                 assert_eq!(back[0].action, "restart fake-infer@0.service");
                 assert!(back[0].detail.as_deref().unwrap().ends_with(": done"));
             })
@@ -182,7 +180,9 @@ fn a_unit_outside_the_allowlist_is_never_touched() {
         || {
             block_on(async {
                 let systemd = Systemd::system(SystemdOptions {
-                    allowlist: Some(UnitAllowlist::new(&["fake-infer@*.service"]).unwrap()),
+                    allowlist: Some(
+                        gpuwarden::policy::Allowlist::new(&["fake-infer@*.service"]).unwrap(),
+                    ),
                     ..SystemdOptions::default()
                 });
                 let before = systemd.unit_state("bystander.service").await.unwrap();

@@ -1,5 +1,5 @@
 //! The shipped systemd files: `systemd-analyze verify` of the unit (with its unprivileged
-//! drop-in) is clean, and the polkit rule, run by node with polkit's API stubbed, grants the
+//! and kmsg drop-ins) is clean, and the polkit rule, run by node with polkit's API stubbed, grants the
 //! `gpuwarden` user restarts of allowlisted units and nothing else.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +20,11 @@ fn install_unit(dir: &Path, binary: &str) -> PathBuf {
     std::fs::copy(
         repo("systemd/gpuwarden-unprivileged.conf"),
         dropins.join("unprivileged.conf"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo("systemd/gpuwarden-kmsg.conf"),
+        dropins.join("kmsg.conf"),
     )
     .unwrap();
     unit_path

@@ -3,7 +3,8 @@
 //! a card without root rights — all as the exact sysfs writes they make.
 
 use crate::support::{Recorder, copy_tree, fake_proc, source, tree_contents, w};
-use gpuwarden::act::{AppliedCaps, ClockActuator, ClockCap, EventOutcome, EventResult};
+use gpuwarden::act::{AppliedCaps, ClockActuator, ClockSetting};
+use gpuwarden::events::{EventOutcome, EventResult};
 use gpuwarden::gpu::Source;
 
 const UUID: &str = "amd-0000:09:00.0";
@@ -22,12 +23,12 @@ fn caps_are_applied_reapplied_and_undone_and_the_card_ends_as_it_began() {
 
     let locked = clocks.apply(
         UUID,
-        ClockCap::LockedSm {
+        ClockSetting::LockedSm {
             min_mhz: 300,
             max_mhz: 1000,
         },
     );
-    let limited = clocks.apply(UUID, ClockCap::PowerLimit { watts: 120.0 });
+    let limited = clocks.apply(UUID, ClockSetting::PowerLimit { watts: 120.0 });
     assert!(locked.is_ok() && limited.is_ok(), "{locked:?} {limited:?}");
     assert_eq!(
         rec.take(),
@@ -64,10 +65,10 @@ fn a_restarted_daemon_undoes_persisted_caps_to_the_drivers_defaults() {
     let rec = Recorder::new(&root);
     let proc = fake_proc();
     let mut first = ClockActuator::new(source(&root, proc.path(), rec.clone()).control());
-    first.apply(UUID, ClockCap::PowerLimit { watts: 100.0 });
+    first.apply(UUID, ClockSetting::PowerLimit { watts: 100.0 });
     first.apply(
         UUID,
-        ClockCap::LockedSm {
+        ClockSetting::LockedSm {
             min_mhz: 0,
             max_mhz: 600,
         },
@@ -97,12 +98,12 @@ fn without_root_the_actuator_reports_no_permission_and_the_ladder_goes_on() {
     let mut clocks = ClockActuator::new(src.control());
     let locked = clocks.apply(
         UUID,
-        ClockCap::LockedSm {
+        ClockSetting::LockedSm {
             min_mhz: 0,
             max_mhz: 900,
         },
     );
-    let limited = clocks.apply(UUID, ClockCap::PowerLimit { watts: 120.0 });
+    let limited = clocks.apply(UUID, ClockSetting::PowerLimit { watts: 120.0 });
     for outcome in [&locked, &limited] {
         assert_eq!(outcome.result(), EventResult::NoPermission);
         assert!(outcome.detail().unwrap().contains("root"));

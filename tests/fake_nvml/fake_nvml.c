@@ -7,12 +7,15 @@
  * Build: cc -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o libnvidia-ml.so.1 fake_nvml.c state.c
  * Define OMIT_<symbol> (e.g. -DOMIT_nvmlDeviceGetFanSpeed_v2) to leave an optional symbol
  * out, the way an older driver lacks newer functions.
+ *
+ * Event sets deliver the XIDs the state file lists (`gpuN.xids`), each once per set.
  */
 #define _GNU_SOURCE
 #include "state.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct { unsigned int gpu, memory; } nvmlUtilization_t;
 typedef struct {
@@ -114,6 +117,13 @@ nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) {
     pthread_mutex_lock(&lock);
     if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
     reload(0);
+    /* A hung driver: block (holding the library lock, as a stuck ioctl would) until hang_ms
+     * has passed or the key is gone from the state file. */
+    for (unsigned long long waited = 0; state.hang_ms && waited < state.hang_ms; waited += 50) {
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        reload(0);
+    }
     if (broken) RETURN(NVML_ERROR_UNKNOWN);
     *count = (unsigned int)state.device_count;
     RETURN(NVML_SUCCESS);
@@ -464,3 +474,116 @@ nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t d, unsigned int mw) 
     log_setter("SetPowerManagementLimit %s %u", uuid, mw);
     RETURN(NVML_SUCCESS);
 }
+
+/* ---- events: XIDs injected through the state file (`gpuN.xids`) ---- */
+
+#define EVENT_XID 0x8ULL
+/* single-bit ECC, double-bit ECC, P-state, XID, clock */
+#define SUPPORTED_EVENTS 0x1fULL
+#define MAX_SETS 16
+
+typedef struct {
+    nvmlDevice_t device;
+    unsigned long long eventType, eventData;
+    unsigned int gpuInstanceId, computeInstanceId;
+} nvmlEventData_t;
+
+/* What one set listens for, and the last XID sequence number it delivered, per GPU. */
+struct nvmlEventSet_st {
+    int used;
+    unsigned long long mask[MAX_GPUS], delivered[MAX_GPUS];
+};
+typedef struct nvmlEventSet_st *nvmlEventSet_t;
+
+static struct nvmlEventSet_st sets[MAX_SETS];
+
+static int valid_set(nvmlEventSet_t set) {
+    return set >= sets && set < sets + MAX_SETS && set->used;
+}
+
+nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set) {
+    pthread_mutex_lock(&lock);
+    if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
+    for (int i = 0; i < MAX_SETS; i++) {
+        if (!sets[i].used) {
+            memset(&sets[i], 0, sizeof sets[i]);
+            sets[i].used = 1;
+            *set = &sets[i];
+            RETURN(NVML_SUCCESS);
+        }
+    }
+    RETURN(NVML_ERROR_MEMORY);
+}
+
+nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
+    pthread_mutex_lock(&lock);
+    if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
+    if (!valid_set(set)) RETURN(NVML_ERROR_INVALID_ARGUMENT);
+    set->used = 0;
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t d, unsigned long long *types) {
+    ENTER(d, "GetSupportedEventTypes");
+    *types = SUPPORTED_EVENTS;
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t d, unsigned long long types,
+                                      nvmlEventSet_t set) {
+    ENTER(d, "RegisterEvents");
+    if (!valid_set(set)) RETURN(NVML_ERROR_INVALID_ARGUMENT);
+    if (types & ~SUPPORTED_EVENTS) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    set->mask[idx] |= types;
+    RETURN(NVML_SUCCESS);
+}
+
+#ifndef OMIT_nvmlEventSetWait_v2
+static unsigned long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+/* The next XID for `set`: the lowest sequence number above what it delivered, per GPU. */
+static int next_xid(nvmlEventSet_t set, nvmlEventData_t *data) {
+    for (int i = 0; i < state.device_count; i++) {
+        if (!(set->mask[i] & EVENT_XID)) continue;
+        const gpu_t *g = &state.gpus[i];
+        const xid_t *best = NULL;
+        for (int j = 0; j < g->n_xids; j++)
+            if (g->xids[j].seq > set->delivered[i] && (!best || g->xids[j].seq < best->seq))
+                best = &g->xids[j];
+        if (!best) continue;
+        set->delivered[i] = best->seq;
+        handles[i].index = i;
+        data->device = &handles[i];
+        data->eventType = EVENT_XID;
+        data->eventData = best->code;
+        data->gpuInstanceId = data->computeInstanceId = 0xFFFFFFFFu;
+        return 1;
+    }
+    return 0;
+}
+
+/* Delivers the next pending XID, or returns TIMEOUT when none came within `timeoutms`.
+ * Looks at the state file every 50 ms meanwhile (cheap enough for the daemon-cost bench). */
+nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data,
+                                 unsigned int timeoutms) {
+    unsigned long long deadline = now_ms() + timeoutms;
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
+        reload(0);
+        if (broken) RETURN(NVML_ERROR_UNKNOWN);
+        if (!valid_set(set)) RETURN(NVML_ERROR_INVALID_ARGUMENT);
+        if (next_xid(set, data)) RETURN(NVML_SUCCESS);
+        pthread_mutex_unlock(&lock);
+        unsigned long long now = now_ms();
+        if (now >= deadline) return NVML_ERROR_TIMEOUT;
+        unsigned long long left = deadline - now;
+        struct timespec nap = {0, (long)((left < 50 ? left : 50) * 1000000)};
+        nanosleep(&nap, NULL);
+    }
+}
+#endif

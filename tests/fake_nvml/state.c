@@ -36,7 +36,8 @@ static const char *FUNCTIONS[] = {
     "GetEncoderUtilization", "GetDecoderUtilization", "GetCurrPcieLinkGeneration",
     "GetCurrPcieLinkWidth", "GetPcieThroughput", "GetTotalEccErrors",
     "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3",
-    "SetGpuLockedClocks", "ResetGpuLockedClocks", "SetPowerManagementLimit", NULL,
+    "SetGpuLockedClocks", "ResetGpuLockedClocks", "SetPowerManagementLimit",
+    "GetSupportedEventTypes", "RegisterEvents", NULL,
 };
 
 
@@ -96,6 +97,22 @@ static int parse_procs(char *s, proc_t *procs, int *n) {
     return 0;
 }
 
+/* `seq:code seq:code …`: the XIDs injected on one GPU, each with a sequence number. */
+static int parse_xids(char *s, xid_t *xids, int *n) {
+    *n = 0;
+    for (char *tok = strtok(s, " \t"); tok; tok = strtok(NULL, " \t")) {
+        char *colon = strchr(tok, ':');
+        unsigned long long seq, code;
+        if (!colon || *n >= MAX_XIDS) return -1;
+        *colon = 0;
+        if (parse_u64(tok, &seq) || seq == 0 || parse_u64(colon + 1, &code)) return -1;
+        xids[*n].seq = seq;
+        xids[*n].code = (unsigned int)code;
+        (*n)++;
+    }
+    return 0;
+}
+
 static int known_function(const char *fn) {
     for (int i = 0; FUNCTIONS[i]; i++)
         if (!strcmp(FUNCTIONS[i], fn)) return 1;
@@ -107,6 +124,11 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
     unsigned long long n;
     if (!strcmp(key, "driver_version")) {
         snprintf(st->driver_version, sizeof st->driver_version, "%s", val);
+        return NULL;
+    }
+    if (!strcmp(key, "hang_ms")) {
+        if (parse_u64(val, &n)) return "bad number";
+        st->hang_ms = n;
         return NULL;
     }
     if (!strcmp(key, "device_count") || !strcmp(key, "init_error")) {
@@ -135,6 +157,8 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
         g->has_graphics = 1;
         return parse_procs(val, g->graphics, &g->n_graphics) ? "bad process list" : NULL;
     }
+    if (!strcmp(f, "xids"))
+        return parse_xids(val, g->xids, &g->n_xids) ? "bad xid list" : NULL;
     if (!strcmp(f, "error")) {
         if (parse_u64(val, &n)) return "bad error code";
         g->device_error = (int)n;

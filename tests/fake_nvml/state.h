@@ -15,12 +15,15 @@ typedef int nvmlReturn_t;
 #define NVML_ERROR_NOT_SUPPORTED 3
 #define NVML_ERROR_INSUFFICIENT_SIZE 7
 #define NVML_ERROR_NOT_FOUND 6
+#define NVML_ERROR_TIMEOUT 10
+#define NVML_ERROR_MEMORY 20
 #define NVML_ERROR_ARGUMENT_VERSION_MISMATCH 25
 #define NVML_ERROR_UNKNOWN 999
 
 #define MAX_GPUS 64
 #define MAX_PROCS 64
 #define MAX_ERRS 64
+#define MAX_XIDS 64
 #define NOT_AVAILABLE 0xFFFFFFFFFFFFFFFFULL
 
 /* Numeric per-GPU values; a value the state file does not set is NOT_SUPPORTED. */
@@ -35,6 +38,8 @@ enum {
 
 typedef struct { unsigned int pid; unsigned long long mem; } proc_t;
 typedef struct { char fn[48]; int code; } err_t;
+/* An injected XID: delivered once to every event set with XID events on its GPU. */
+typedef struct { unsigned long long seq; unsigned int code; } xid_t;
 
 typedef struct {
     char name[96], uuid[96], pci_bus_id[32];
@@ -45,11 +50,15 @@ typedef struct {
     int device_error; /* gpuN.error: every call on the device returns it */
     err_t errs[MAX_ERRS];
     int n_errs;
+    xid_t xids[MAX_XIDS]; /* gpuN.xids, in the file's order */
+    int n_xids;
 } gpu_t;
 
 typedef struct {
     char driver_version[80];
     int device_count, init_error;
+    /* A hung driver: nvmlDeviceGetCount blocks this long (ms) while the key stays set. */
+    unsigned long long hang_ms;
     gpu_t gpus[MAX_GPUS];
 } state_t;
 

@@ -27,6 +27,7 @@ macro_rules! test_path {
 enum Kind {
     Systemd,
     Notify,
+    Slurm,
 }
 
 /// A sandbox to run a test body in.
@@ -50,6 +51,14 @@ impl Sandbox {
         Sandbox {
             kind: Kind::Notify,
             args: vec!["--timeout".into(), "60".into()],
+        }
+    }
+
+    /// A private single-node Slurm cluster (munged, slurmctld, slurmd); needs root.
+    pub fn slurm() -> Self {
+        Sandbox {
+            kind: Kind::Slurm,
+            args: vec!["--timeout".into(), "120".into()],
         }
     }
 
@@ -93,6 +102,7 @@ impl Sandbox {
         match self.kind {
             Kind::Systemd => "systemd",
             Kind::Notify => "notify",
+            Kind::Slurm => "slurm",
         }
     }
 

@@ -173,8 +173,12 @@ fn check(
                 capped.insert(gpu);
             }
             ActionKind::ReapplyCap { .. } => prop_assert!(capped.contains(&gpu)),
-            ActionKind::UndoCap { .. } | ActionKind::CapDropped { .. } => {
+            ActionKind::UndoCap { .. } => {
                 prop_assert!(capped.remove(&gpu), "undo of a cap never applied")
+            }
+            // lost with its cap: held, and undone if it comes back
+            ActionKind::CapDropped { .. } => {
+                prop_assert!(capped.contains(&gpu), "a cap never applied was dropped")
             }
             _ => {}
         }

@@ -49,6 +49,7 @@ pub const OPTIONAL_SYMBOLS: &[&str] = &[
     "nvmlDeviceGetCurrentClocksEventReasons",
     "nvmlDeviceGetCurrentClocksThrottleReasons",
     "nvmlDeviceGetGraphicsRunningProcesses_v3",
+    "nvmlEventSetWait_v2",
 ];
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml");
@@ -210,6 +211,8 @@ pub struct FakeState {
     pub driver_version: String,
     /// What `nvmlInit_v2` returns (0 = success).
     pub init_error: u32,
+    /// A hung driver: `nvmlDeviceGetCount` blocks this long (ms) while it stays set.
+    pub hang_ms: u64,
     pub gpus: Vec<FakeGpu>,
 }
 
@@ -219,6 +222,7 @@ impl FakeState {
         FakeState {
             driver_version: "550.54.15".into(),
             init_error: 0,
+            hang_ms: 0,
             gpus: (0..n).map(FakeGpu::h100).collect(),
         }
     }
@@ -230,6 +234,9 @@ impl FakeState {
         let _ = writeln!(out, "device_count = {}", self.gpus.len());
         if self.init_error != 0 {
             let _ = writeln!(out, "init_error = {}", self.init_error);
+        }
+        if self.hang_ms != 0 {
+            let _ = writeln!(out, "hang_ms = {}", self.hang_ms);
         }
         for (i, g) in self.gpus.iter().enumerate() {
             g.render(i, &mut out);
@@ -254,6 +261,9 @@ pub struct FakeGpu {
     pub device_error: u32,
     /// Function (without the `nvmlDevice` prefix, e.g. `GetFanSpeed_v2`) → forced code.
     pub errors: BTreeMap<String, u32>,
+    /// Injected XIDs `(sequence number, code)`: each is delivered once to every event set
+    /// with XID events registered on this GPU (see [`xid`](Self::xid)).
+    pub xids: Vec<(u64, u32)>,
 }
 
 /// Every numeric key of the state file.
@@ -338,6 +348,7 @@ impl FakeGpu {
             graphics_processes: Some(Vec::new()),
             device_error: 0,
             errors: BTreeMap::new(),
+            xids: Vec::new(),
         }
     }
 
@@ -358,6 +369,13 @@ impl FakeGpu {
     /// Makes `function` (e.g. `GetFanSpeed_v2`, `SetGpuLockedClocks`) return `code`.
     pub fn fail(mut self, function: &str, code: u32) -> Self {
         self.errors.insert(function.to_string(), code);
+        self
+    }
+
+    /// Injects one more XID `code` (NVML delivers it through `nvmlEventSetWait_v2`).
+    pub fn xid(mut self, code: u32) -> Self {
+        let seq = self.xids.last().map_or(1, |(s, _)| s + 1);
+        self.xids.push((seq, code));
         self
     }
 
@@ -411,6 +429,10 @@ impl FakeGpu {
         }
         for (f, code) in &self.errors {
             let _ = writeln!(out, "{p}error.{f} = {code}");
+        }
+        if !self.xids.is_empty() {
+            let list: Vec<String> = self.xids.iter().map(|(s, c)| format!("{s}:{c}")).collect();
+            let _ = writeln!(out, "{p}xids = {}", list.join(" "));
         }
     }
 }

@@ -4,7 +4,7 @@
 //! config stops `top` with the file and line.
 
 use super::{app_after, draw, text};
-use gpuwarden::act::{Event, EventKind, EventLog, EventResult};
+use gpuwarden::events::{Event, EventKind, EventLog, EventResult};
 use gpuwarden::gpu::sim::Scenario;
 use gpuwarden::policy;
 use gpuwarden::tui::watchdog_feed::WatchdogFeed;
@@ -53,13 +53,13 @@ fn config_thresholds_and_the_event_log_fill_the_dashboard() {
     let path = dir.path().join("watchdog.toml");
     std::fs::write(&path, config(dir.path())).unwrap();
     let mut log = EventLog::open(dir.path()).expect("event log");
-    log.append(&event(1000, EventKind::RuleFired, 0, "warm", "rule fired"))
+    log.append(&event(1000, EventKind::Fired, 0, "warm", "rule fired"))
         .unwrap();
-    log.append(&event(2000, EventKind::RuleFired, 2, "warm", "rule fired"))
+    log.append(&event(2000, EventKind::Fired, 2, "warm", "rule fired"))
         .unwrap();
     let mut failed = event(
         3000,
-        EventKind::UnitRestart,
+        EventKind::RestartUnit,
         2,
         "warm",
         "restart vllm@2.service",
@@ -67,14 +67,8 @@ fn config_thresholds_and_the_event_log_fill_the_dashboard() {
     failed.result = EventResult::Refused;
     failed.detail = Some("not in units.allow".into());
     log.append(&failed).unwrap();
-    log.append(&event(
-        4000,
-        EventKind::RuleCleared,
-        0,
-        "warm",
-        "rule cleared",
-    ))
-    .unwrap();
+    log.append(&event(4000, EventKind::Cleared, 0, "warm", "rule cleared"))
+        .unwrap();
 
     let mut feed = WatchdogFeed::open(Some(&path)).unwrap().expect("a feed");
     let (mut app, _) = app_after(Scenario::Mixed, 4, 10, false);
@@ -101,14 +95,8 @@ fn config_thresholds_and_the_event_log_fill_the_dashboard() {
     });
 
     // A new line in the log shows up with the next sample.
-    log.append(&event(
-        5000,
-        EventKind::RuleCleared,
-        2,
-        "warm",
-        "rule cleared",
-    ))
-    .unwrap();
+    log.append(&event(5000, EventKind::Cleared, 2, "warm", "rule cleared"))
+        .unwrap();
     feed.refresh(&mut app);
     let dog = app.watchdog.clone().unwrap();
     assert!(dog.rules[0].active_on.is_empty());

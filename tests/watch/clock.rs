@@ -177,7 +177,7 @@ impl Receiver {
 fn fired(d: &Daemon, rule: &str) -> bool {
     d.events()
         .iter()
-        .any(|e| e["kind"] == "rule_fired" && e["rule"] == rule)
+        .any(|e| e["kind"] == "fired" && e["rule"] == rule)
 }
 
 #[test]
@@ -190,7 +190,7 @@ fn a_wall_clock_jump_neither_fires_a_rule_nor_runs_a_step_and_a_jump_back_delays
     let config = POLICY.replace("@PORT@", &port.to_string());
     let mut d = Daemon::start(dir.path(), &config, &[], envs);
     d.wait_event(15, "hot-ladder to fire", 0, |e| {
-        e["kind"] == "rule_fired" && e["rule"] == "hot-ladder"
+        e["kind"] == "fired" && e["rule"] == "hot-ladder"
     });
 
     // Two hours forward: hot-ladder has fired an hour ago and hot-for-an-hour has held for
@@ -213,7 +213,7 @@ fn a_wall_clock_jump_neither_fires_a_rule_nor_runs_a_step_and_a_jump_back_delays
         setter_lines(&fake, "SetGpuLockedClocks").is_empty()
             && !story(&d.events())
                 .iter()
-                .any(|k| k.starts_with("clock_cap")),
+                .any(|k| k.starts_with("cap_clocks")),
         "an `after = 1h` step ran on a jump: {:?} {:?}",
         story(&d.events()),
         fake.setter_log()
@@ -224,7 +224,7 @@ fn a_wall_clock_jump_neither_fires_a_rule_nor_runs_a_step_and_a_jump_back_delays
     let hot = Instant::now();
     set_temp(&fake, 95);
     d.wait_event(15, "very-hot to fire", 0, |e| {
-        e["kind"] == "rule_fired" && e["rule"] == "very-hot"
+        e["kind"] == "fired" && e["rule"] == "very-hot"
     });
     let took = hot.elapsed();
     assert!(
@@ -318,7 +318,7 @@ fn a_daemon_restarted_after_a_wall_clock_jump_goes_on_with_the_same_engine_clock
     let mut first = Daemon::start(dir.path(), &config, &[], envs.clone());
     // hot-ladder fired; hot-for-an-hour is pending since the same sample, in state.json.
     first.wait_event(15, "hot-ladder to fire", 0, |e| {
-        e["kind"] == "rule_fired" && e["rule"] == "hot-ladder"
+        e["kind"] == "fired" && e["rule"] == "hot-ladder"
     });
     jump(&mut first, &offset, port, "+2h", true);
     let status = first.stop();

@@ -135,11 +135,11 @@ fn overheat_caps_clocks_restarts_the_unit_then_undoes_the_cap_when_cool() {
             let told = story(&events);
             let order = [
                 "started",
-                "rule_fired",
-                "clock_cap",
-                "unit_restart",
-                "rule_cleared",
-                "clock_undo",
+                "fired",
+                "cap_clocks",
+                "restart_unit",
+                "cleared",
+                "undo_cap",
                 "stopped",
             ];
             let mut at = 0;
@@ -162,7 +162,7 @@ fn overheat_caps_clocks_restarts_the_unit_then_undoes_the_cap_when_cool() {
             );
             let restarts: Vec<_> = events
                 .iter()
-                .filter(|e| e["kind"] == "unit_restart" && e["result"] == "ok")
+                .filter(|e| e["kind"] == "restart_unit" && e["result"] == "ok")
                 .collect();
             assert_eq!(restarts.len(), 1, "{told:?}");
             assert_eq!(restarts[0]["gpu"], GPU0);
@@ -187,7 +187,7 @@ fn a_flapping_temperature_restarts_the_unit_at_most_once() {
                 std::thread::sleep(std::time::Duration::from_millis(300));
             }
             assert!(
-                !story(&d.events()).contains(&"rule_fired".to_string()),
+                !story(&d.events()).contains(&"fired".to_string()),
                 "{}",
                 log()
             );
@@ -207,13 +207,9 @@ fn a_flapping_temperature_restarts_the_unit_at_most_once() {
                 std::thread::sleep(std::time::Duration::from_millis(300));
             }
             let told = story(&d.events());
+            assert_eq!(told.iter().filter(|k| *k == "fired").count(), 1, "{told:?}");
             assert_eq!(
-                told.iter().filter(|k| *k == "rule_fired").count(),
-                1,
-                "{told:?}"
-            );
-            assert_eq!(
-                told.iter().filter(|k| *k == "rule_cleared").count(),
+                told.iter().filter(|k| *k == "cleared").count(),
                 0,
                 "{told:?}"
             );
@@ -275,7 +271,7 @@ fn a_restart_that_did_not_help_stops_the_restarts_and_says_nobody_was_paged() {
             let restarts = events
                 .iter()
                 .filter(|e| {
-                    e["kind"] == "unit_restart"
+                    e["kind"] == "restart_unit"
                         && e["result"] == "ok"
                         && e["action"].as_str().unwrap_or("").contains("fake-infer@0")
                 })
@@ -326,7 +322,7 @@ steps = [{ after = "0s", do = "restart_units" }]
             let events = d.events();
             let restart = events
                 .iter()
-                .find(|e| e["kind"] == "unit_restart" && e["result"] == "ok")
+                .find(|e| e["kind"] == "restart_unit" && e["result"] == "ok")
                 .unwrap_or_else(|| panic!("{:?}", story(&events)));
             assert_eq!(restart["action"], "restart fake-infer@1.service");
             assert_eq!(restart["gpu_index"], 1);

@@ -175,7 +175,7 @@ fn a_flood_of_idle_connections_starves_neither_a_restart_nor_the_state_file() {
             assert!(
                 events
                     .iter()
-                    .any(|e| e["kind"] == "unit_restart" && e["result"] == "ok"),
+                    .any(|e| e["kind"] == "restart_unit" && e["result"] == "ok"),
                 "{:?}",
                 story(&events)
             );

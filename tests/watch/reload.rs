@@ -141,7 +141,7 @@ fn sighup_applies_allowlist_dry_run_and_alerts_and_refuses_a_new_listen_whole() 
                 (pid != 0 && pid != before).then_some(pid)
             });
             d.wait_event(10, "the restart's event", at, |e| {
-                kind_is(e, "unit_restart") && e["result"] == "ok"
+                kind_is(e, "restart_unit") && e["result"] == "ok"
             });
 
             // 3. dry_run on: the real cap is undone; the next firing only pretends.
@@ -157,12 +157,12 @@ fn sighup_applies_allowlist_dry_run_and_alerts_and_refuses_a_new_listen_whole() 
             });
             let locks = setter_lines(&fake, "SetGpuLockedClocks").len();
             set_temp(&fake, 60);
-            d.wait_event(15, "gpu-hot to clear", at, |e| kind_is(e, "rule_cleared"));
+            d.wait_event(15, "gpu-hot to clear", at, |e| kind_is(e, "cleared"));
             let at = d.events().len();
             set_temp(&fake, 95);
-            let cap = d.wait_event(15, "a dry-run cap", at, |e| kind_is(e, "clock_cap"));
+            let cap = d.wait_event(15, "a dry-run cap", at, |e| kind_is(e, "cap_clocks"));
             assert_eq!(cap["result"], "dry_run", "{cap}");
-            let restart = d.wait_event(15, "a dry-run restart", at, |e| kind_is(e, "unit_restart"));
+            let restart = d.wait_event(15, "a dry-run restart", at, |e| kind_is(e, "restart_unit"));
             assert_eq!(restart["result"], "dry_run", "{restart}");
             assert_eq!(
                 main_pid("fake-infer@0.service"),
@@ -204,7 +204,7 @@ resend_interval = "2s"
                 d.wait_event(10, "config_reloaded", at, |e| kind_is(e, "config_reloaded"));
             assert!(detail(&reloaded).contains("alerts"), "{reloaded}");
             let page = d.wait_event(15, "the page", at, |e| {
-                kind_is(e, "alert") && e["rule"] == "gpu-warm"
+                kind_is(e, "page") && e["rule"] == "gpu-warm"
             });
             assert_eq!(page["result"], "queued", "{page}");
             d.wait(20, "the page in Alertmanager", || {
@@ -320,10 +320,10 @@ fn sighup_hands_a_new_job_timeout_to_the_systemd_actuator() {
             assert!(detail(&reloaded).contains("restarts"), "{reloaded}");
 
             set_temp(&fake, 95);
-            d.wait_event(10, "gpu-hot to fire", at, |e| kind_is(e, "rule_fired"));
+            d.wait_event(10, "gpu-hot to fire", at, |e| kind_is(e, "fired"));
             // With the old 20 s it would still be waiting.
             let restart = d.wait_event(10, "the restart to time out", at, |e| {
-                kind_is(e, "unit_restart")
+                kind_is(e, "restart_unit")
             });
             assert_eq!(restart["result"], "timed_out", "{restart}");
             drop(d);

@@ -128,12 +128,12 @@ steps = [{ after = "0s", do = "cap_clocks" }, { after = "0s", do = "restart_unit
     let restart = wait_for(
         90,
         "a dry-run restart",
-        || d.events().into_iter().find(|e| e["kind"] == "unit_restart"),
+        || d.events().into_iter().find(|e| e["kind"] == "restart_unit"),
         log,
     );
     assert_eq!(restart["result"], "dry_run");
     assert_eq!(restart["action"], "restart train@0.service");
     let told = story(&d.events());
-    assert!(told.contains(&"clock_cap/dry_run".to_string()), "{told:?}");
+    assert!(told.contains(&"cap_clocks/dry_run".to_string()), "{told:?}");
     drop(d);
 }

@@ -8,6 +8,7 @@
 
 use super::Alert;
 use super::outbox::{Outbox, Outcome};
+use crate::policy::alerts::Backoff;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,37 +32,6 @@ pub trait Sink: Send {
     fn max_batch(&self) -> usize;
     /// Sends the alerts; `now_ms` is the wall-clock time of sending.
     fn send(&mut self, alerts: &[&Alert], now_ms: u64) -> Result<(), SendError>;
-}
-
-/// The retry schedule (`retry_initial`, `retry_max` in watchdog.toml).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Backoff {
-    #[serde(rename = "retry_initial", with = "humantime_serde")]
-    pub initial: Duration,
-    #[serde(rename = "retry_max", with = "humantime_serde")]
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(300),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay before retry number `attempt` (0-based), with jitter from `random`.
-    pub fn delay(&self, attempt: u32, random: u64) -> Duration {
-        let ceiling = self
-            .initial
-            .saturating_mul(1u32 << attempt.min(20))
-            .min(self.max);
-        let half = ceiling / 2;
-        let jitter_ns = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
-        half + Duration::from_nanos(random % jitter_ns)
-    }
 }
 
 /// The outbox and the wake-up signal shared by the dispatcher and the delivery thread.

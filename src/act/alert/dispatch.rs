@@ -6,11 +6,11 @@
 //! resend interval (it counts an alert not re-sent as resolved), a webhook only gets the
 //! changes. When an outbox overflows, an `alert-outbox-overflow` alert says how many were lost.
 
-use super::config::AlertsConfig;
-use super::deliver::{self, Backoff, Shared, Sink};
+use super::deliver::{self, Shared, Sink};
 use super::outbox::{OVERFLOW_RULE, Outbox, OutboxError};
 use super::{Alert, AlertStatus, Severity, alertmanager, webhook};
 use crate::metrics::OutboxStats;
+use crate::policy::alerts::{AlertsConfig, Backoff};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -58,8 +58,13 @@ pub enum StartError {
 }
 
 impl Alerts {
-    /// Opens the outboxes and starts delivery for every sink in `config`.
-    pub fn start(config: &AlertsConfig, host: &str) -> Result<Alerts, StartError> {
+    /// Opens the outboxes (under `state_dir` unless `outbox_dir` says otherwise) and starts
+    /// delivery for every sink in `config`.
+    pub fn start(
+        config: &AlertsConfig,
+        host: &str,
+        state_dir: &Path,
+    ) -> Result<Alerts, StartError> {
         let mut specs = Vec::new();
         if let Some(am) = &config.alertmanager {
             specs.push(SinkSpec {
@@ -91,7 +96,7 @@ impl Alerts {
             });
         }
         Alerts::with_sinks(
-            &config.outbox_dir,
+            &config.outbox_dir(state_dir),
             config.outbox_max,
             config.backoff,
             host,

@@ -3,7 +3,6 @@
 //! world (a restart that did not happen) becomes an `action-failed` alert of its own.
 
 use super::{Alert, Severity};
-use crate::policy::config::Severity as RuleSeverity;
 use crate::policy::{Action, ActionKind};
 
 /// What the alert sinks should do for one action.
@@ -12,14 +11,6 @@ pub enum AlertChange {
     Fire(Alert),
     /// Resolve the alert with this identity.
     Resolve(String),
-}
-
-fn severity(s: RuleSeverity) -> Severity {
-    match s {
-        RuleSeverity::Info => Severity::Info,
-        RuleSeverity::Warning => Severity::Warning,
-        RuleSeverity::Critical => Severity::Critical,
-    }
 }
 
 /// The alert change an action asks for, if any. `actions_taken` are earlier actions on the
@@ -36,7 +27,7 @@ pub fn alert_change(action: &Action, host: &str, actions_taken: &[String]) -> Op
                 action.summary.as_str(),
             )
             .gpu(action.gpu.index)
-            .severity(severity(action.severity));
+            .severity(action.severity);
             if !actions_taken.is_empty() {
                 alert = alert.annotation("actions", actions_taken.join("; "));
             }
@@ -85,7 +76,7 @@ mod tests {
                 uuid: "GPU-3".into(),
             },
             rule: Some("gpu-hot".into()),
-            severity: RuleSeverity::Critical,
+            severity: Severity::Critical,
             kind,
             summary: "temperature 91.0 °C above 85 for 30s".into(),
         }

@@ -9,7 +9,6 @@
 //! `from_action` turns the policy engine's pages and resolves into alert changes.
 
 pub mod alertmanager;
-pub mod config;
 pub mod deliver;
 pub mod dispatch;
 pub mod from_action;
@@ -17,32 +16,15 @@ pub mod outbox;
 pub mod time;
 pub mod webhook;
 
-pub use config::{AlertsConfig, RawAlertsConfig};
+pub use crate::policy::alerts::{AlertsConfig, Backoff, RawAlertsConfig};
 pub use dispatch::Alerts;
 pub use from_action::{AlertChange, action_failed, alert_change};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How urgent an alert is (the `severity` label).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    #[default]
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
+/// How urgent an alert is (the `severity` label): the severity of the rule that raised it.
+pub use crate::policy::Severity;
 
 /// Whether the alert's condition holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,14 +1,14 @@
 use super::*;
-use crate::act::events::{EventKind, EventOutcome, EventResult};
 use crate::act::record::{ControlCall, RecordingControl};
+use crate::events::{EventKind, EventOutcome, EventResult};
 use crate::gpu::Source;
 use crate::gpu::sim::{Scenario, SimConfig, SimSource};
 
-const LOCK: ClockCap = ClockCap::LockedSm {
+const LOCK: ClockSetting = ClockSetting::LockedSm {
     min_mhz: 300,
     max_mhz: 900,
 };
-const POWER: ClockCap = ClockCap::PowerLimit { watts: 400.0 };
+const POWER: ClockSetting = ClockSetting::PowerLimit { watts: 400.0 };
 
 fn training_fleet(gpus: u32) -> SimSource {
     SimSource::new(&SimConfig {
@@ -52,7 +52,7 @@ fn a_second_cap_of_the_same_kind_replaces_the_first() {
     let control = RecordingControl::new();
     let mut clocks = ClockActuator::new(Some(Box::new(control.clone())));
     clocks.apply("GPU-a", LOCK);
-    let lower = ClockCap::LockedSm {
+    let lower = ClockSetting::LockedSm {
         min_mhz: 300,
         max_mhz: 600,
     };
@@ -65,7 +65,7 @@ fn rejected_power_limit_is_an_outcome_and_not_remembered() {
     let mut sim = training_fleet(1);
     let ids = uuids(&mut sim);
     let mut clocks = ClockActuator::new(sim.control());
-    let outcome = clocks.apply(&ids[0], ClockCap::PowerLimit { watts: 5.0 });
+    let outcome = clocks.apply(&ids[0], ClockSetting::PowerLimit { watts: 5.0 });
     assert_eq!(outcome.result(), EventResult::Failed);
     assert!(
         outcome
@@ -180,17 +180,17 @@ fn outcomes_become_events_of_the_right_kind() {
     let capped = clocks.apply("GPU-a", LOCK).to_event(5).rule("hot");
     assert_eq!(
         serde_json::to_string(&capped).unwrap(),
-        r#"{"at_ms":5,"kind":"clock_cap","gpu":"GPU-a","rule":"hot","action":"lock SM clocks 300-900 MHz","result":"ok"}"#
+        r#"{"at_ms":5,"kind":"cap_clocks","gpu":"GPU-a","rule":"hot","action":"lock SM clocks 300-900 MHz","result":"ok"}"#
     );
     let again = &clocks.reapply_all()[0].to_event(6);
-    assert_eq!(again.kind, EventKind::ClockReapply);
+    assert_eq!(again.kind, EventKind::ReapplyCap);
     assert_eq!(again.action, "re-apply: lock SM clocks 300-900 MHz");
     let denied = clocks.apply("GPU-b", POWER).to_event(7);
     assert_eq!(denied.result, EventResult::NoPermission);
     let undone = clocks.undo("GPU-a", CapKind::LockedSm).unwrap().to_event(8);
     assert_eq!(
         (undone.kind, undone.action.as_str()),
-        (EventKind::ClockUndo, "undo SM clock lock")
+        (EventKind::UndoCap, "undo SM clock lock")
     );
 }
 

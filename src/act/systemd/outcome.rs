@@ -2,7 +2,7 @@
 //! (everything a restart can come to) and [`SystemdError`], classified from zbus errors, plus
 //! their mapping into the event log's results.
 
-use crate::act::events::{Event, EventKind, EventOutcome, EventResult};
+use crate::events::{Event, EventKind, EventOutcome, EventResult};
 use crate::gpu::UnixMs;
 use std::fmt;
 use std::time::Duration;
@@ -70,10 +70,10 @@ pub enum RestartOutcome {
 }
 
 impl RestartOutcome {
-    /// The event recording the restart of `unit` (kind `unit_restart`); add GPU and rule with
+    /// The event recording the restart of `unit` (kind `restart_unit`); add GPU and rule with
     /// the [`Event`] builder.
     pub fn to_event(&self, at_ms: UnixMs, unit: &str) -> Event {
-        Event::new(at_ms, EventKind::UnitRestart, format!("restart {unit}")).outcome(self)
+        Event::new(at_ms, EventKind::RestartUnit, format!("restart {unit}")).outcome(self)
     }
 
     /// True when the unit was restarted (`JobRemoved` said `done`).

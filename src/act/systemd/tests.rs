@@ -1,5 +1,5 @@
 use super::*;
-use crate::act::events::{EventOutcome, EventResult};
+use crate::events::{EventOutcome, EventResult};
 use zbus::fdo;
 
 #[test]
@@ -62,18 +62,18 @@ fn job_results_map_to_event_results() {
 
 #[test]
 fn allowlist_matches_globs_only() {
-    let allow = UnitAllowlist::new(&["fake-infer@*.service", "vllm.service"]).unwrap();
+    let allow = crate::policy::Allowlist::new(&["fake-infer@*.service", "vllm.service"]).unwrap();
     assert!(allow.allows("fake-infer@0.service"));
     assert!(allow.allows("vllm.service"));
     assert!(!allow.allows("bystander.service"));
     assert!(!allow.allows("vllm.service.d"));
-    assert!(UnitAllowlist::new(&["bad[glob"]).is_err());
+    assert!(crate::policy::Allowlist::new(&["bad[glob"]).is_err());
 }
 
 #[tokio::test]
 async fn refused_unit_never_reaches_the_bus() {
     let options = SystemdOptions {
-        allowlist: Some(UnitAllowlist::new(&["fake-infer@*.service"]).unwrap()),
+        allowlist: Some(crate::policy::Allowlist::new(&["fake-infer@*.service"]).unwrap()),
         ..SystemdOptions::default()
     };
     // An address nobody listens on: a refused unit must not even try to connect.

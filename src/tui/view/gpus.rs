@@ -1,5 +1,6 @@
 //! The GPU table: one compact row per GPU — utilization and memory bars, temperature and
-//! power colored by thresholds, SM clock, active throttle reasons — and lost GPUs in alarm.
+//! power colored by thresholds, SM clock, active throttle reasons (after the GPU's recent
+//! XID, when the watchdog logged one) — and lost GPUs in alarm.
 //!
 //! Columns are laid out by hand so the two bars take whatever width is left; on a narrow
 //! terminal the name and the power limit drop first.
@@ -139,9 +140,14 @@ fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, b
     let mark = if selected { "▶" } else { " " };
     buf.set_string(row.x, row.y, format!("{mark}{:>2}", gpu.index), t.title());
     let mut x = row.x + 4;
+    let xid = app
+        .watchdog
+        .as_ref()
+        .and_then(|w| w.xid_on.get(&gpu.index).copied());
     if gpu.is_lost() {
+        let why = xid.map_or(String::new(), |code| format!("XID {code} · "));
         let text = format!(
-            " LOST  {}  stopped answering (fallen off the bus?) ",
+            " LOST  {}  {why}stopped answering (fallen off the bus?) ",
             fit(&gpu.uuid, 20)
         );
         let w = row.width.saturating_sub(5);
@@ -212,7 +218,15 @@ fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, b
         right(buf, clock, &text, t.text());
     }
     if c.reasons > 0 {
-        throttle_spans(t, &gpu.throttle, c.reasons as usize).render(reasons, buf);
+        let mark = xid.map(|code| format!("XID {code}"));
+        let used = mark.as_ref().map_or(0, |m| m.len() + 1);
+        let width = (c.reasons as usize).saturating_sub(used);
+        let mut line = throttle_spans(t, &gpu.throttle, width);
+        if let Some(m) = mark {
+            line.spans.insert(0, Span::raw(" "));
+            line.spans.insert(0, Span::styled(m, t.alarm()));
+        }
+        line.render(reasons, buf);
     }
 }
 

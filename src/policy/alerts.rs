@@ -1,10 +1,11 @@
-//! The `[alerts]` part of watchdog.toml, in two phases: [`RawAlertsConfig`] is exactly what the
+//! The `[alerts]` part of watchdog.toml (the policy's, not the sinks': `act::alert` delivers
+//! what this describes), in two phases: [`RawAlertsConfig`] is exactly what the
 //! file says (unknown keys rejected by serde with their line), [`AlertsConfig`] is checked and
 //! ready (durations parsed, URLs usable, bounds sane).
 //!
 //! ```toml
 //! [alerts]
-//! outbox_dir = "/var/lib/gpuwarden/outbox"   # default
+//! outbox_dir = "/var/lib/gpuwarden/outbox"   # default: outbox/ in the state directory
 //! outbox_max = 10000                          # alerts kept per sink before dropping the oldest
 //! retry_initial = "1s"
 //! retry_max = "5m"
@@ -20,13 +21,43 @@
 //! token_file = "/etc/gpuwarden/webhook.token"   # optional: sent as a bearer token
 //! ```
 
-use super::deliver::Backoff;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The default directory of the outboxes.
-pub const DEFAULT_OUTBOX_DIR: &str = "/var/lib/gpuwarden/outbox";
+/// The retry schedule (`retry_initial`, `retry_max` in watchdog.toml).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Backoff {
+    #[serde(rename = "retry_initial", with = "humantime_serde")]
+    pub initial: Duration,
+    #[serde(rename = "retry_max", with = "humantime_serde")]
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (0-based), with jitter from `random`.
+    pub fn delay(&self, attempt: u32, random: u64) -> Duration {
+        let ceiling = self
+            .initial
+            .saturating_mul(1u32 << attempt.min(20))
+            .min(self.max);
+        let half = ceiling / 2;
+        let jitter_ns = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
+        half + Duration::from_nanos(random % jitter_ns)
+    }
+}
+
+/// The outboxes' folder inside the state directory, when `outbox_dir` is not set.
+pub const OUTBOX_SUBDIR: &str = "outbox";
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -65,12 +96,22 @@ pub struct RawWebhook {
 /// Validated alert settings.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertsConfig {
-    pub outbox_dir: PathBuf,
+    /// `None`: `outbox/` in the daemon's state directory (`--state-dir` included).
+    pub outbox_dir: Option<PathBuf>,
     pub outbox_max: usize,
     #[serde(flatten)]
     pub backoff: Backoff,
     pub alertmanager: Option<AlertmanagerConfig>,
     pub webhook: Option<WebhookConfig>,
+}
+
+impl AlertsConfig {
+    /// Where the outboxes live for a daemon whose state is in `state_dir`.
+    pub fn outbox_dir(&self, state_dir: &std::path::Path) -> PathBuf {
+        self.outbox_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join(OUTBOX_SUBDIR))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -185,10 +226,7 @@ impl RawAlertsConfig {
             }),
         };
         Ok(AlertsConfig {
-            outbox_dir: self
-                .outbox_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_OUTBOX_DIR)),
+            outbox_dir: self.outbox_dir.clone(),
             outbox_max,
             backoff,
             alertmanager,
@@ -207,7 +245,7 @@ mod tests {
 
     #[test]
     fn the_documented_example_parses_and_validates() {
-        let doc = include_str!("config.rs");
+        let doc = include_str!("alerts.rs");
         let example: String = doc
             .lines()
             .skip_while(|l| !l.starts_with("//! ```toml"))

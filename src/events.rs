@@ -39,7 +39,11 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
-/// What an event is about.
+/// What an event is about. An event about a decision of the engine has that action's name
+/// (`fired`, `cap_clocks`, `restart_unit`, `page`, …), the same as in `replay --json`, the API
+/// and the README; the others are the daemon's own (`started`, `config_reloaded`, `xid`, …).
+/// Logs written before the names were unified (`rule_fired`, `clock_cap`, `unit_restart`, …)
+/// still read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -52,17 +56,23 @@ pub enum EventKind {
     /// A new config was invalid; the old one stays.
     ConfigRejected,
     /// A rule's condition held for its sustain time.
-    RuleFired,
+    #[serde(alias = "rule_fired")]
+    Fired,
     /// A rule's condition cleared.
-    RuleCleared,
+    #[serde(alias = "rule_cleared")]
+    Cleared,
     /// A clock lock or power limit was applied.
-    ClockCap,
+    #[serde(alias = "clock_cap")]
+    CapClocks,
     /// A remembered cap was applied again (limits do not survive a driver reload).
-    ClockReapply,
-    /// A cap was undone.
-    ClockUndo,
-    /// A systemd unit was restarted.
-    UnitRestart,
+    #[serde(alias = "clock_reapply")]
+    ReapplyCap,
+    /// A cap was undone (or, for a lost GPU, held until it is back).
+    #[serde(alias = "clock_undo")]
+    UndoCap,
+    /// A systemd unit was restarted (or refused: the result says which).
+    #[serde(alias = "unit_restart")]
+    RestartUnit,
     /// A firing rule stopped restarting units (budget spent, restarts did not help or kept
     /// failing) until it clears or a person resets it.
     RestartsStopped,
@@ -70,8 +80,18 @@ pub enum EventKind {
     Reset,
     /// A desktop notification was sent.
     Notify,
-    /// An alert went to an on-call sink.
+    /// A firing alert went to the on-call sinks' outboxes (or nowhere: the result says).
+    Page,
+    /// A resolved alert went to the on-call sinks' outboxes.
+    Resolve,
+    /// The alert sinks themselves: started, failed to start.
     Alert,
+    /// The driver reported an XID error on a GPU (NVML event or kernel log).
+    Xid,
+    /// A sample has not returned within `driver_timeout`: the driver is not answering.
+    DriverNotAnswering,
+    /// The driver answers again after not answering.
+    DriverAnswering,
 }
 
 impl EventKind {
@@ -82,16 +102,21 @@ impl EventKind {
             EventKind::Stopped => "stopped",
             EventKind::ConfigReloaded => "config_reloaded",
             EventKind::ConfigRejected => "config_rejected",
-            EventKind::RuleFired => "rule_fired",
-            EventKind::RuleCleared => "rule_cleared",
-            EventKind::ClockCap => "clock_cap",
-            EventKind::ClockReapply => "clock_reapply",
-            EventKind::ClockUndo => "clock_undo",
-            EventKind::UnitRestart => "unit_restart",
+            EventKind::Fired => "fired",
+            EventKind::Cleared => "cleared",
+            EventKind::CapClocks => "cap_clocks",
+            EventKind::ReapplyCap => "reapply_cap",
+            EventKind::UndoCap => "undo_cap",
+            EventKind::RestartUnit => "restart_unit",
             EventKind::RestartsStopped => "restarts_stopped",
             EventKind::Reset => "reset",
             EventKind::Notify => "notify",
+            EventKind::Page => "page",
+            EventKind::Resolve => "resolve",
             EventKind::Alert => "alert",
+            EventKind::Xid => "xid",
+            EventKind::DriverNotAnswering => "driver_not_answering",
+            EventKind::DriverAnswering => "driver_answering",
         }
     }
 }
@@ -320,18 +345,28 @@ mod tests {
             EventKind::Stopped,
             EventKind::ConfigReloaded,
             EventKind::ConfigRejected,
-            EventKind::RuleFired,
-            EventKind::RuleCleared,
-            EventKind::ClockCap,
-            EventKind::ClockReapply,
-            EventKind::ClockUndo,
-            EventKind::UnitRestart,
+            EventKind::Fired,
+            EventKind::Cleared,
+            EventKind::CapClocks,
+            EventKind::ReapplyCap,
+            EventKind::UndoCap,
+            EventKind::RestartUnit,
+            EventKind::RestartsStopped,
+            EventKind::Reset,
             EventKind::Notify,
+            EventKind::Page,
+            EventKind::Resolve,
             EventKind::Alert,
+            EventKind::Xid,
+            EventKind::DriverNotAnswering,
+            EventKind::DriverAnswering,
         ];
         for k in kinds {
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
         }
+        // logs written before the names were unified still read
+        let old: EventKind = serde_json::from_str("\"unit_restart\"").unwrap();
+        assert_eq!(old, EventKind::RestartUnit);
         let results = [
             EventResult::Ok,
             EventResult::DryRun,
@@ -340,6 +375,7 @@ mod tests {
             EventResult::Refused,
             EventResult::TimedOut,
             EventResult::Failed,
+            EventResult::Queued,
         ];
         for r in results {
             assert_eq!(serde_json::to_value(r).unwrap(), r.name());
@@ -349,7 +385,7 @@ mod tests {
     fn event(i: u64) -> Event {
         Event::new(
             1_000 + i,
-            EventKind::UnitRestart,
+            EventKind::RestartUnit,
             format!("restart unit-{i}.service"),
         )
         .gpu("GPU-abc", Some(0))
@@ -372,14 +408,14 @@ mod tests {
     fn each_line_is_one_json_object_with_stable_names() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = EventLog::open(dir.path()).unwrap();
-        let e = Event::new(7, EventKind::ClockCap, "lock SM clocks 900-1200 MHz")
+        let e = Event::new(7, EventKind::CapClocks, "lock SM clocks 900-1200 MHz")
             .gpu("GPU-1", Some(1))
             .result(EventResult::NoPermission, Some("needs root".into()));
         log.append(&e).unwrap();
         let text = fs::read_to_string(dir.path().join(EVENT_LOG_FILE)).unwrap();
         assert_eq!(
             text,
-            "{\"at_ms\":7,\"kind\":\"clock_cap\",\"gpu\":\"GPU-1\",\"gpu_index\":1,\
+            "{\"at_ms\":7,\"kind\":\"cap_clocks\",\"gpu\":\"GPU-1\",\"gpu_index\":1,\
              \"action\":\"lock SM clocks 900-1200 MHz\",\"result\":\"no_permission\",\
              \"detail\":\"needs root\"}\n"
         );

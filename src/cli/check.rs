@@ -1,0 +1,124 @@
+//! `gpuwarden check`: one sample, judged once — exit 0 healthy, 1 a finding, 2 cannot tell —
+//! for schedulers, node-problem-detector and scripts; `--slurm` also drains and resumes the
+//! node. The checks live in `crate::check`; this file is the command line around them.
+
+use super::{Cli, EXIT_FINDING, EXIT_OK};
+use crate::check::report::{self, JsonReport, SlurmOutcome};
+use crate::check::{self as health, Requirement, slurm};
+use crate::gpu::open;
+use crate::gpu::sampler::now_ms;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct CheckArgs {
+    /// JSON for machines: status, checks run, findings, not_checked (schema in the README)
+    #[arg(long, conflicts_with = "brief")]
+    pub json: bool,
+    /// Exactly one short line on stdout (node-problem-detector's custom plugin protocol)
+    #[arg(long)]
+    pub brief: bool,
+    /// What this node must have: gpus=8, gpus>=8, memory=80GiB, driver>=550,
+    /// driver=550.54, pcie=gen5x16 (comma-separated; each unmet item is a finding)
+    #[arg(long, value_name = "LIST", value_parser = parse_require)]
+    pub require: Option<RequireList>,
+    /// For Slurm's HealthCheckProgram: drain the node on a finding (reason `gpuwarden: …`),
+    /// resume it when healthy again if gpuwarden drained it
+    #[arg(long)]
+    pub slurm: bool,
+    /// For Slurm's Prolog: never resume the node; a finding exits 1 so Slurm requeues the
+    /// job and drains the node (with --slurm, under gpuwarden's own reason)
+    #[arg(long)]
+    pub prolog: bool,
+    /// The Slurm node name (default: SLURMD_NODENAME, else the short host name)
+    #[arg(long, value_name = "NAME", requires = "slurm")]
+    pub node: Option<String>,
+    /// The scontrol to run (default: the one on PATH, else /usr/bin, /usr/local/bin, …)
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "GPUWARDEN_SCONTROL",
+        requires = "slurm"
+    )]
+    pub scontrol: Option<PathBuf>,
+}
+
+/// The parsed `--require` items.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequireList(pub Vec<Requirement>);
+
+fn parse_require(s: &str) -> Result<RequireList, String> {
+    health::parse_requirements(s).map(RequireList)
+}
+
+pub fn run(cli: &Cli, args: &CheckArgs) -> Result<ExitCode> {
+    let snap = match sample(cli) {
+        Ok(snap) => snap,
+        Err(err) => {
+            // Machines get their own "cannot tell" on stdout; people get the error on stderr.
+            print_unknown(args, &format!("{err:#}"))?;
+            return Err(err);
+        }
+    };
+    let requirements = args.require.as_ref().map_or(&[][..], |r| &r.0[..]);
+    let verdict = health::judge(&snap, requirements);
+    let outcome = if args.slurm {
+        match slurm_apply(&verdict, args) {
+            Ok(o) => Some(o),
+            Err(err) => {
+                print_unknown(args, &format!("{err:#}"))?;
+                return Err(err);
+            }
+        }
+    } else {
+        None
+    };
+    let out = if args.json {
+        let doc = JsonReport::judged(&snap, &verdict, outcome.as_ref());
+        format!("{}\n", serde_json::to_string_pretty(&doc)?)
+    } else if args.brief {
+        format!("{}\n", report::brief(&verdict))
+    } else {
+        report::text(&verdict, outcome.as_ref())
+    };
+    write_stdout(&out)?;
+    Ok(ExitCode::from(if verdict.healthy() {
+        EXIT_OK
+    } else {
+        EXIT_FINDING
+    }))
+}
+
+fn sample(cli: &Cli) -> Result<crate::gpu::Snapshot> {
+    let mut source = open::open(&cli.source.spec())?;
+    let mut snap = source.sample(now_ms()).context("taking a sample")?;
+    snap.select(cli.source.gpus.as_deref());
+    Ok(snap)
+}
+
+fn slurm_apply(verdict: &health::Verdict, args: &CheckArgs) -> Result<SlurmOutcome> {
+    let node = slurm::node_name(args.node.as_deref());
+    let scontrol = slurm::Scontrol::new(slurm::find_scontrol(args.scontrol.as_deref())?);
+    slurm::apply(verdict, &node, &scontrol, args.prolog)
+        .with_context(|| format!("updating Slurm node {node}"))
+}
+
+fn print_unknown(args: &CheckArgs, error: &str) -> Result<()> {
+    if args.json {
+        let doc = JsonReport::unknown(error.to_string());
+        write_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    } else if args.brief {
+        write_stdout(&format!("{}\n", report::brief_unknown(error)))?;
+    }
+    Ok(())
+}
+
+fn write_stdout(s: &str) -> Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_all(s.as_bytes())
+        .context("writing to stdout")
+}

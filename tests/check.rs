@@ -1,0 +1,53 @@
+//! `gpuwarden check` end to end: the real binary against the fake `libnvidia-ml.so.1`
+//! (exit codes, finding lines, `--require`, `--json`, `--brief`), and `--slurm` against a
+//! real single-node Slurm (tests/harness/slurm-sandbox.sh): drain, resume, someone else's
+//! drain, and a failing Prolog.
+
+#[path = "support/fake_nvml.rs"]
+mod fake_nvml;
+#[path = "harness/sandbox.rs"]
+mod sandbox;
+
+#[path = "check/cli.rs"]
+mod cli;
+#[path = "check/slurm.rs"]
+mod slurm;
+
+use fake_nvml::FakeState;
+
+/// `n` fake H100s with nothing wrong (the fake's default gives GPU i i uncorrected ECC
+/// errors, so those are cleared).
+pub fn healthy(n: u32) -> FakeState {
+    let mut state = FakeState::with_gpus(n);
+    for g in &mut state.gpus {
+        *g = g.clone().with("ecc_uncorrected_volatile", 0);
+    }
+    state
+}
+
+/// The binary with an environment that cannot reach a fake or a driver by accident.
+pub fn gpuwarden() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gpuwarden"));
+    for var in [
+        "GPUWARDEN_NVML_LIB",
+        "GPUWARDEN_SCONTROL",
+        "FAKE_NVML_STATE",
+        "FAKE_NVML_LOG",
+        "LD_LIBRARY_PATH",
+        "GPUWARDEN_LOG",
+        "SLURMD_NODENAME",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Exit code, stdout and stderr of a finished command.
+pub fn output(cmd: &mut std::process::Command) -> (i32, String, String) {
+    let out = cmd.output().expect("running gpuwarden");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -275,6 +275,13 @@ impl Watch {
         snap.select(self.opts.gpus.as_deref());
         let wall = snap.at_ms;
         let now = self.clock.now_ms();
+        if self.oncall.driver_sampled(wall) {
+            let e = Event::new(wall, EventKind::DriverAnswering, "sample the GPUs").result(
+                EventResult::Ok,
+                Some("the GPU driver answers; it did not for the daemon before".into()),
+            );
+            self.log(e);
+        }
         for e in self
             .oncall
             .learn_gpus(&snap, &self.config, &mut self.state, now)

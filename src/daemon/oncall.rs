@@ -27,6 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The rule name of the host alert for a driver that does not answer.
+const DRIVER_RULE: &str = "driver-not-answering";
+
 /// The file, in the state directory, of the alerts firing.
 pub const ACTIVE_ALERTS_FILE: &str = "alerts.json";
 
@@ -273,20 +276,35 @@ impl OnCall {
         self.save_active();
     }
 
+    /// A sample came back, so the driver answers. A `driver-not-answering` alert restored from
+    /// a daemon that died while the driver hung would never resolve otherwise: this process
+    /// saw no hang, so it sees no return. Returns whether such an alert was resolved.
+    pub fn driver_sampled(&mut self, now_ms: u64) -> bool {
+        if !self.driver_answering {
+            return false;
+        }
+        let Some(alerts) = self.alerts.as_mut() else {
+            return false;
+        };
+        let id = Alert::firing(DRIVER_RULE, self.host.as_str(), "", now_ms, "").identity();
+        if !alerts.firing().any(|a| a == id) {
+            return false;
+        }
+        if let Err(e) = alerts.resolve(&id, now_ms) {
+            tracing::error!("writing an alert to the outbox: {e}");
+        }
+        self.save_active();
+        true
+    }
+
     /// The driver stopped (or started again) answering: a host alert, and the gauge.
     pub fn driver(&mut self, answering: bool, summary: &str, now_ms: u64) {
         self.driver_answering = answering;
         let Some(alerts) = self.alerts.as_mut() else {
             return;
         };
-        let alert = Alert::firing(
-            "driver-not-answering",
-            self.host.as_str(),
-            "",
-            now_ms,
-            summary,
-        )
-        .severity(Severity::Critical);
+        let alert = Alert::firing(DRIVER_RULE, self.host.as_str(), "", now_ms, summary)
+            .severity(Severity::Critical);
         let result = if answering {
             alerts.resolve(&alert.identity(), now_ms).map(|_| ())
         } else {

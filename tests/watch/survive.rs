@@ -3,7 +3,8 @@
 //! dir re-sends it — the same alert, not a new firing — for longer than the `endsAt` the dead
 //! one gave it; cooling the GPU then resolves it in Alertmanager before that `endsAt` would
 //! have expired it. A GPU that cooled while no daemon ran gets its alert resolved by the next,
-//! also when the dead daemon's page went out but its firing never reached `state.json`.
+//! also when the dead daemon's page went out but its firing never reached `state.json`; the
+//! alert of a driver that hung for a dead daemon is resolved once the next one samples.
 
 use crate::daemon::{Daemon, fleet, set_temp, story};
 use crate::fake_nvml::FakeNvml;
@@ -194,4 +195,53 @@ fn a_page_whose_firing_never_reached_state_json_is_resolved_by_the_next_daemon()
     // The page is queued before the state is written: a crash in between leaves an alert
     // that no firing rule will ever clear.
     cooled_while_down(|state| std::fs::remove_file(state.join("state.json")).unwrap());
+}
+
+#[test]
+fn a_hung_driver_alert_of_a_dead_daemon_is_resolved_once_the_next_one_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut am = Alertmanager::new(&dir.path().join("am"));
+    am.up();
+    let mut state = fleet(60);
+    let fake = FakeNvml::new(&state);
+    let config = config(dir.path(), &am, "5s").replace(
+        r#"interval = "100ms""#,
+        "interval = \"100ms\"\ndriver_timeout = \"1s\"",
+    );
+    let driver_alert = |am: &Alertmanager| {
+        am.alerts()
+            .into_iter()
+            .find(|a| a["labels"]["rule"] == "driver-not-answering")
+    };
+    let mut first = Daemon::start(dir.path(), &config, &[], fake.envs());
+    first.wait_event(15, "the start", 0, |e| e["kind"] == "started");
+    state.hang_ms = 600_000;
+    fake.set(&state);
+    first.wait(20, "driver-not-answering in Alertmanager", || {
+        driver_alert(&am)
+    });
+    let kept = dir.path().join("state/alerts.json");
+    first.wait(10, "the alert in alerts.json", || {
+        std::fs::read_to_string(&kept)
+            .ok()
+            .filter(|t| t.contains("driver-not-answering"))
+    });
+    // Stuck in the driver, the daemon is killed (kill -9, as a person or systemd would).
+    first.signal("KILL");
+    drop(first);
+    let expires = time(&driver_alert(&am).expect("expired already"), "endsAt");
+
+    state.hang_ms = 0;
+    fake.set(&state);
+    let mut second = Daemon::start(dir.path(), &config, &[], fake.envs());
+    second.wait(20, "driver-not-answering resolved in Alertmanager", || {
+        driver_alert(&am).is_none().then_some(())
+    });
+    assert!(
+        SystemTime::now() < expires,
+        "expired instead of being resolved: {:?}",
+        story(&second.events())
+    );
+    let status = second.stop();
+    assert!(status.success(), "{status}");
 }

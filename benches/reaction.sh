@@ -13,6 +13,8 @@
 # spreads the hot write over the sampling phase). cooldown = 0s and budget = 1000 so the watchdog's
 # own restart limits never refuse; verify = 30s, so a restart is judged after the GPU cooled.
 # Trial 1 includes connecting to the bus and Subscribe; it is printed on its own as well.
+# Last, a baseline without the daemon: (c) `busctl call ... RestartUnit` from the shell (its
+# own start and bus connection included) -> unit started, the same number of trials.
 #
 # Usage: benches/reaction.sh [TRIALS] [INTERVAL...]   (default: 20 trials at 1s and at 100ms)
 #        needs target/release/gpuwarden (BIN=... for another), cc, root.
@@ -160,3 +162,20 @@ EOF
     echo "  (a) each: $(tr '\n' ' ' < "$W/a")"
     echo "  (b) each: $(tr '\n' ' ' < "$W/b")"
 done
+
+: > "$W/c"
+for trial in $(seq "$TRIALS"); do
+    sleep 2.5
+    t_call=$(date +%s%N)
+    busctl --user call org.freedesktop.systemd1 /org/freedesktop/systemd1 \
+        org.freedesktop.systemd1.Manager RestartUnit ss fake-infer@0.service replace > /dev/null
+    for _ in $(seq 250); do
+        start_us=$(prop ExecMainStartTimestamp)
+        [[ $start_us -gt $((t_call / 1000)) ]] && break
+        sleep 0.02
+    done
+    echo "scale=1; ($start_us - $t_call / 1000) / 1000" | bc >> "$W/c"
+done
+echo "baseline, $TRIALS restarts without the daemon:"
+echo "  (c) busctl RestartUnit -> unit started: $(stats < "$W/c")"
+echo "  (c) each: $(tr '\n' ' ' < "$W/c")"

@@ -16,7 +16,8 @@
 # Last, a baseline without the daemon: (c) `busctl call ... RestartUnit` from the shell (its
 # own start and bus connection included) -> unit started, the same number of trials.
 #
-# Usage: benches/reaction.sh [TRIALS] [INTERVAL...]   (default: 20 trials at 1s and at 100ms)
+# Usage: benches/reaction.sh [TRIALS] [INTERVAL...]   (default: 20 trials at 1s and at 100ms;
+#        an INTERVAL is whole seconds or milliseconds: 2s, 250ms)
 #        needs target/release/gpuwarden (BIN=... for another), cc, root.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
 # Whole-process cost of `gpuwarden watch`: 8 GPUs served by the fake NVML (built from
-# tests/fake_nvml/fake_nvml.c), the reference watchdog.toml, 1 s interval, for DURATION
+# tests/fake_nvml/), the reference watchdog.toml, 1 s interval, for DURATION
 # seconds (default 600). Prints CPU time, CPU % of one core and peak RSS.
-# Usage: benches/watch_process.sh [DURATION]   (needs target/release/gpuwarden and cc)
+# The config is a copy of watchdog.toml with `listen` on a free loopback port (so a busy 9844
+# does not take the HTTP thread out of the figure). Its [alerts.alertmanager] points at
+# 127.0.0.1:9093, where nothing needs to run: a quiet run raises no alert, so the sink's thread
+# only sleeps. SINKS=none strips the sink and the `page` steps (the ECC rule, which only pages,
+# notifies instead) to measure the daemon without it.
+# Usage: [SINKS=none] benches/watch_process.sh [DURATION]   (needs target/release/gpuwarden, cc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-600}
 BIN=${BIN:-target/release/gpuwarden}
+PID=
 W=$(mktemp -d "${TMPDIR:-/tmp}/gw-watch-bench.XXXXXX")
 trap 'kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$W"' EXIT
-cc -O2 -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o "$W/libnvidia-ml.so.1" tests/fake_nvml/fake_nvml.c tests/fake_nvml/state.c
+cc -O2 -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o "$W/libnvidia-ml.so.1" \
+  tests/fake_nvml/fake_nvml.c tests/fake_nvml/state.c
+sed 's/^listen = .*/listen = "127.0.0.1:0"/' watchdog.toml > "$W/watchdog.toml"
+if [[ ${SINKS:-} == none ]]; then
+  sed -i -e '/^\[alerts.alertmanager\]/,/^resend_interval/d' \
+    -e '/^ *{ after = "[^"]*", do = "page" },$/d' \
+    -e 's/, { after = "[^"]*", do = "page" }//' \
+    -e 's/\[{ after = "0s", do = "page" }\]/[{ after = "0s", do = "notify" }]/' "$W/watchdog.toml"
+  ! grep -q 'do = "page"\|alertmanager\]' "$W/watchdog.toml" || { echo "SINKS=none: pages left" >&2; exit 1; }
+fi
+"$BIN" check-config "$W/watchdog.toml" > /dev/null
 {
   echo "driver_version = 560.35.03"
   echo "device_count = 8"
@@ -48,14 +64,18 @@ EOS
   done
 } > "$W/state"
 FAKE_NVML_STATE="$W/state" FAKE_NVML_LOG="$W/setters.log" LD_LIBRARY_PATH="$W" \
-  "$BIN" watch --quiet --config watchdog.toml --state-dir "$W/state-dir" &
+  "$BIN" watch --quiet --config "$W/watchdog.toml" --state-dir "$W/state-dir" &
 PID=$!
 sleep "$DURATION"
+kill -0 "$PID" || { echo "gpuwarden watch exited early" >&2; exit 1; }
+RUN_NS=$(cat /proc/"$PID"/task/*/schedstat | awk '{s += $1} END {print s}')
 TICKS=$(getconf CLK_TCK)
 read -r UT ST < <(awk '{print $14, $15}' "/proc/$PID/stat")
 HWM=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 RSS=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
 CPU_S=$(echo "scale=3; ($UT + $ST) / $TICKS" | bc)
 PCT=$(echo "scale=4; 100 * $CPU_S / $DURATION" | bc)
-echo "gpuwarden watch, 8 GPUs (fake NVML), 1 s interval, ${DURATION} s:"
+echo "gpuwarden watch, 8 GPUs (fake NVML), 1 s interval, ${DURATION} s, sinks: ${SINKS:-alertmanager}:"
 echo "  CPU time ${CPU_S} s = ${PCT} % of one core; peak RSS $((HWM / 1024)) MiB (${HWM} kB), RSS at end ${RSS} kB"
+echo "  run time of its live threads (schedstat): $(echo "scale=3; $RUN_NS / 1000000" | bc) ms"
+echo "  events logged: $(wc -l < "$W/state-dir/events.jsonl"), failed: $(grep -c '"result":"failed"' "$W/state-dir/events.jsonl" || true)"

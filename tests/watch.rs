@@ -10,6 +10,8 @@ mod prom;
 #[path = "harness/sandbox.rs"]
 mod sandbox;
 
+#[path = "watch/clock.rs"]
+mod clock;
 #[path = "watch/daemon.rs"]
 mod daemon;
 #[path = "watch/driver.rs"]
@@ -20,9 +22,17 @@ mod e2e;
 mod endpoint;
 #[path = "watch/flags.rs"]
 mod flags;
+#[path = "watch/notify_unit.rs"]
+mod notify_unit;
 #[path = "watch/oncall.rs"]
 mod oncall;
+#[path = "watch/reload.rs"]
+mod reload;
+#[path = "watch/reset.rs"]
+mod reset;
 #[path = "watch/signals.rs"]
 mod signals;
+#[path = "watch/survive.rs"]
+mod survive;
 #[path = "watch/xid.rs"]
 mod xid;

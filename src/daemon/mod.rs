@@ -162,6 +162,9 @@ impl Watch {
                 .result(EventResult::Failed, Some(why));
             watch.log(e);
         }
+        for e in watch.oncall.resolve_orphans(&watch.state, now_ms()) {
+            watch.log(e);
+        }
         // Caps remembered from the last run: the driver may have reloaded since.
         if !dry_run {
             let at = now_ms();
@@ -225,7 +228,7 @@ impl Watch {
                     let (config, state) = (&self.config, &mut self.state);
                     if let Some(e) = self.oncall.on_xid(report, config, state, now) {
                         self.log(e);
-                        self.oncall.tick(&self.config, &self.state, now);
+                        self.oncall.tick(&self.config, &self.state, now, now_ms());
                     }
                 }
                 Some(pending) = async {
@@ -275,6 +278,13 @@ impl Watch {
         snap.select(self.opts.gpus.as_deref());
         let wall = snap.at_ms;
         let now = self.clock.now_ms();
+        if self.oncall.driver_sampled(wall) {
+            let e = Event::new(wall, EventKind::DriverAnswering, "sample the GPUs").result(
+                EventResult::Ok,
+                Some("the GPU driver answers; it did not for the daemon before".into()),
+            );
+            self.log(e);
+        }
         for e in self
             .oncall
             .learn_gpus(&snap, &self.config, &mut self.state, now)
@@ -293,7 +303,7 @@ impl Watch {
             self.save();
         }
         self.growth_saved = mark;
-        self.oncall.tick(&self.config, &self.state, now);
+        self.oncall.tick(&self.config, &self.state, now, wall);
         self.service.status(&self.status_line());
     }
 
@@ -340,7 +350,7 @@ impl Watch {
             if !self.driver.answering() {
                 // No samples arrive: keep the endpoint's numbers and the alert re-sends going.
                 self.oncall
-                    .tick(&self.config, &self.state, self.clock.now_ms());
+                    .tick(&self.config, &self.state, self.clock.now_ms(), now_ms());
             }
             return;
         };
@@ -367,7 +377,7 @@ impl Watch {
         self.log(event);
         self.oncall.driver(answering, &summary, at);
         self.oncall
-            .tick(&self.config, &self.state, self.clock.now_ms());
+            .tick(&self.config, &self.state, self.clock.now_ms(), now_ms());
         self.service.status(&if answering {
             self.status_line()
         } else {
@@ -445,7 +455,7 @@ impl Watch {
         self.drain(Duration::from_secs(10)).await;
         self.save();
         self.oncall
-            .tick(&self.config, &self.state, self.clock.now_ms());
+            .tick(&self.config, &self.state, self.clock.now_ms(), now_ms());
         self.oncall.shutdown();
         let _ = std::fs::remove_file(control::path(&self.state_dir));
         self.log(

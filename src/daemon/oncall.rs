@@ -6,12 +6,14 @@
 //! configured: nobody was paged). A restart or a cap that did not happen becomes an
 //! `action-failed` alert (resolved by the next good one on that GPU or when its rule clears).
 //! The alerts firing are kept in `alerts.json` in the state directory, so a restarted daemon
-//! (SIGTERM or kill -9) re-sends them and resolves them when their rule clears. Every event
+//! (SIGTERM or kill -9) re-sends them and resolves them when their rule clears — at once when
+//! the restored state holds no firing rule for one (see [`OnCall::resolve_orphans`]). Every event
 //! is counted by kind and result for `gpuwarden_watchdog_actions_total`.
 //! XIDs are counted per GPU and code (once per fault, see `health::tally`) for
 //! `gpuwarden_gpu_xid_errors_total`, each counted one becoming an `xid` event.
 
 use super::dispatch::base_event;
+use crate::act::alert::outbox::OVERFLOW_RULE;
 use crate::act::alert::{Alert, AlertChange, Alerts, AlertsConfig, Severity, alert_change};
 use crate::events::{Event, EventKind, EventResult};
 use crate::gpu::Snapshot;
@@ -24,6 +26,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The rule name of the host alert for a driver that does not answer.
+const DRIVER_RULE: &str = "driver-not-answering";
 
 /// The file, in the state directory, of the alerts firing.
 pub const ACTIVE_ALERTS_FILE: &str = "alerts.json";
@@ -149,6 +154,48 @@ impl OnCall {
         events
     }
 
+    /// Resolves the alerts restored from `alerts.json` whose rule is not firing in the
+    /// engine's restored state: nothing would ever clear them. It happens when the daemon
+    /// died after queuing a page but before writing `state.json`, or when the rule left the
+    /// config meanwhile. Alerts about failed actions and the outbox keep their own course.
+    pub fn resolve_orphans(&mut self, state: &State, now_ms: u64) -> Vec<Event> {
+        let Some(alerts) = self.alerts.as_mut() else {
+            return Vec::new();
+        };
+        let firing = |a: &Alert| {
+            state
+                .gpus
+                .get(&a.uuid)
+                .and_then(|g| g.rules.get(&a.rule))
+                .is_some_and(|r| r.firing.is_some())
+        };
+        let orphans: Vec<Alert> = alerts
+            .active_alerts()
+            .into_iter()
+            .filter(|a| a.rule != "action-failed" && a.rule != OVERFLOW_RULE && !a.uuid.is_empty())
+            .filter(|a| !firing(a))
+            .collect();
+        let mut events = Vec::new();
+        for a in orphans {
+            let (result, detail) = match alerts.resolve(&a.identity(), now_ms) {
+                Ok(_) => (EventResult::Queued, alerts.sink_names()),
+                Err(e) => (EventResult::Failed, format!("writing the outbox: {e}")),
+            };
+            let what = format!(
+                "resolve: {} is not firing after the restart (the alert was, in {ACTIVE_ALERTS_FILE})",
+                a.rule
+            );
+            events.push(
+                Event::new(now_ms, EventKind::Resolve, what)
+                    .gpu(a.uuid.clone(), a.gpu)
+                    .rule(a.rule.clone())
+                    .result(result, Some(detail)),
+            );
+        }
+        self.save_active();
+        events
+    }
+
     /// Learns the watched GPUs from a snapshot; returns the events of XIDs that waited for it
     /// (and hands them to the engine's `metric = "xid"` rules at engine time `now_ms`).
     pub fn learn_gpus(
@@ -229,20 +276,35 @@ impl OnCall {
         self.save_active();
     }
 
+    /// A sample came back, so the driver answers. A `driver-not-answering` alert restored from
+    /// a daemon that died while the driver hung would never resolve otherwise: this process
+    /// saw no hang, so it sees no return. Returns whether such an alert was resolved.
+    pub fn driver_sampled(&mut self, now_ms: u64) -> bool {
+        if !self.driver_answering {
+            return false;
+        }
+        let Some(alerts) = self.alerts.as_mut() else {
+            return false;
+        };
+        let id = Alert::firing(DRIVER_RULE, self.host.as_str(), "", now_ms, "").identity();
+        if !alerts.firing().any(|a| a == id) {
+            return false;
+        }
+        if let Err(e) = alerts.resolve(&id, now_ms) {
+            tracing::error!("writing an alert to the outbox: {e}");
+        }
+        self.save_active();
+        true
+    }
+
     /// The driver stopped (or started again) answering: a host alert, and the gauge.
     pub fn driver(&mut self, answering: bool, summary: &str, now_ms: u64) {
         self.driver_answering = answering;
         let Some(alerts) = self.alerts.as_mut() else {
             return;
         };
-        let alert = Alert::firing(
-            "driver-not-answering",
-            self.host.as_str(),
-            "",
-            now_ms,
-            summary,
-        )
-        .severity(Severity::Critical);
+        let alert = Alert::firing(DRIVER_RULE, self.host.as_str(), "", now_ms, summary)
+            .severity(Severity::Critical);
         let result = if answering {
             alerts.resolve(&alert.identity(), now_ms).map(|_| ())
         } else {
@@ -273,10 +335,12 @@ impl OnCall {
         }
     }
 
-    /// Re-sends active alerts when due and publishes the watchdog's numbers.
-    pub fn tick(&mut self, config: &Config, state: &State, now_ms: u64) {
+    /// Re-sends active alerts when due and publishes the watchdog's numbers. `now_ms` is
+    /// engine time (the policy's state is kept in it); `wall_ms` is wall time, the clock the
+    /// alerts were fired and last sent on ([`on_actions`](Self::on_actions), [`on_event`](Self::on_event)).
+    pub fn tick(&mut self, config: &Config, state: &State, now_ms: u64, wall_ms: u64) {
         if let Some(alerts) = self.alerts.as_mut()
-            && let Err(e) = alerts.tick(now_ms)
+            && let Err(e) = alerts.tick(wall_ms)
         {
             tracing::error!("alert outbox: {e}");
         }

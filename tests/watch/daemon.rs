@@ -61,6 +61,41 @@ impl Daemon {
         events(&self.state_dir)
     }
 
+    /// Polls `check` every 100 ms like [`wait_for`], but fails at once, with the event log,
+    /// when the daemon exits, and after `secs` otherwise.
+    pub fn wait<T>(&mut self, secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(v) = check() {
+                return v;
+            }
+            self.assert_alive(&format!(
+                "while waiting for {what}; events: {:?}",
+                story(&self.events())
+            ));
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; events: {:?}",
+                story(&self.events())
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the first event from position `from` of the log on that `pred` holds.
+    pub fn wait_event(
+        &mut self,
+        secs: u64,
+        what: &str,
+        from: usize,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let state_dir = self.state_dir.clone();
+        self.wait(secs, what, || {
+            events(&state_dir).into_iter().skip(from).find(|e| pred(e))
+        })
+    }
+
     /// Sends a signal by name (`TERM`, `HUP`, `KILL`).
     pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")

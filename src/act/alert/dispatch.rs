@@ -213,14 +213,18 @@ impl Alerts {
         names.join(", ")
     }
 
-    /// Re-sends active alerts to the sinks that want it.
+    /// Re-sends active alerts to the sinks that want it. `now_ms` is wall time, like the
+    /// times given to [`fire`](Self::fire); a last send later than now (the wall clock went
+    /// back) makes the alert due at once rather than silent until the clock catches up, which
+    /// would let Alertmanager expire it.
     pub fn tick(&mut self, now_ms: u64) -> Result<(), OutboxError> {
+        let due =
+            |last: u64, every: Duration| last > now_ms || now_ms - last >= every.as_millis() as u64;
         let mut first_err = None;
         for sink in &self.sinks {
             let Some(every) = sink.resend else { continue };
-            let every = every.as_millis() as u64;
             for a in self.active.values() {
-                if now_ms.saturating_sub(a.last_sent_ms) >= every
+                if due(a.last_sent_ms, every)
                     && let Err(e) = push(sink, &self.host, a.alert.clone(), now_ms)
                 {
                     first_err.get_or_insert(e);
@@ -230,7 +234,7 @@ impl Alerts {
         let resending = self.sinks.iter().filter_map(|s| s.resend).min();
         if let Some(every) = resending {
             for a in self.active.values_mut() {
-                if now_ms.saturating_sub(a.last_sent_ms) >= every.as_millis() as u64 {
+                if due(a.last_sent_ms, every) {
                     a.last_sent_ms = now_ms;
                 }
             }
@@ -391,6 +395,29 @@ mod tests {
         assert_eq!(sent.len(), 3);
         assert_eq!(sent[2], (a.identity(), AlertStatus::Resolved));
         assert_eq!(alerts.firing().count(), 0);
+    }
+
+    #[test]
+    fn a_wall_clock_gone_back_makes_an_active_alert_due_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let spec = SinkSpec {
+            sink: Box::new(Recorder(log.clone())),
+            resend: Some(Duration::from_secs(60)),
+        };
+        let mut alerts =
+            Alerts::with_sinks(dir.path(), 10, Backoff::default(), "h", vec![spec]).unwrap();
+        let a = Alert::firing("gpu-hot", "h", "GPU-1", 7_200_000, "hot");
+        alerts.fire(a, 7_200_000).unwrap();
+        assert_eq!(sent_after(&log, 1).len(), 1);
+        // Two hours back: waiting for 7_260_000 would leave Alertmanager without it.
+        alerts.tick(1_000).unwrap();
+        assert_eq!(sent_after(&log, 2).len(), 2, "not re-sent at once");
+        // From there on, every interval of the new time.
+        alerts.tick(30_000).unwrap();
+        assert_eq!(sent_after(&log, 3).len(), 2, "re-sent before the interval");
+        alerts.tick(61_000).unwrap();
+        assert_eq!(sent_after(&log, 3).len(), 3);
     }
 
     #[test]

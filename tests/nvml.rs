@@ -5,6 +5,8 @@
 #[path = "support/fake_nvml.rs"]
 mod fake_nvml;
 
+#[path = "nvml/bus.rs"]
+mod bus;
 #[path = "nvml/cli.rs"]
 mod cli;
 #[path = "nvml/control.rs"]

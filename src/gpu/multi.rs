@@ -63,7 +63,11 @@ pub fn open_drivers(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
             .unwrap_or_else(|| AmdConfig::default().sysfs_root),
         ..AmdConfig::default()
     };
-    let nvml = || NvmlSource::open(spec.nvml_lib.as_deref());
+    let sysfs = spec
+        .sysfs_root
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("/sys"));
+    let nvml = || NvmlSource::open(spec.nvml_lib.as_deref()).map(|n| n.with_pci_bus(&sysfs));
     match spec.vendor {
         VendorChoice::Nvidia => Ok(Box::new(nvml()?)),
         VendorChoice::Amd => Ok(Box::new(AmdSource::open(amd_config())?)),

@@ -7,15 +7,18 @@
 //! version. Everything else is read again on every sample by `read`, field by field, so one
 //! unsupported metric or one lost GPU never fails the whole snapshot; `processes` remembers
 //! who each GPU process is, so `/proc` is read once per process rather than per sample.
+//! With [`NvmlSource::with_pci_bus`], an NVIDIA GPU still on the PCI bus that NVML no longer
+//! (or never) lists is a lost sample — under the UUID and index NVML last gave it, when it did.
 
+mod bus;
 mod control;
 mod processes;
 mod read;
 
 pub use control::NvmlControl;
 
-use super::field::Field;
-use super::model::{Snapshot, UnixMs};
+use super::field::{Field, Missing};
+use super::model::{GpuSample, Snapshot, UnixMs, Vendor};
 use super::source::{GpuControl, Source, SourceError};
 use nvml_wrapper::Nvml;
 use processes::ProcessDescriptions;
@@ -35,6 +38,10 @@ pub struct NvmlSource {
     /// Per NVML index: identity and limits, read once.
     statics: Vec<StaticInfo>,
     processes: ProcessDescriptions,
+    /// The PCI bus, to see GPUs NVML does not list (`None`: not looked at).
+    bus: Option<bus::PciBus>,
+    /// Every GPU NVML listed so far, by PCI address: (index, UUID, name).
+    seen: std::collections::BTreeMap<String, (u32, String, Field<String>)>,
 }
 
 impl NvmlSource {
@@ -59,7 +66,57 @@ impl NvmlSource {
             driver_version: Field::default(),
             statics: Vec::new(),
             processes: ProcessDescriptions::new("/proc"),
+            bus: None,
+            seen: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// Also looks at the PCI bus under `sysfs_root` (`/sys` on a live host): an NVIDIA GPU
+    /// there that NVML does not list is reported lost.
+    pub fn with_pci_bus(mut self, sysfs_root: &Path) -> Self {
+        self.bus = Some(bus::PciBus::new(sysfs_root));
+        self
+    }
+
+    /// Lost samples for the GPUs on the bus that this snapshot does not hold.
+    fn missing_from_nvml(&mut self, snap: &mut Snapshot, count: u32) {
+        for g in &snap.gpus {
+            if let Some(id) = g.pci_bus_id.value() {
+                let entry = (g.index, g.uuid.clone(), g.name.clone());
+                self.seen.insert(bus::normalise(id), entry);
+            }
+        }
+        let Some(pci) = self.bus.as_mut() else { return };
+        // A GPU NVML counts but could not name (lost before its PCI id was ever read) is one
+        // of the bus's addresses already; which one is not known, so none is added twice.
+        if snap.gpus.iter().any(|g| g.pci_bus_id.value().is_none()) {
+            return;
+        }
+        let listed: std::collections::BTreeSet<String> = snap
+            .gpus
+            .iter()
+            .filter_map(|g| g.pci_bus_id.value().map(|id| bus::normalise(id)))
+            .collect();
+        let mut next = count;
+        for addr in pci.gpus(count) {
+            if listed.contains(addr) {
+                continue;
+            }
+            let known = self.seen.get(addr);
+            let index = match known {
+                Some((i, ..)) if snap.gpus.iter().all(|g| g.index != *i) => *i,
+                _ => {
+                    next += 1;
+                    next - 1
+                }
+            };
+            let uuid = known.map_or_else(|| format!("PCI-{addr}"), |(_, u, _)| u.clone());
+            let mut lost = GpuSample::lost(index, uuid, Vendor::Nvidia);
+            lost.pci_bus_id = Field::Value(addr.clone());
+            lost.name = known.map_or(Field::missing(Missing::GpuLost), |(.., n)| n.clone());
+            snap.gpus.push(lost);
+        }
+        snap.gpus.sort_by_key(|g| g.index);
     }
 
     /// The concrete control handle (the trait object comes from [`Source::control`]).
@@ -79,6 +136,11 @@ impl Source for NvmlSource {
             self.driver_version =
                 read::classify_global("driver version", nvml.sys_driver_version());
         }
+        if self.statics.len() != count as usize {
+            // NVML's count changed (a GPU vanished or came back, a driver reload): indices may
+            // now name other GPUs, so what was read once per index is read again.
+            self.statics.clear();
+        }
         self.statics
             .resize_with(count as usize, StaticInfo::default);
         let mut snap = Snapshot::new(at_ms, self.host.clone(), "nvml");
@@ -89,6 +151,7 @@ impl Source for NvmlSource {
                 .push(reader.sample(statics, &self.driver_version, &mut self.processes));
         }
         self.processes.end_sample();
+        self.missing_from_nvml(&mut snap, count);
         Ok(snap)
     }
 

@@ -7,6 +7,7 @@
 //! counters. [`render`] puts the first three together; the endpoint appends `http`.
 
 pub mod gpu;
+pub mod health;
 pub mod http;
 pub mod text;
 pub mod watchdog;
@@ -42,6 +43,7 @@ pub fn render(
     if let Some(snap) = snap {
         let labels = gpu::GpuLabels::new(snap);
         gpu::write(&mut e, snap, &labels);
+        health::write(&mut e, snap, &labels);
     }
     if let Some(w) = watchdog {
         let mut scratch = String::with_capacity(256);

@@ -208,7 +208,7 @@ fn snapshot_into_a_pipe_closed_early_ends_quietly() {
     use std::io::Read;
     use std::process::Stdio;
     // more JSON than a pipe holds (64 KiB), so the write is still going when the pipe closes
-    let fake = FakeNvml::new(&FakeState::with_gpus(32));
+    let fake = FakeNvml::new(&FakeState::with_gpus(64));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gpuwarden"))
         .args(["snapshot", "--json"])
         .envs(fake.envs())

@@ -10,6 +10,8 @@ mod sandbox;
 
 #[path = "check/cli.rs"]
 mod cli;
+#[path = "check/driver.rs"]
+mod driver;
 #[path = "check/endpoint.rs"]
 mod endpoint;
 #[path = "check/slurm.rs"]

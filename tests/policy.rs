@@ -19,6 +19,8 @@ mod lifecycle;
 mod properties;
 #[path = "policy/restarts.rs"]
 mod restarts;
+#[path = "policy/slowdown.rs"]
+mod slowdown;
 #[path = "policy/sustain.rs"]
 mod sustain;
 #[path = "policy/xid.rs"]

@@ -353,8 +353,8 @@ pub enum Condition {
         threshold: f64,
         clear: f64,
     },
-    /// Fires while the GPU reports this clocks-event (throttle) reason.
-    Throttle(ThrottleReason),
+    /// Fires while the GPU reports this clocks-event (throttle) reason, or any slowdown.
+    Throttle(ThrottleWatch),
     /// Fires while the GPU has fallen off the bus.
     GpuLost,
     /// `metric = "memory_growth_pct"`: fires while used memory (the GPU's, or one unit's share)
@@ -438,6 +438,47 @@ impl Serialize for Condition {
             }
         }
         m.end()
+    }
+}
+
+/// What a `throttle` rule watches: one clocks-event reason, or `slowdown` — any reason that
+/// slows the card against its will (`hw-slowdown`, `sw-thermal`, `hw-thermal`,
+/// `hw-power-brake`); idle, application clocks, the power cap, sync boost and display clocks
+/// never count, so "slow" means slow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThrottleWatch {
+    Reason(ThrottleReason),
+    Slowdown,
+}
+
+impl ThrottleWatch {
+    /// The word in `watchdog.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThrottleWatch::Reason(r) => r.name(),
+            ThrottleWatch::Slowdown => "slowdown",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        if s == "slowdown" {
+            return Some(ThrottleWatch::Slowdown);
+        }
+        ThrottleReason::from_name(s).map(ThrottleWatch::Reason)
+    }
+
+    /// Whether these active reasons are what the rule watches.
+    pub fn active(self, reasons: crate::gpu::ThrottleReasons) -> bool {
+        match self {
+            ThrottleWatch::Reason(r) => reasons.contains(r),
+            ThrottleWatch::Slowdown => reasons.iter().any(ThrottleReason::is_slowdown),
+        }
+    }
+}
+
+impl fmt::Display for ThrottleWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

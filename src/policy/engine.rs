@@ -221,8 +221,8 @@ pub(crate) fn level(
             Some(v) => (pick(v < *threshold, v >= *clear), Some(v)),
             None => (Level::Unknown, None),
         },
-        Condition::Throttle(reason) => match sample.throttle.get() {
-            Some(t) => (pick(t.contains(*reason), true), None),
+        Condition::Throttle(watch) => match sample.throttle.get() {
+            Some(t) => (pick(watch.active(t), true), None),
             None => (Level::Unknown, None),
         },
         Condition::GpuLost => (pick(sample.is_lost(), true), None),

@@ -3,6 +3,7 @@
 //! a ladder whose steps are known, in order and not repeated. Part of the second loading
 //! phase ([`super::build`]).
 
+use super::config::ThrottleWatch;
 use super::config::{
     Condition, Config, GpuSelector, MEMORY_GROWTH_PCT, Metric, Rule, Severity, Step, StepAction,
 };
@@ -118,8 +119,10 @@ fn condition(cx: &Ctx, raw: &RawRule, key: &str) -> Result<Condition, ConfigErro
         }
         (None, Some(t)) => (
             Some(Condition::Throttle(
-                ThrottleReason::from_name(t.get_ref()).ok_or_else(|| {
-                    let names: Vec<&str> = ThrottleReason::ALL.iter().map(|r| r.name()).collect();
+                ThrottleWatch::from_name(t.get_ref()).ok_or_else(|| {
+                    let mut names: Vec<&str> =
+                        ThrottleReason::ALL.iter().map(|r| r.name()).collect();
+                    names.push("slowdown");
                     cx.err(
                         t.span(),
                         format!("{key}.throttle"),

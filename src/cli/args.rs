@@ -24,6 +24,10 @@ pub struct Cli {
     pub source: SourceArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// The dashboard's own options, for the bare command (`gpuwarden --config …` is
+    /// `gpuwarden top --config …`).
+    #[command(flatten)]
+    pub top: TopArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

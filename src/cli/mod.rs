@@ -32,7 +32,11 @@ pub const EXIT_ENVIRONMENT: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.common.verbose, cli.common.color());
-    let result = match cli.command.clone().unwrap_or_default() {
+    let command = cli
+        .command
+        .clone()
+        .unwrap_or_else(|| Command::Top(cli.top.clone()));
+    let result = match command {
         Command::Top(args) => top::run(&cli, &args),
         Command::Snapshot(args) => snapshot::run(&cli, &args),
         Command::Serve(args) => serve::run(&cli, &args),
@@ -48,8 +52,14 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("gpuwarden: error: {err}");
+            // An error that already quotes its cause is not followed by the cause again.
+            let mut said = err.to_string();
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let cause = cause.to_string();
+                if !said.contains(&cause) {
+                    eprintln!("  caused by: {cause}");
+                }
+                said = cause;
             }
             ExitCode::from(EXIT_ENVIRONMENT)
         }

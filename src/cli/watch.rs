@@ -14,6 +14,17 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| policy::DEFAULT_CONFIG_PATH.into());
     let mut config = match policy::load(&path) {
         Ok(c) => c,
+        Err(err @ policy::LoadError::Read { .. }) => {
+            // Nothing to guard with: an environment error (2), with what to do about it.
+            eprintln!("gpuwarden: {err}");
+            if args.config.is_none() {
+                eprintln!(
+                    "  hint: install the reference config there (watchdog.toml in the source \
+                     tree) or name one: gpuwarden watch --config PATH"
+                );
+            }
+            return Ok(ExitCode::from(super::EXIT_ENVIRONMENT));
+        }
         Err(err) => {
             eprintln!("gpuwarden: {err}");
             return Ok(ExitCode::from(EXIT_FINDING));

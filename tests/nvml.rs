@@ -13,6 +13,8 @@ mod cli;
 mod control;
 #[path = "nvml/events.rs"]
 mod events;
+#[path = "nvml/memory.rs"]
+mod memory;
 #[path = "nvml/schema_doc.rs"]
 mod schema_doc;
 #[path = "nvml/source.rs"]

@@ -383,6 +383,34 @@ nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, unsigned int error_type
     RETURN(NVML_SUCCESS);
 }
 
+/* Served only when all four `remapped_rows_*` keys are set; otherwise NOT_SUPPORTED, as on
+ * GPUs before Ampere. */
+#ifndef OMIT_nvmlDeviceGetRemappedRows
+nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t d, unsigned int *corr, unsigned int *unc,
+                                       unsigned int *pending, unsigned int *failure) {
+    ENTER(d, "GetRemappedRows");
+    VALUE(F_REMAP_CORR);
+    VALUE(F_REMAP_UNC);
+    VALUE(F_REMAP_PENDING);
+    VALUE(F_REMAP_FAILURE);
+    *corr = (unsigned int)g->v[F_REMAP_CORR];
+    *unc = (unsigned int)g->v[F_REMAP_UNC];
+    *pending = (unsigned int)g->v[F_REMAP_PENDING];
+    *failure = (unsigned int)g->v[F_REMAP_FAILURE];
+    RETURN(NVML_SUCCESS);
+}
+#endif
+
+/* nvmlEnableState_t: 0 = no pages pending, 1 = pending; served as the state file says. */
+#ifndef OMIT_nvmlDeviceGetRetiredPagesPendingStatus
+nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t d, int *pending) {
+    ENTER(d, "GetRetiredPagesPendingStatus");
+    VALUE(F_RETIRED_PENDING);
+    *pending = (int)g->v[F_RETIRED_PENDING];
+    RETURN(NVML_SUCCESS);
+}
+#endif
+
 /* ---- processes ---- */
 
 static nvmlReturn_t list_procs(const proc_t *procs, int n, unsigned int *count,

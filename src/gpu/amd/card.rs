@@ -107,6 +107,10 @@ pub fn read_card(
         pcie_rx_bytes_per_s: Field::missing(Missing::NotSupported),
         pcie_tx_bytes_per_s: Field::missing(Missing::NotSupported),
         ecc_uncorrected: ras_uncorrected(fs, dev),
+        // amdgpu has no lifetime ECC count, row remapping or pending page retirement in sysfs.
+        ecc_uncorrected_aggregate: Field::missing(Missing::NotSupported),
+        row_remap: Field::missing(Missing::NotSupported),
+        retired_pages_pending: Field::missing(Missing::NotSupported),
         processes: Field::missing(Missing::NotRecorded),
     };
     AmdCard {

@@ -188,6 +188,7 @@ pub fn write(e: &mut Exposition, snap: &Snapshot, labels: &GpuLabels) {
     write_pcie(e, snap, labels);
     write_throttle(e, snap, labels);
     write_ecc(e, snap, labels);
+    super::memory::write(e, snap, labels);
 }
 
 fn write_pcie(e: &mut Exposition, snap: &Snapshot, labels: &GpuLabels) {

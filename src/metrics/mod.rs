@@ -2,12 +2,14 @@
 //!
 //! `text` writes the classic exposition format that `promtool check metrics` lints; `gpu` holds
 //! the per-GPU families (labels `gpu`, `uuid`, `model`, `vendor`; base units: celsius, bytes,
-//! watts, hertz, ratios 0..1); `watchdog` holds the daemon's own families (rule states,
+//! watts, hertz, ratios 0..1), `memory` the memory health ones (remapped rows, pending
+//! resets); `watchdog` holds the daemon's own families (rule states,
 //! actions, restart budget, XID counts, alert outboxes); `http` the endpoint's connection
 //! counters. [`render`] puts the first three together; the endpoint appends `http`.
 
 pub mod gpu;
 pub mod http;
+pub mod memory;
 pub mod text;
 pub mod watchdog;
 

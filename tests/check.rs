@@ -10,6 +10,8 @@ mod sandbox;
 
 #[path = "check/cli.rs"]
 mod cli;
+#[path = "check/memory.rs"]
+mod memory;
 #[path = "check/slurm.rs"]
 mod slurm;
 

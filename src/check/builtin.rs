@@ -1,5 +1,6 @@
 //! The checks every `gpuwarden check` makes, from what one sample already carries: a lost
-//! GPU, uncorrected ECC errors, slowdown throttle reasons, temperature at the slowdown
+//! GPU, uncorrected ECC errors, memory waiting for a reset or beyond repair (`memory`, in
+//! [`super::memory`]), slowdown throttle reasons, temperature at the slowdown
 //! threshold, and the PCIe link (skipped: the sample has no maximum link to compare with).
 //!
 //! A lost GPU gets only the `lost` finding: its other fields are all `gpu_lost`. A sample
@@ -9,7 +10,7 @@ use super::{Finding, GpuRef, NotChecked, Severity, Verdict};
 use crate::gpu::{Field, GpuSample, Snapshot};
 
 /// The built-in checks, in the order they run and are listed.
-pub const BUILTIN: &[&str] = &["lost", "ecc", "throttle", "temperature", "pcie"];
+pub const BUILTIN: &[&str] = &["lost", "ecc", "memory", "throttle", "temperature", "pcie"];
 
 /// Runs every built-in check on every GPU of `snap`.
 pub fn run_all(snap: &Snapshot, v: &mut Verdict) {
@@ -39,13 +40,14 @@ pub fn run_all(snap: &Snapshot, v: &mut Verdict) {
             continue;
         }
         ecc(g, v);
+        super::memory::memory(g, v);
         throttle(g, v);
         temperature(g, v);
         pcie(g, v);
     }
 }
 
-fn finding(
+pub fn finding(
     g: &GpuSample,
     check: &str,
     severity: Severity,

@@ -2,12 +2,14 @@
 //! on which GPU, and what to do about it.
 //!
 //! `builtin` holds the checks every run makes from what a sample already carries (lost,
-//! ECC, slowdown, temperature, PCIe); `require` parses and judges `--require` (what this node
+//! ECC, slowdown, temperature, PCIe), `memory` the row remapping and page retirement check;
+//! `require` parses and judges `--require` (what this node
 //! must have); `report` renders the verdict as lines, one brief line, or JSON; `slurm` drains
 //! and resumes the node through `scontrol`. Everything here but `slurm` is pure: a snapshot
 //! in, a [`Verdict`] out.
 
 pub mod builtin;
+pub mod memory;
 pub mod report;
 pub mod require;
 pub mod slurm;
@@ -72,7 +74,7 @@ impl GpuRef {
 pub struct Finding {
     #[serde(flatten)]
     pub target: GpuRef,
-    /// The check's name: `lost`, `ecc`, `throttle`, `temperature`, `pcie`, or
+    /// The check's name: `lost`, `ecc`, `memory`, `throttle`, `temperature`, `pcie`, or
     /// `require:<item>` for an unmet `--require` item.
     pub check: String,
     pub severity: Severity,

@@ -3,7 +3,7 @@
 
 use super::slurm::{drain_reason, parse_show_node};
 use super::*;
-use crate::gpu::{Field, Missing, PcieLink, ThrottleReason, ThrottleReasons};
+use crate::gpu::{Field, Missing, PcieLink, RowRemap, ThrottleReason, ThrottleReasons};
 
 fn gpu(index: u32) -> GpuSample {
     GpuSample {
@@ -21,6 +21,11 @@ fn gpu(index: u32) -> GpuSample {
             width: 16,
         }),
         ecc_uncorrected: Field::Value(0),
+        row_remap: Field::Value(RowRemap {
+            correctable: 2,
+            ..RowRemap::default()
+        }),
+        retired_pages_pending: Field::missing(Missing::NotSupported),
         ..GpuSample::default()
     }
 }
@@ -39,7 +44,10 @@ fn req(list: &str) -> Vec<Requirement> {
 fn a_healthy_node_has_no_findings_and_says_pcie_was_not_checked() {
     let v = judge(&snap((0..8).map(gpu).collect()), &[]);
     assert!(v.healthy(), "{:?}", v.findings);
-    assert_eq!(v.checks, ["lost", "ecc", "throttle", "temperature", "pcie"]);
+    assert_eq!(
+        v.checks,
+        ["lost", "ecc", "memory", "throttle", "temperature", "pcie"]
+    );
     assert_eq!(v.not_checked.len(), 8);
     assert!(v.not_checked.iter().all(|n| n.check == "pcie"));
     assert_eq!(report::brief(&v), "OK: 8 GPUs healthy");
@@ -204,4 +212,66 @@ fn a_sample_without_gpus_is_not_healthy() {
         report::brief(&v),
         "node lost: no GPU found (the driver answered but lists none)"
     );
+}
+
+#[test]
+fn a_pending_remap_or_retirement_asks_for_a_reset_and_a_failed_remap_for_a_replacement() {
+    let mut gpus: Vec<_> = (0..4).map(gpu).collect();
+    gpus[1].row_remap = Field::Value(RowRemap {
+        pending: true,
+        ..RowRemap::default()
+    });
+    gpus[2].row_remap = Field::Value(RowRemap {
+        uncorrectable: 3,
+        pending: true,
+        failure: true,
+        ..RowRemap::default()
+    });
+    // A pre-Ampere card: page retirement instead of row remapping.
+    gpus[3].row_remap = Field::missing(Missing::NotSupported);
+    gpus[3].retired_pages_pending = Field::Value(true);
+    let v = judge(&snap(gpus), &[]);
+    let got: Vec<_> = v
+        .findings
+        .iter()
+        .map(|f| (f.target.gpu, f.check.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(2), "memory", Severity::Critical),
+            (Some(1), "memory", Severity::Warning),
+            (Some(3), "memory", Severity::Warning),
+        ]
+    );
+    assert!(v.findings[0].action.starts_with("drain and replace"));
+    assert!(
+        v.findings[0]
+            .message
+            .contains("3 rows remapped after uncorrectable")
+    );
+    assert!(v.findings[1].action.starts_with("reset this GPU when idle"));
+    assert!(v.findings[1].message.contains("row remap is pending"));
+    assert!(
+        v.findings[2]
+            .message
+            .contains("retired memory pages are pending")
+    );
+    assert!(v.findings[2].action.starts_with("reset this GPU when idle"));
+}
+
+#[test]
+fn memory_is_not_checked_only_when_neither_mechanism_is_reported() {
+    let mut g = gpu(0);
+    g.row_remap = Field::missing(Missing::NotSupported);
+    let v = judge(&snap(vec![g.clone()]), &[]);
+    let memory = v.not_checked.iter().find(|n| n.check == "memory").unwrap();
+    assert_eq!(
+        memory.reason,
+        "row remapping: not supported; retired pages: not supported"
+    );
+    g.retired_pages_pending = Field::Value(false);
+    let v = judge(&snap(vec![g]), &[]);
+    assert!(v.healthy());
+    assert!(v.not_checked.iter().all(|n| n.check != "memory"));
 }

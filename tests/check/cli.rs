@@ -11,7 +11,9 @@ fn eight_healthy_gpus_exit_0() {
     let (code, stdout, stderr) = output(gpuwarden().arg("check").envs(fake.envs()));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stdout.starts_with("healthy: 8 GPUs (checks: lost, ecc, throttle, temperature, pcie)"),
+        stdout.starts_with(
+            "healthy: 8 GPUs (checks: lost, ecc, memory, throttle, temperature, pcie)"
+        ),
         "{stdout}"
     );
     assert!(
@@ -161,6 +163,7 @@ fn json_lists_checks_findings_and_not_checked() {
         serde_json::json!([
             "lost",
             "ecc",
+            "memory",
             "throttle",
             "temperature",
             "pcie",

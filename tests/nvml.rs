@@ -15,6 +15,8 @@ mod control;
 mod events;
 #[path = "nvml/memory.rs"]
 mod memory;
+#[path = "nvml/pcie.rs"]
+mod pcie;
 #[path = "nvml/schema_doc.rs"]
 mod schema_doc;
 #[path = "nvml/source.rs"]

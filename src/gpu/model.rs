@@ -183,6 +183,12 @@ pub struct GpuSample {
 
     #[serde(default)]
     pub pcie_link: Field<PcieLink>,
+    /// The fastest link this GPU and its slot can train to (read once).
+    #[serde(default)]
+    pub pcie_link_max: Field<PcieLink>,
+    /// PCIe replays (link-level retransmissions) since the driver loaded; only counts up.
+    #[serde(default)]
+    pub pcie_replays: Field<u64>,
     #[serde(default)]
     pub pcie_rx_bytes_per_s: Field<u64>,
     #[serde(default)]
@@ -236,6 +242,8 @@ impl GpuSample {
             encoder_pct: m(),
             decoder_pct: m(),
             pcie_link: Field::missing(GpuLost),
+            pcie_link_max: Field::missing(GpuLost),
+            pcie_replays: Field::missing(GpuLost),
             pcie_rx_bytes_per_s: Field::missing(GpuLost),
             pcie_tx_bytes_per_s: Field::missing(GpuLost),
             ecc_uncorrected: Field::missing(GpuLost),

@@ -415,6 +415,11 @@ impl SimGpu {
                 generation: 5,
                 width: 16,
             }),
+            pcie_link_max: Field::Value(PcieLink {
+                generation: 5,
+                width: 16,
+            }),
+            pcie_replays: Field::Value(0),
             pcie_rx_bytes_per_s: Field::Value((self.util * 42_000_000.0) as u64),
             pcie_tx_bytes_per_s: Field::Value((self.util * 9_000_000.0) as u64),
             ecc_uncorrected: Field::Value(self.ecc_uncorrected),

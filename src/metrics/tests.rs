@@ -43,6 +43,12 @@ fn gpu_numbers_come_out_in_base_units_with_identity_labels() {
     let r: f64 = util.rsplit(' ').next().unwrap().parse().unwrap();
     assert!((0.0..=1.0).contains(&r));
     assert!(text.contains("# TYPE gpuwarden_gpu_ecc_uncorrected_errors_total counter\n"));
+    assert!(text.contains("# TYPE gpuwarden_gpu_pcie_replays_total counter\n"));
+    let max = line_for(
+        &text,
+        &format!("gpuwarden_gpu_pcie_link_max_width{labels} "),
+    );
+    assert!(max.ends_with(" 16"), "{max}");
     assert!(text.contains(&format!(
         "gpuwarden_gpu_throttle_reason{{{},reason=\"hw-thermal\"}} ",
         &labels[1..labels.len() - 1]

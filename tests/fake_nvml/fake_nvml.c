@@ -363,6 +363,27 @@ nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t d, unsigned int *width)
     RETURN(NVML_SUCCESS);
 }
 
+nvmlReturn_t nvmlDeviceGetMaxPcieLinkGeneration(nvmlDevice_t d, unsigned int *gen) {
+    ENTER(d, "GetMaxPcieLinkGeneration");
+    VALUE(F_PCIE_GEN_MAX);
+    *gen = (unsigned int)g->v[F_PCIE_GEN_MAX];
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t d, unsigned int *width) {
+    ENTER(d, "GetMaxPcieLinkWidth");
+    VALUE(F_PCIE_WIDTH_MAX);
+    *width = (unsigned int)g->v[F_PCIE_WIDTH_MAX];
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t d, unsigned int *value) {
+    ENTER(d, "GetPcieReplayCounter");
+    VALUE(F_PCIE_REPLAYS);
+    *value = (unsigned int)g->v[F_PCIE_REPLAYS];
+    RETURN(NVML_SUCCESS);
+}
+
 nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t d, unsigned int counter, unsigned int *kbps) {
     ENTER(d, "GetPcieThroughput");
     int f = counter == 0 ? F_PCIE_TX : counter == 1 ? F_PCIE_RX : -1;

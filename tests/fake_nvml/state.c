@@ -24,7 +24,7 @@ static const char *FIELD_NAMES[F_COUNT] = {
     "pcie_tx_kbps", "ecc_uncorrected_volatile", "ecc_corrected_volatile",
     "ecc_uncorrected_aggregate", "ecc_corrected_aggregate", "remapped_rows_correctable",
     "remapped_rows_uncorrectable", "remapped_rows_pending", "remapped_rows_failure",
-    "retired_pages_pending",
+    "retired_pages_pending", "pcie_link_gen_max", "pcie_link_width_max", "pcie_replay_counter",
 };
 
 
@@ -37,7 +37,8 @@ static const char *FUNCTIONS[] = {
     "GetCurrentClocksEventReasons", "GetCurrentClocksThrottleReasons",
     "GetEncoderUtilization", "GetDecoderUtilization", "GetCurrPcieLinkGeneration",
     "GetCurrPcieLinkWidth", "GetPcieThroughput", "GetTotalEccErrors",
-    "GetRemappedRows", "GetRetiredPagesPendingStatus",
+    "GetRemappedRows", "GetRetiredPagesPendingStatus", "GetMaxPcieLinkGeneration",
+    "GetMaxPcieLinkWidth", "GetPcieReplayCounter",
     "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3",
     "SetGpuLockedClocks", "ResetGpuLockedClocks", "SetPowerManagementLimit",
     "GetSupportedEventTypes", "RegisterEvents", NULL,

@@ -48,6 +48,9 @@ fn check_gpu_json(gpu: &Value, want: &crate::fake_nvml::FakeGpu, driver: &str) {
     assert_eq!(gpu["clock_sm_mhz"], v("clock_sm_mhz"));
     assert_eq!(gpu["fan_pct"], v("fan_pct"));
     assert_eq!(gpu["pcie_link"]["generation"], v("pcie_link_gen"));
+    assert_eq!(gpu["pcie_link_max"]["generation"], v("pcie_link_gen_max"));
+    assert_eq!(gpu["pcie_link_max"]["width"], v("pcie_link_width_max"));
+    assert_eq!(gpu["pcie_replays"], v("pcie_replay_counter"));
     assert_eq!(gpu["pcie_rx_bytes_per_s"], v("pcie_rx_kbps") * 1024);
     assert_eq!(gpu["ecc_uncorrected"], v("ecc_uncorrected_volatile"));
     assert_eq!(

@@ -23,6 +23,10 @@ fn full_snapshot() -> Snapshot {
         }),
         throttle: Field::Value(ThrottleReasons::NONE.with(ThrottleReason::HwThermal)),
         row_remap: Field::Value(RowRemap::default()),
+        pcie_link_max: Field::Value(PcieLink {
+            generation: 5,
+            width: 16,
+        }),
         processes: Field::Value(vec![GpuProcess {
             pid: 1,
             used_memory_bytes: Some(1),

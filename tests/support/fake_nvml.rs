@@ -306,6 +306,9 @@ pub const VALUE_KEYS: &[&str] = &[
     "remapped_rows_pending",
     "remapped_rows_failure",
     "retired_pages_pending",
+    "pcie_link_gen_max",
+    "pcie_link_width_max",
+    "pcie_replay_counter",
 ];
 
 impl FakeGpu {
@@ -349,6 +352,9 @@ impl FakeGpu {
             ("remapped_rows_pending", 0),
             ("remapped_rows_failure", 0),
             ("retired_pages_pending", 0),
+            ("pcie_link_gen_max", 5),
+            ("pcie_link_width_max", 16),
+            ("pcie_replay_counter", 3 + i),
         ]
         .into_iter()
         .collect();

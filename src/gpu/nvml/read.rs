@@ -28,6 +28,7 @@ pub struct StaticInfo {
     clock_mem_max_mhz: Field<u32>,
     temperature_slowdown_c: Field<f64>,
     temperature_shutdown_c: Field<f64>,
+    pcie_link_max: Field<PcieLink>,
     /// Whether the previous sample found the GPU lost (to log changes, not every sample).
     was_lost: bool,
 }
@@ -198,6 +199,15 @@ impl<'n> DeviceReader<'n> {
                 .get("decoder", |d| d.decoder_utilization())
                 .map(|u| u.utilization),
             pcie_link: self.pcie_link(),
+            pcie_link_max: self.cached(&mut statics.pcie_link_max, "max pcie link", |d| {
+                Ok(PcieLink {
+                    generation: d.max_pcie_link_gen()?,
+                    width: d.max_pcie_link_width()?,
+                })
+            }),
+            pcie_replays: self
+                .get("pcie replays", |d| d.pcie_replay_counter())
+                .map(u64::from),
             pcie_rx_bytes_per_s: self
                 .get("pcie rx", |d| d.pcie_throughput(PcieUtilCounter::Receive))
                 .map(kilobytes),

@@ -12,6 +12,8 @@ mod sandbox;
 mod cli;
 #[path = "check/memory.rs"]
 mod memory;
+#[path = "check/pcie.rs"]
+mod pcie;
 #[path = "check/slurm.rs"]
 mod slurm;
 

@@ -1,5 +1,5 @@
 //! The read-only HTTP endpoint: `/metrics`, `/healthz`, `/api/v1/snapshot`, `/api/v1/events`,
-//! `/api/v1/rules`.
+//! `/api/v1/rules`, `/api/v1/health` (the GPUs' health as `gpuwarden check` judges it).
 //!
 //! The sampling loop (the watchdog daemon or `gpuwarden serve`) publishes each snapshot into a
 //! [`ServeState`]; requests read the newest one. A scrape only clones an `Arc` under a lock
@@ -197,6 +197,7 @@ pub fn router(state: Arc<ServeState>) -> Router {
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/events", get(events))
         .route("/api/v1/rules", get(rules))
+        .route("/api/v1/health", get(health))
         .with_state(state)
 }
 
@@ -329,6 +330,25 @@ async fn snapshot(State(s): Shared, headers: HeaderMap) -> Response {
         Some(snap) => axum::Json(&*snap).into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "no sample yet\n").into_response(),
     }
+}
+
+/// GPU health as `gpuwarden check --json` says it, of the newest sample: 200 when healthy,
+/// 503 with the same body when not — what a resource manager's health probe wants.
+async fn health(State(s): Shared, headers: HeaderMap) -> Response {
+    if !s.authorized(&headers) {
+        return unauthorized();
+    }
+    let Some(snap) = s.snapshot() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no sample yet\n").into_response();
+    };
+    let verdict = crate::check::judge(&snap, &[]);
+    let code = if verdict.healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let doc = crate::check::report::JsonReport::judged(&snap, &verdict, None);
+    (code, axum::Json(doc)).into_response()
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,10 @@ mod sandbox;
 
 #[path = "check/cli.rs"]
 mod cli;
+#[path = "check/driver.rs"]
+mod driver;
+#[path = "check/endpoint.rs"]
+mod endpoint;
 #[path = "check/memory.rs"]
 mod memory;
 #[path = "check/pcie.rs"]

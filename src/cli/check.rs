@@ -44,6 +44,10 @@ pub struct CheckArgs {
         requires = "slurm"
     )]
     pub scontrol: Option<PathBuf>,
+    /// A driver that has not answered the sample after this long is a finding (`driver`:
+    /// the node is unhealthy), not a check that hangs with it
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub driver_timeout: std::time::Duration,
 }
 
 /// The parsed `--require` items.
@@ -55,16 +59,19 @@ fn parse_require(s: &str) -> Result<RequireList, String> {
 }
 
 pub fn run(cli: &Cli, args: &CheckArgs) -> Result<ExitCode> {
-    let snap = match sample(cli) {
-        Ok(snap) => snap,
+    let (snap, verdict) = match sample(cli, args.driver_timeout) {
+        Ok(Some(snap)) => {
+            let requirements = args.require.as_ref().map_or(&[][..], |r| &r.0[..]);
+            let verdict = health::judge(&snap, requirements);
+            (snap, verdict)
+        }
+        Ok(None) => hung(args.driver_timeout),
         Err(err) => {
             // Machines get their own "cannot tell" on stdout; people get the error on stderr.
             print_unknown(args, &format!("{err:#}"))?;
             return Err(err);
         }
     };
-    let requirements = args.require.as_ref().map_or(&[][..], |r| &r.0[..]);
-    let verdict = health::judge(&snap, requirements);
     let outcome = if args.slurm {
         match slurm_apply(&verdict, args) {
             Ok(o) => Some(o),
@@ -92,11 +99,53 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> Result<ExitCode> {
     }))
 }
 
-fn sample(cli: &Cli) -> Result<crate::gpu::Snapshot> {
-    let mut source = open::open(&cli.source.spec())?;
-    let mut snap = source.sample(now_ms()).context("taking a sample")?;
-    snap.select(cli.source.gpus.as_deref());
-    Ok(snap)
+/// One sample, on a thread of its own: `None` when the driver has not answered within
+/// `timeout` (the thread stays stuck in it; the process exits without waiting for it).
+fn sample(cli: &Cli, timeout: std::time::Duration) -> Result<Option<crate::gpu::Snapshot>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spec = cli.source.spec();
+    let gpus = cli.source.gpus.clone();
+    std::thread::Builder::new()
+        .name("gpuwarden-check".into())
+        .spawn(move || {
+            let sampled = (|| {
+                let mut source = open::open(&spec)?;
+                let mut snap = source.sample(now_ms()).context("taking a sample")?;
+                snap.select(gpus.as_deref());
+                Ok(snap)
+            })();
+            let _ = tx.send(sampled);
+        })
+        .context("starting the sampling thread")?;
+    match rx.recv_timeout(timeout) {
+        Ok(sampled) => sampled.map(Some),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(None),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            anyhow::bail!("the sampling thread ended without a sample")
+        }
+    }
+}
+
+/// The verdict on a driver that did not answer: one node-wide critical finding.
+fn hung(timeout: std::time::Duration) -> (crate::gpu::Snapshot, health::Verdict) {
+    let snap = crate::gpu::Snapshot::new(now_ms(), crate::host::hostname(), "nvml");
+    let finding = health::Finding {
+        target: health::GpuRef::node(),
+        check: "driver".into(),
+        severity: health::Severity::Critical,
+        message: format!(
+            "the GPU driver did not answer a sample within {}",
+            crate::policy::human_duration(timeout)
+        ),
+        action: "drain the node; look for a GPU stuck on the bus (XID 79) and reset it or reboot"
+            .into(),
+    };
+    let verdict = health::Verdict {
+        checks: vec!["driver".into()],
+        findings: vec![finding],
+        ..health::Verdict::default()
+    };
+    (snap, verdict)
 }
 
 fn slurm_apply(verdict: &health::Verdict, args: &CheckArgs) -> Result<SlurmOutcome> {

@@ -1,8 +1,11 @@
 //! `gpuwarden snapshot`: one sample of every GPU as a table, JSON or CSV — the
-//! `nvidia-smi --query-gpu` / gpustat use case, with a documented schema.
+//! `nvidia-smi --query-gpu` / gpustat use case, with a documented schema. Exit 0 when every
+//! GPU answers, 1 when one is lost (`gpuwarden check` judges the rest), 2 when `-i` names a
+//! GPU that does not exist. A reader that closes the pipe early (`| head`) ends
+//! it quietly.
 
 use super::args::SnapshotArgs;
-use super::{Cli, EXIT_OK};
+use super::{Cli, EXIT_FINDING, EXIT_OK};
 use crate::gpu::sampler::now_ms;
 use crate::gpu::{Field, GpuSample, Snapshot, open};
 use crate::units;
@@ -14,6 +17,11 @@ use std::process::ExitCode;
 pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
     let mut source = open::open(&cli.source.spec())?;
     let mut snap = source.sample(now_ms()).context("taking a sample")?;
+    if let Some(wanted) = cli.source.gpus.as_deref()
+        && let Some((missing, found)) = snap.missing_index(wanted)
+    {
+        anyhow::bail!("no GPU with index {missing} (found: {found})");
+    }
     snap.select(cli.source.gpus.as_deref());
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&snap)?;
@@ -24,11 +32,12 @@ pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
     } else {
         table(&snap)
     };
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .context("writing to stdout")?;
-    Ok(ExitCode::from(EXIT_OK))
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing to stdout")?,
+    }
+    let lost = snap.gpus.iter().any(GpuSample::is_lost);
+    Ok(ExitCode::from(if lost { EXIT_FINDING } else { EXIT_OK }))
 }
 
 /// The CSV columns, in order; a missing value is an empty cell.

@@ -8,6 +8,7 @@
 //! counters. [`render`] puts the first three together; the endpoint appends `http`.
 
 pub mod gpu;
+pub mod health;
 pub mod http;
 pub mod memory;
 pub mod text;
@@ -44,6 +45,7 @@ pub fn render(
     if let Some(snap) = snap {
         let labels = gpu::GpuLabels::new(snap);
         gpu::write(&mut e, snap, &labels);
+        health::write(&mut e, snap, &labels);
     }
     if let Some(w) = watchdog {
         let mut scratch = String::with_capacity(256);

@@ -184,3 +184,24 @@ fn memory_health_families_have_one_sample_per_reporting_gpu_and_pass_promtool() 
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn each_gpu_has_a_health_per_check_and_a_lost_one_is_critical() {
+    let mut snap = demo(2);
+    let uuid = snap.gpus[1].uuid.clone();
+    snap.gpus[1] = GpuSample::lost(1, uuid.clone(), Vendor::Nvidia);
+    let text = render(Some(&snap), &SamplingMetrics::default(), None);
+    let lost = line_for(&text, "gpuwarden_gpu_health{gpu=\"1\"");
+    assert!(lost.contains(&uuid), "{lost}");
+    let line = |gpu: u32, check: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!("gpuwarden_gpu_health{{gpu=\"{gpu}\""))
+                    && l.contains(&format!("check=\"{check}\""))
+            })
+            .unwrap_or_else(|| panic!("no {check} health for GPU {gpu} in:\n{text}"))
+            .to_string()
+    };
+    assert!(line(1, "lost").ends_with(" 2"), "{}", line(1, "lost"));
+    assert!(line(0, "lost").ends_with(" 0"), "{}", line(0, "lost"));
+}

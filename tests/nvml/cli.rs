@@ -22,7 +22,12 @@ fn gpuwarden() -> Command {
 }
 
 fn json_of(cmd: &mut Command) -> Value {
-    let out = cmd.assert().success().get_output().stdout.clone();
+    json_exiting(cmd, 0)
+}
+
+/// The JSON of a snapshot that must exit with `code` (1: a GPU is lost).
+fn json_exiting(cmd: &mut Command, code: i32) -> Value {
+    let out = cmd.assert().code(code).get_output().stdout.clone();
     serde_json::from_slice(&out).expect("snapshot --json prints valid JSON")
 }
 
@@ -120,16 +125,19 @@ fn snapshot_json_through_nvml_lib_and_its_env_var() {
     let mut state = FakeState::with_gpus(3);
     state.gpus[2] = state.gpus[2].clone().lost();
     let fake = FakeNvml::new(&state);
-    // The fake finds its state next to the library, so no other variable is needed.
-    let by_flag = json_of(
+    // The fake finds its state next to the library, so no other variable is needed. A lost
+    // GPU is printed like the others, and makes the exit code 1.
+    let by_flag = json_exiting(
         gpuwarden()
             .args(["snapshot", "--json", "--nvml-lib"])
             .arg(fake.lib_path()),
+        1,
     );
-    let by_env = json_of(
+    let by_env = json_exiting(
         gpuwarden()
             .args(["snapshot", "--json"])
             .env("GPUWARDEN_NVML_LIB", fake.lib_path()),
+        1,
     );
     for json in [by_flag, by_env] {
         let gpus = json["gpus"].as_array().unwrap();
@@ -194,4 +202,49 @@ fn snapshot_demo_json_is_valid_with_every_field_for_every_gpu() {
         let back: GpuSample = serde_json::from_value(gpu.clone()).expect("schema round trip");
         assert_eq!(serde_json::to_value(&back).unwrap(), *gpu);
     }
+}
+
+#[test]
+fn snapshot_of_a_gpu_that_does_not_exist_exits_2_naming_those_that_do() {
+    let fake = FakeNvml::new(&FakeState::with_gpus(4));
+    for format in [None, Some("--json"), Some("--csv")] {
+        let mut cmd = gpuwarden();
+        cmd.arg("snapshot")
+            .args(format)
+            .args(["-i", "1,9"])
+            .envs(fake.envs());
+        let out = cmd.assert().code(2).get_output().clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no GPU with index 9 (found: 0, 1, 2, 3)"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn snapshot_into_a_pipe_closed_early_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // more JSON than a pipe holds (64 KiB), so the write is still going when the pipe closes
+    let fake = FakeNvml::new(&FakeState::with_gpus(64));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gpuwarden"))
+        .args(["snapshot", "--json"])
+        .envs(fake.envs())
+        .env_remove("GPUWARDEN_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // read one byte, then close the pipe before the rest is written (like `| head -c1`)
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("Broken pipe") && !err.contains("error"),
+        "{err}"
+    );
+    assert_ne!(out.status.code(), Some(2), "{err}");
 }

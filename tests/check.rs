@@ -14,6 +14,10 @@ mod cli;
 mod driver;
 #[path = "check/endpoint.rs"]
 mod endpoint;
+#[path = "check/memory.rs"]
+mod memory;
+#[path = "check/pcie.rs"]
+mod pcie;
 #[path = "check/slurm.rs"]
 mod slurm;
 

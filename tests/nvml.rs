@@ -13,6 +13,10 @@ mod cli;
 mod control;
 #[path = "nvml/events.rs"]
 mod events;
+#[path = "nvml/memory.rs"]
+mod memory;
+#[path = "nvml/pcie.rs"]
+mod pcie;
 #[path = "nvml/schema_doc.rs"]
 mod schema_doc;
 #[path = "nvml/source.rs"]

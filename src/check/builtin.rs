@@ -1,6 +1,7 @@
 //! The checks every `gpuwarden check` makes, from what one sample already carries: a lost
-//! GPU, uncorrected ECC errors, slowdown throttle reasons, temperature at the slowdown
-//! threshold, and the PCIe link (skipped: the sample has no maximum link to compare with).
+//! GPU, uncorrected ECC errors, memory waiting for a reset or beyond repair (`memory`, in
+//! [`super::memory`]), slowdown throttle reasons, temperature at the slowdown
+//! threshold, and a PCIe link below its maximum (`pcie`, in [`super::pcie`]).
 //!
 //! A lost GPU gets only the `lost` finding: its other fields are all `gpu_lost`. A sample
 //! with no GPU at all is a node-wide `lost` finding.
@@ -9,7 +10,7 @@ use super::{Finding, GpuRef, NotChecked, Severity, Verdict};
 use crate::gpu::{Field, GpuSample, Snapshot};
 
 /// The built-in checks, in the order they run and are listed.
-pub const BUILTIN: &[&str] = &["lost", "ecc", "throttle", "temperature", "pcie"];
+pub const BUILTIN: &[&str] = &["lost", "ecc", "memory", "throttle", "temperature", "pcie"];
 
 /// Runs every built-in check on every GPU of `snap`.
 pub fn run_all(snap: &Snapshot, v: &mut Verdict) {
@@ -39,13 +40,14 @@ pub fn run_all(snap: &Snapshot, v: &mut Verdict) {
             continue;
         }
         ecc(g, v);
+        super::memory::memory(g, v);
         throttle(g, v);
         temperature(g, v);
-        pcie(g, v);
+        super::pcie::pcie(g, v);
     }
 }
 
-fn finding(
+pub fn finding(
     g: &GpuSample,
     check: &str,
     severity: Severity,
@@ -142,16 +144,4 @@ fn temperature(g: &GpuSample, v: &mut Verdict) {
             "check fans, airflow and inlet temperature; the GPU slows itself down from here",
         ));
     }
-}
-
-/// A link below its maximum can only be told with the maximum, which a sample does not carry
-/// (only the current generation and width), so this check always reports `not_checked`.
-fn pcie(g: &GpuSample, v: &mut Verdict) {
-    let reason = match g.pcie_link.get() {
-        Some(_) => "the sample has the current PCIe link but not its maximum, so a degraded \
-                    link cannot be told from the slot's own limit"
-            .to_string(),
-        None => missing("PCIe link", &g.pcie_link),
-    };
-    skipped(g, "pcie", reason, v);
 }

@@ -1,13 +1,16 @@
 //! One-shot node health (`gpuwarden check`): judge one [`Snapshot`] and say what is wrong,
 //! on which GPU, and what to do about it.
 //!
-//! `builtin` holds the checks every run makes from what a sample already carries (lost,
-//! ECC, slowdown, temperature, PCIe); `require` parses and judges `--require` (what this node
-//! must have); `report` renders the verdict as lines, one brief line, or JSON; `slurm` drains
-//! and resumes the node through `scontrol`. Everything here but `slurm` is pure: a snapshot
-//! in, a [`Verdict`] out.
+//! `builtin` runs the checks every run makes from what a sample already carries (lost, ECC,
+//! slowdown, temperature), with `memory` (row remapping, page retirement) and `pcie` (the
+//! link against its maximum) in their own modules; `require` parses and judges `--require`
+//! (what this node must have); `report` renders the verdict as lines, one brief line, or
+//! JSON; `slurm` drains and resumes the node through `scontrol`. Everything here but `slurm`
+//! is pure: a snapshot in, a [`Verdict`] out.
 
 pub mod builtin;
+pub mod memory;
+pub mod pcie;
 pub mod report;
 pub mod require;
 pub mod slurm;
@@ -72,7 +75,7 @@ impl GpuRef {
 pub struct Finding {
     #[serde(flatten)]
     pub target: GpuRef,
-    /// The check's name: `lost`, `ecc`, `throttle`, `temperature`, `pcie`, or
+    /// The check's name: `lost`, `ecc`, `memory`, `throttle`, `temperature`, `pcie`, or
     /// `require:<item>` for an unmet `--require` item.
     pub check: String,
     pub severity: Severity,

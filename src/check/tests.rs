@@ -3,7 +3,7 @@
 
 use super::slurm::{drain_reason, parse_show_node};
 use super::*;
-use crate::gpu::{Field, Missing, PcieLink, ThrottleReason, ThrottleReasons};
+use crate::gpu::{Field, Missing, PcieLink, RowRemap, ThrottleReason, ThrottleReasons};
 
 fn gpu(index: u32) -> GpuSample {
     GpuSample {
@@ -20,7 +20,16 @@ fn gpu(index: u32) -> GpuSample {
             generation: 5,
             width: 16,
         }),
+        pcie_link_max: Field::Value(PcieLink {
+            generation: 5,
+            width: 16,
+        }),
         ecc_uncorrected: Field::Value(0),
+        row_remap: Field::Value(RowRemap {
+            correctable: 2,
+            ..RowRemap::default()
+        }),
+        retired_pages_pending: Field::missing(Missing::NotSupported),
         ..GpuSample::default()
     }
 }
@@ -36,12 +45,14 @@ fn req(list: &str) -> Vec<Requirement> {
 }
 
 #[test]
-fn a_healthy_node_has_no_findings_and_says_pcie_was_not_checked() {
+fn a_healthy_node_has_no_findings_and_everything_was_checked() {
     let v = judge(&snap((0..8).map(gpu).collect()), &[]);
     assert!(v.healthy(), "{:?}", v.findings);
-    assert_eq!(v.checks, ["lost", "ecc", "throttle", "temperature", "pcie"]);
-    assert_eq!(v.not_checked.len(), 8);
-    assert!(v.not_checked.iter().all(|n| n.check == "pcie"));
+    assert_eq!(
+        v.checks,
+        ["lost", "ecc", "memory", "throttle", "temperature", "pcie"]
+    );
+    assert!(v.not_checked.is_empty(), "{:?}", v.not_checked);
     assert_eq!(report::brief(&v), "OK: 8 GPUs healthy");
 }
 
@@ -157,8 +168,14 @@ fn pcie_generation_is_judged_only_while_busy() {
     }
     gpus[1].utilization_gpu_pct = Field::Value(90);
     let v = judge(&snap(gpus), &req("pcie=gen5x16"));
-    assert_eq!(v.findings.len(), 1);
-    assert_eq!(v.findings[0].target.gpu, Some(1));
+    // The built-in `pcie` check sees the same slow busy link; only `require:pcie` counts here.
+    let required: Vec<_> = v
+        .findings
+        .iter()
+        .filter(|f| f.check == "require:pcie")
+        .collect();
+    assert_eq!(required.len(), 1);
+    assert_eq!(required[0].target.gpu, Some(1));
     assert!(
         v.not_checked
             .iter()
@@ -203,5 +220,129 @@ fn a_sample_without_gpus_is_not_healthy() {
     assert_eq!(
         report::brief(&v),
         "node lost: no GPU found (the driver answered but lists none)"
+    );
+}
+
+#[test]
+fn a_pending_remap_or_retirement_asks_for_a_reset_and_a_failed_remap_for_a_replacement() {
+    let mut gpus: Vec<_> = (0..4).map(gpu).collect();
+    gpus[1].row_remap = Field::Value(RowRemap {
+        pending: true,
+        ..RowRemap::default()
+    });
+    gpus[2].row_remap = Field::Value(RowRemap {
+        uncorrectable: 3,
+        pending: true,
+        failure: true,
+        ..RowRemap::default()
+    });
+    // A pre-Ampere card: page retirement instead of row remapping.
+    gpus[3].row_remap = Field::missing(Missing::NotSupported);
+    gpus[3].retired_pages_pending = Field::Value(true);
+    let v = judge(&snap(gpus), &[]);
+    let got: Vec<_> = v
+        .findings
+        .iter()
+        .map(|f| (f.target.gpu, f.check.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(2), "memory", Severity::Critical),
+            (Some(1), "memory", Severity::Warning),
+            (Some(3), "memory", Severity::Warning),
+        ]
+    );
+    assert!(v.findings[0].action.starts_with("drain and replace"));
+    assert!(
+        v.findings[0]
+            .message
+            .contains("3 rows remapped after uncorrectable")
+    );
+    assert!(v.findings[1].action.starts_with("reset this GPU when idle"));
+    assert!(v.findings[1].message.contains("row remap is pending"));
+    assert!(
+        v.findings[2]
+            .message
+            .contains("retired memory pages are pending")
+    );
+    assert!(v.findings[2].action.starts_with("reset this GPU when idle"));
+}
+
+#[test]
+fn memory_is_not_checked_only_when_neither_mechanism_is_reported() {
+    let mut g = gpu(0);
+    g.row_remap = Field::missing(Missing::NotSupported);
+    let v = judge(&snap(vec![g.clone()]), &[]);
+    let memory = v.not_checked.iter().find(|n| n.check == "memory").unwrap();
+    assert_eq!(
+        memory.reason,
+        "row remapping: not supported; retired pages: not supported"
+    );
+    g.retired_pages_pending = Field::Value(false);
+    let v = judge(&snap(vec![g]), &[]);
+    assert!(v.healthy());
+    assert!(v.not_checked.iter().all(|n| n.check != "memory"));
+}
+
+#[test]
+fn a_narrow_link_is_a_finding_and_a_slow_generation_only_while_busy() {
+    let mut gpus: Vec<_> = (0..5).map(gpu).collect();
+    // Downtrained: x8 of x16, even while idle.
+    gpus[0].pcie_link = Field::Value(PcieLink {
+        generation: 5,
+        width: 8,
+    });
+    // Gen1 of gen5 while idle: how an idle GPU saves power, not a finding.
+    gpus[1].pcie_link = Field::Value(PcieLink {
+        generation: 1,
+        width: 16,
+    });
+    // Gen3 of gen5 while 90 % busy: a finding.
+    gpus[2].pcie_link = Field::Value(PcieLink {
+        generation: 3,
+        width: 16,
+    });
+    gpus[2].utilization_gpu_pct = Field::Value(90);
+    // A slot that only does x8 gen4: at its maximum, healthy.
+    gpus[3].pcie_link = Field::Value(PcieLink {
+        generation: 4,
+        width: 8,
+    });
+    gpus[3].pcie_link_max = gpus[3].pcie_link.clone();
+    gpus[3].utilization_gpu_pct = Field::Value(100);
+    gpus[4].pcie_link_max = Field::missing(Missing::NotSupported);
+    let v = judge(&snap(gpus), &[]);
+    let got: Vec<_> = v
+        .findings
+        .iter()
+        .map(|f| (f.target.gpu, f.check.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                Some(0),
+                "pcie",
+                "PCIe link downtrained to x8 (its maximum is x16)"
+            ),
+            (
+                Some(2),
+                "pcie",
+                "PCIe link runs at gen3 (its maximum is gen5) while the GPU is 90% busy"
+            ),
+        ]
+    );
+    assert!(v.findings.iter().all(|f| f.severity == Severity::Warning));
+    assert!(v.findings[0].action.contains("reseat or replace"));
+    assert!(v.findings[0].action.contains("riser"));
+    let skipped: Vec<_> = v
+        .not_checked
+        .iter()
+        .map(|n| (n.target.gpu, n.check.as_str(), n.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [(Some(4), "pcie", "maximum PCIe link: not supported")]
     );
 }

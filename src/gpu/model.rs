@@ -104,6 +104,21 @@ pub struct PcieLink {
     pub width: u32,
 }
 
+/// Row remapping of the GPU's memory (Ampere and later): rows replaced by spares after ECC
+/// errors. A pending remap takes effect at the next GPU reset; a failure means no spare row
+/// was left.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowRemap {
+    /// Rows remapped after correctable errors.
+    pub correctable: u32,
+    /// Rows remapped after uncorrectable errors.
+    pub uncorrectable: u32,
+    /// A remap waits for the next GPU reset.
+    pub pending: bool,
+    /// A remap failed: the memory has no spare rows left.
+    pub failure: bool,
+}
+
 /// A process using a GPU, as the driver reports it, enriched from `/proc`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuProcess {
@@ -178,6 +193,12 @@ pub struct GpuSample {
 
     #[serde(default)]
     pub pcie_link: Field<PcieLink>,
+    /// The fastest link this GPU and its slot can train to (read once).
+    #[serde(default)]
+    pub pcie_link_max: Field<PcieLink>,
+    /// PCIe replays (link-level retransmissions) since the driver loaded; only counts up.
+    #[serde(default)]
+    pub pcie_replays: Field<u64>,
     #[serde(default)]
     pub pcie_rx_bytes_per_s: Field<u64>,
     #[serde(default)]
@@ -186,6 +207,14 @@ pub struct GpuSample {
     /// Volatile (since driver load) uncorrected ECC errors.
     #[serde(default)]
     pub ecc_uncorrected: Field<u64>,
+    /// Uncorrected ECC errors over the GPU's lifetime (survives driver reloads).
+    #[serde(default)]
+    pub ecc_uncorrected_aggregate: Field<u64>,
+    #[serde(default)]
+    pub row_remap: Field<RowRemap>,
+    /// Pages retired for ECC errors wait for the next GPU reset (pre-Ampere page retirement).
+    #[serde(default)]
+    pub retired_pages_pending: Field<bool>,
 
     #[serde(default)]
     pub processes: Field<Vec<GpuProcess>>,
@@ -223,9 +252,14 @@ impl GpuSample {
             encoder_pct: m(),
             decoder_pct: m(),
             pcie_link: Field::missing(GpuLost),
+            pcie_link_max: Field::missing(GpuLost),
+            pcie_replays: Field::missing(GpuLost),
             pcie_rx_bytes_per_s: Field::missing(GpuLost),
             pcie_tx_bytes_per_s: Field::missing(GpuLost),
             ecc_uncorrected: Field::missing(GpuLost),
+            ecc_uncorrected_aggregate: Field::missing(GpuLost),
+            row_remap: Field::missing(GpuLost),
+            retired_pages_pending: Field::missing(GpuLost),
             processes: Field::missing(GpuLost),
         }
     }

@@ -11,7 +11,9 @@
 //! Named scenarios set up the fleet for tests, screenshots and `watch --demo`.
 
 use super::field::{Field, Missing};
-use super::model::{GpuProcess, GpuSample, GpuStatus, PcieLink, Snapshot, UnixMs, Vendor};
+use super::model::{
+    GpuProcess, GpuSample, GpuStatus, PcieLink, RowRemap, Snapshot, UnixMs, Vendor,
+};
 use super::source::{ControlError, GpuControl, Source, SourceError};
 use super::throttle::{ThrottleReason, ThrottleReasons};
 use std::fmt;
@@ -413,9 +415,17 @@ impl SimGpu {
                 generation: 5,
                 width: 16,
             }),
+            pcie_link_max: Field::Value(PcieLink {
+                generation: 5,
+                width: 16,
+            }),
+            pcie_replays: Field::Value(0),
             pcie_rx_bytes_per_s: Field::Value((self.util * 42_000_000.0) as u64),
             pcie_tx_bytes_per_s: Field::Value((self.util * 9_000_000.0) as u64),
             ecc_uncorrected: Field::Value(self.ecc_uncorrected),
+            ecc_uncorrected_aggregate: Field::Value(self.ecc_uncorrected),
+            row_remap: Field::Value(RowRemap::default()),
+            retired_pages_pending: Field::Value(false),
             processes: Field::Value(processes),
         }
     }

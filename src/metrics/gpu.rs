@@ -109,6 +109,16 @@ const GAUGES: &[(&str, &str, Read)] = &[
         "Current PCIe link width (lanes).",
         |g| g.pcie_link.value().map(|l| f64::from(l.width)),
     ),
+    (
+        "gpuwarden_gpu_pcie_link_max_generation",
+        "Highest PCIe link generation the GPU and its slot support.",
+        |g| g.pcie_link_max.value().map(|l| f64::from(l.generation)),
+    ),
+    (
+        "gpuwarden_gpu_pcie_link_max_width",
+        "Widest PCIe link (lanes) the GPU and its slot support.",
+        |g| g.pcie_link_max.value().map(|l| f64::from(l.width)),
+    ),
     ("gpuwarden_gpu_processes", "Processes using the GPU.", |g| {
         g.processes.value().map(|p| p.len() as f64)
     }),
@@ -188,6 +198,8 @@ pub fn write(e: &mut Exposition, snap: &Snapshot, labels: &GpuLabels) {
     write_pcie(e, snap, labels);
     write_throttle(e, snap, labels);
     write_ecc(e, snap, labels);
+    write_replays(e, snap, labels);
+    super::memory::write(e, snap, labels);
 }
 
 fn write_pcie(e: &mut Exposition, snap: &Snapshot, labels: &GpuLabels) {
@@ -248,6 +260,23 @@ fn write_ecc(e: &mut Exposition, snap: &Snapshot, labels: &GpuLabels) {
     );
     for (i, g) in snap.gpus.iter().enumerate() {
         if let Some(v) = g.ecc_uncorrected.get() {
+            e.sample(NAME, labels.get(i), &[], v as f64);
+        }
+    }
+}
+
+fn write_replays(e: &mut Exposition, snap: &Snapshot, labels: &GpuLabels) {
+    const NAME: &str = "gpuwarden_gpu_pcie_replays_total";
+    if !snap.gpus.iter().any(|g| g.pcie_replays.get().is_some()) {
+        return;
+    }
+    e.family(
+        NAME,
+        Kind::Counter,
+        "PCIe replays (link-level retransmissions) since the driver was loaded.",
+    );
+    for (i, g) in snap.gpus.iter().enumerate() {
+        if let Some(v) = g.pcie_replays.get() {
             e.sample(NAME, labels.get(i), &[], v as f64);
         }
     }

@@ -2,13 +2,15 @@
 //!
 //! `text` writes the classic exposition format that `promtool check metrics` lints; `gpu` holds
 //! the per-GPU families (labels `gpu`, `uuid`, `model`, `vendor`; base units: celsius, bytes,
-//! watts, hertz, ratios 0..1); `watchdog` holds the daemon's own families (rule states,
+//! watts, hertz, ratios 0..1), `memory` the memory health ones (remapped rows, pending
+//! resets); `watchdog` holds the daemon's own families (rule states,
 //! actions, restart budget, XID counts, alert outboxes); `http` the endpoint's connection
 //! counters. [`render`] puts the first three together; the endpoint appends `http`.
 
 pub mod gpu;
 pub mod health;
 pub mod http;
+pub mod memory;
 pub mod text;
 pub mod watchdog;
 

@@ -43,6 +43,12 @@ fn gpu_numbers_come_out_in_base_units_with_identity_labels() {
     let r: f64 = util.rsplit(' ').next().unwrap().parse().unwrap();
     assert!((0.0..=1.0).contains(&r));
     assert!(text.contains("# TYPE gpuwarden_gpu_ecc_uncorrected_errors_total counter\n"));
+    assert!(text.contains("# TYPE gpuwarden_gpu_pcie_replays_total counter\n"));
+    let max = line_for(
+        &text,
+        &format!("gpuwarden_gpu_pcie_link_max_width{labels} "),
+    );
+    assert!(max.ends_with(" 16"), "{max}");
     assert!(text.contains(&format!(
         "gpuwarden_gpu_throttle_reason{{{},reason=\"hw-thermal\"}} ",
         &labels[1..labels.len() - 1]
@@ -108,6 +114,75 @@ fn a_model_name_with_quotes_is_escaped() {
     snap.gpus[0].name = "Card \"Pro\" \\ 9".to_string().into();
     let text = render(Some(&snap), &SamplingMetrics::default(), None);
     assert!(text.contains("model=\"Card \\\"Pro\\\" \\\\ 9\""));
+}
+
+#[test]
+fn memory_health_families_have_one_sample_per_reporting_gpu_and_pass_promtool() {
+    use crate::gpu::{Field, Missing, RowRemap};
+    let mut snap = demo(3);
+    snap.gpus[1].row_remap = Field::Value(RowRemap {
+        correctable: 4,
+        uncorrectable: 1,
+        pending: true,
+        failure: false,
+    });
+    snap.gpus[1].retired_pages_pending = Field::Value(true);
+    snap.gpus[2].row_remap = Field::missing(Missing::NotSupported);
+    snap.gpus[2].retired_pages_pending = Field::missing(Missing::NotSupported);
+    let text = render(Some(&snap), &SamplingMetrics::default(), None);
+    let l = |i: usize| {
+        format!(
+            "gpu=\"{i}\",uuid=\"{}\",model=\"NVIDIA H100 80GB HBM3\",vendor=\"nvidia\"",
+            snap.gpus[i].uuid
+        )
+    };
+    for want in [
+        "# TYPE gpuwarden_gpu_remapped_rows gauge\n".to_string(),
+        "# TYPE gpuwarden_gpu_ecc_uncorrected_errors_aggregate_total counter\n".into(),
+        format!(
+            "gpuwarden_gpu_remapped_rows{{{},kind=\"correctable\"}} 4\n",
+            l(1)
+        ),
+        format!(
+            "gpuwarden_gpu_remapped_rows{{{},kind=\"uncorrectable\"}} 1\n",
+            l(1)
+        ),
+        format!("gpuwarden_gpu_row_remap_pending{{{}}} 1\n", l(1)),
+        format!("gpuwarden_gpu_row_remap_pending{{{}}} 0\n", l(0)),
+        format!("gpuwarden_gpu_row_remap_failure{{{}}} 0\n", l(1)),
+        format!("gpuwarden_gpu_retired_pages_pending{{{}}} 1\n", l(1)),
+    ] {
+        assert!(text.contains(&want), "no {want:?} in:\n{text}");
+    }
+    // A GPU without row remapping is left out, not written as 0.
+    assert!(!text.contains(&format!("gpuwarden_gpu_row_remap_pending{{{}}}", l(2))));
+    assert!(!text.contains(&format!("gpuwarden_gpu_retired_pages_pending{{{}}}", l(2))));
+
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("promtool not installed (tests/peers/install.sh): lint skipped");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

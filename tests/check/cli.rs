@@ -11,13 +11,12 @@ fn eight_healthy_gpus_exit_0() {
     let (code, stdout, stderr) = output(gpuwarden().arg("check").envs(fake.envs()));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stdout.starts_with("healthy: 8 GPUs (checks: lost, ecc, throttle, temperature, pcie)"),
+        stdout.starts_with(
+            "healthy: 8 GPUs (checks: lost, ecc, memory, throttle, temperature, pcie)"
+        ),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("not checked: pcie on GPUs 0, 1, 2, 3, 4, 5, 6, 7: "),
-        "{stdout}"
-    );
+    assert!(!stdout.contains("not checked"), "{stdout}");
 }
 
 #[test]
@@ -142,6 +141,11 @@ fn bad_or_unknown_require_items_exit_2_naming_the_item() {
 #[test]
 fn json_lists_checks_findings_and_not_checked() {
     let mut state = healthy(3);
+    for i in [0, 2] {
+        state.gpus[i] = state.gpus[i]
+            .clone()
+            .fail("GetMaxPcieLinkWidth", crate::fake_nvml::NOT_SUPPORTED);
+    }
     let fake = FakeNvml::new(&state);
     state.gpus[1] = state.gpus[1].clone().lost();
     fake.set(&state);
@@ -161,6 +165,7 @@ fn json_lists_checks_findings_and_not_checked() {
         serde_json::json!([
             "lost",
             "ecc",
+            "memory",
             "throttle",
             "temperature",
             "pcie",
@@ -193,7 +198,7 @@ fn json_lists_checks_findings_and_not_checked() {
         skipped[0]["reason"]
             .as_str()
             .unwrap()
-            .contains("not its maximum")
+            .contains("maximum PCIe link: not supported")
     );
     assert!(json["error"].is_null() && json["slurm"].is_null(), "{json}");
 
@@ -272,6 +277,10 @@ fn readme_health_section_examples_are_valid() {
     assert_eq!(blocks.len(), 2, "the --json example and the NPD config");
 
     let mut state = healthy(2);
+    // As in the example: a GPU whose maximum PCIe link is not supported is not checked.
+    state.gpus[0] = state.gpus[0]
+        .clone()
+        .fail("GetMaxPcieLinkWidth", crate::fake_nvml::NOT_SUPPORTED);
     let fake = FakeNvml::new(&state);
     state.gpus[1] = state.gpus[1].clone().lost();
     fake.set(&state);

@@ -363,6 +363,27 @@ nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t d, unsigned int *width)
     RETURN(NVML_SUCCESS);
 }
 
+nvmlReturn_t nvmlDeviceGetMaxPcieLinkGeneration(nvmlDevice_t d, unsigned int *gen) {
+    ENTER(d, "GetMaxPcieLinkGeneration");
+    VALUE(F_PCIE_GEN_MAX);
+    *gen = (unsigned int)g->v[F_PCIE_GEN_MAX];
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t d, unsigned int *width) {
+    ENTER(d, "GetMaxPcieLinkWidth");
+    VALUE(F_PCIE_WIDTH_MAX);
+    *width = (unsigned int)g->v[F_PCIE_WIDTH_MAX];
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t d, unsigned int *value) {
+    ENTER(d, "GetPcieReplayCounter");
+    VALUE(F_PCIE_REPLAYS);
+    *value = (unsigned int)g->v[F_PCIE_REPLAYS];
+    RETURN(NVML_SUCCESS);
+}
+
 nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t d, unsigned int counter, unsigned int *kbps) {
     ENTER(d, "GetPcieThroughput");
     int f = counter == 0 ? F_PCIE_TX : counter == 1 ? F_PCIE_RX : -1;
@@ -382,6 +403,34 @@ nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, unsigned int error_type
     *count = g->v[f];
     RETURN(NVML_SUCCESS);
 }
+
+/* Served only when all four `remapped_rows_*` keys are set; otherwise NOT_SUPPORTED, as on
+ * GPUs before Ampere. */
+#ifndef OMIT_nvmlDeviceGetRemappedRows
+nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t d, unsigned int *corr, unsigned int *unc,
+                                       unsigned int *pending, unsigned int *failure) {
+    ENTER(d, "GetRemappedRows");
+    VALUE(F_REMAP_CORR);
+    VALUE(F_REMAP_UNC);
+    VALUE(F_REMAP_PENDING);
+    VALUE(F_REMAP_FAILURE);
+    *corr = (unsigned int)g->v[F_REMAP_CORR];
+    *unc = (unsigned int)g->v[F_REMAP_UNC];
+    *pending = (unsigned int)g->v[F_REMAP_PENDING];
+    *failure = (unsigned int)g->v[F_REMAP_FAILURE];
+    RETURN(NVML_SUCCESS);
+}
+#endif
+
+/* nvmlEnableState_t: 0 = no pages pending, 1 = pending; served as the state file says. */
+#ifndef OMIT_nvmlDeviceGetRetiredPagesPendingStatus
+nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t d, int *pending) {
+    ENTER(d, "GetRetiredPagesPendingStatus");
+    VALUE(F_RETIRED_PENDING);
+    *pending = (int)g->v[F_RETIRED_PENDING];
+    RETURN(NVML_SUCCESS);
+}
+#endif
 
 /* ---- processes ---- */
 

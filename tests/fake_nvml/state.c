@@ -22,7 +22,9 @@ static const char *FIELD_NAMES[F_COUNT] = {
     "clock_sm_max_mhz", "clock_mem_max_mhz", "fan_pct", "pstate", "clocks_event_reasons",
     "encoder_pct", "decoder_pct", "pcie_link_gen", "pcie_link_width", "pcie_rx_kbps",
     "pcie_tx_kbps", "ecc_uncorrected_volatile", "ecc_corrected_volatile",
-    "ecc_uncorrected_aggregate", "ecc_corrected_aggregate",
+    "ecc_uncorrected_aggregate", "ecc_corrected_aggregate", "remapped_rows_correctable",
+    "remapped_rows_uncorrectable", "remapped_rows_pending", "remapped_rows_failure",
+    "retired_pages_pending", "pcie_link_gen_max", "pcie_link_width_max", "pcie_replay_counter",
 };
 
 
@@ -35,6 +37,8 @@ static const char *FUNCTIONS[] = {
     "GetCurrentClocksEventReasons", "GetCurrentClocksThrottleReasons",
     "GetEncoderUtilization", "GetDecoderUtilization", "GetCurrPcieLinkGeneration",
     "GetCurrPcieLinkWidth", "GetPcieThroughput", "GetTotalEccErrors",
+    "GetRemappedRows", "GetRetiredPagesPendingStatus", "GetMaxPcieLinkGeneration",
+    "GetMaxPcieLinkWidth", "GetPcieReplayCounter",
     "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3",
     "SetGpuLockedClocks", "ResetGpuLockedClocks", "SetPowerManagementLimit",
     "GetSupportedEventTypes", "RegisterEvents", NULL,

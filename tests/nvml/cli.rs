@@ -53,8 +53,28 @@ fn check_gpu_json(gpu: &Value, want: &crate::fake_nvml::FakeGpu, driver: &str) {
     assert_eq!(gpu["clock_sm_mhz"], v("clock_sm_mhz"));
     assert_eq!(gpu["fan_pct"], v("fan_pct"));
     assert_eq!(gpu["pcie_link"]["generation"], v("pcie_link_gen"));
+    assert_eq!(gpu["pcie_link_max"]["generation"], v("pcie_link_gen_max"));
+    assert_eq!(gpu["pcie_link_max"]["width"], v("pcie_link_width_max"));
+    assert_eq!(gpu["pcie_replays"], v("pcie_replay_counter"));
     assert_eq!(gpu["pcie_rx_bytes_per_s"], v("pcie_rx_kbps") * 1024);
     assert_eq!(gpu["ecc_uncorrected"], v("ecc_uncorrected_volatile"));
+    assert_eq!(
+        gpu["ecc_uncorrected_aggregate"],
+        v("ecc_uncorrected_aggregate")
+    );
+    assert_eq!(
+        gpu["row_remap"],
+        serde_json::json!({
+            "correctable": v("remapped_rows_correctable"),
+            "uncorrectable": v("remapped_rows_uncorrectable"),
+            "pending": v("remapped_rows_pending") == 1,
+            "failure": v("remapped_rows_failure") == 1,
+        })
+    );
+    assert_eq!(
+        gpu["retired_pages_pending"],
+        v("retired_pages_pending") == 1
+    );
     assert_eq!(gpu["throttle"], serde_json::json!(["sw-power-cap"]));
     for key in sample_keys() {
         assert!(gpu.get(&key).is_some(), "missing {key} in {gpu}");

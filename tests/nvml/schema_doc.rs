@@ -2,8 +2,8 @@
 //! `missing` reason and every throttle reason must appear in it, and its example must parse.
 
 use gpuwarden::gpu::{
-    Field, GpuProcess, GpuSample, Missing, PcieLink, SCHEMA_VERSION, Snapshot, ThrottleReason,
-    ThrottleReasons,
+    Field, GpuProcess, GpuSample, Missing, PcieLink, RowRemap, SCHEMA_VERSION, Snapshot,
+    ThrottleReason, ThrottleReasons,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -22,6 +22,11 @@ fn full_snapshot() -> Snapshot {
             width: 16,
         }),
         throttle: Field::Value(ThrottleReasons::NONE.with(ThrottleReason::HwThermal)),
+        row_remap: Field::Value(RowRemap::default()),
+        pcie_link_max: Field::Value(PcieLink {
+            generation: 5,
+            width: 16,
+        }),
         processes: Field::Value(vec![GpuProcess {
             pid: 1,
             used_memory_bytes: Some(1),

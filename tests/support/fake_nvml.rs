@@ -50,6 +50,8 @@ pub const OPTIONAL_SYMBOLS: &[&str] = &[
     "nvmlDeviceGetCurrentClocksThrottleReasons",
     "nvmlDeviceGetGraphicsRunningProcesses_v3",
     "nvmlEventSetWait_v2",
+    "nvmlDeviceGetRemappedRows",
+    "nvmlDeviceGetRetiredPagesPendingStatus",
 ];
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml");
@@ -299,6 +301,14 @@ pub const VALUE_KEYS: &[&str] = &[
     "ecc_corrected_volatile",
     "ecc_uncorrected_aggregate",
     "ecc_corrected_aggregate",
+    "remapped_rows_correctable",
+    "remapped_rows_uncorrectable",
+    "remapped_rows_pending",
+    "remapped_rows_failure",
+    "retired_pages_pending",
+    "pcie_link_gen_max",
+    "pcie_link_width_max",
+    "pcie_replay_counter",
 ];
 
 impl FakeGpu {
@@ -336,6 +346,15 @@ impl FakeGpu {
             ("ecc_corrected_volatile", 10 + i),
             ("ecc_uncorrected_aggregate", 100 + i),
             ("ecc_corrected_aggregate", 200 + i),
+            // A healthy card: some rows remapped after correctable errors, nothing pending.
+            ("remapped_rows_correctable", 2 + i),
+            ("remapped_rows_uncorrectable", 0),
+            ("remapped_rows_pending", 0),
+            ("remapped_rows_failure", 0),
+            ("retired_pages_pending", 0),
+            ("pcie_link_gen_max", 5),
+            ("pcie_link_width_max", 16),
+            ("pcie_replay_counter", 3 + i),
         ]
         .into_iter()
         .collect();

@@ -104,9 +104,15 @@ pub fn read_card(
         encoder_pct: Field::missing(Missing::NotSupported),
         decoder_pct: Field::missing(Missing::NotSupported),
         pcie_link: pcie_link(fs, dev),
+        pcie_link_max: Field::missing(Missing::NotSupported),
+        pcie_replays: Field::missing(Missing::NotSupported),
         pcie_rx_bytes_per_s: Field::missing(Missing::NotSupported),
         pcie_tx_bytes_per_s: Field::missing(Missing::NotSupported),
         ecc_uncorrected: ras_uncorrected(fs, dev),
+        // amdgpu has no lifetime ECC count, row remapping or pending page retirement in sysfs.
+        ecc_uncorrected_aggregate: Field::missing(Missing::NotSupported),
+        row_remap: Field::missing(Missing::NotSupported),
+        retired_pages_pending: Field::missing(Missing::NotSupported),
         processes: Field::missing(Missing::NotRecorded),
     };
     AmdCard {

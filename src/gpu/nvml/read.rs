@@ -7,7 +7,7 @@
 
 use super::processes::ProcessDescriptions;
 use crate::gpu::field::{Field, Missing};
-use crate::gpu::model::{GpuProcess, GpuSample, PcieLink, Vendor};
+use crate::gpu::model::{GpuProcess, GpuSample, PcieLink, RowRemap, Vendor};
 use crate::gpu::throttle::ThrottleReasons;
 use nvml_wrapper::enum_wrappers::device::{
     Clock, EccCounter, MemoryError, PcieUtilCounter, PerformanceState, TemperatureSensor,
@@ -28,6 +28,7 @@ pub struct StaticInfo {
     clock_mem_max_mhz: Field<u32>,
     temperature_slowdown_c: Field<f64>,
     temperature_shutdown_c: Field<f64>,
+    pcie_link_max: Field<PcieLink>,
     /// Whether the previous sample found the GPU lost (to log changes, not every sample).
     was_lost: bool,
 }
@@ -198,6 +199,15 @@ impl<'n> DeviceReader<'n> {
                 .get("decoder", |d| d.decoder_utilization())
                 .map(|u| u.utilization),
             pcie_link: self.pcie_link(),
+            pcie_link_max: self.cached(&mut statics.pcie_link_max, "max pcie link", |d| {
+                Ok(PcieLink {
+                    generation: d.max_pcie_link_gen()?,
+                    width: d.max_pcie_link_width()?,
+                })
+            }),
+            pcie_replays: self
+                .get("pcie replays", |d| d.pcie_replay_counter())
+                .map(u64::from),
             pcie_rx_bytes_per_s: self
                 .get("pcie rx", |d| d.pcie_throughput(PcieUtilCounter::Receive))
                 .map(kilobytes),
@@ -207,6 +217,12 @@ impl<'n> DeviceReader<'n> {
             ecc_uncorrected: self.get("ecc", |d| {
                 d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile)
             }),
+            ecc_uncorrected_aggregate: self.get("aggregate ecc", |d| {
+                d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Aggregate)
+            }),
+            row_remap: self.row_remap(),
+            retired_pages_pending: self
+                .get("retired pages pending", |d| d.are_pages_pending_retired()),
             processes: self.processes(described),
         };
         self.finish(sample, statics)
@@ -264,6 +280,25 @@ impl<'n> DeviceReader<'n> {
             // lives; `reasons` is a valid out-pointer for the duration of the call.
             nvml_try(unsafe { f(d.handle(), &mut reasons) })?;
             Ok(ThrottleReasons(reasons))
+        })
+    }
+
+    /// `nvmlDeviceGetRemappedRows`, which nvml-wrapper does not wrap: called through its
+    /// symbol, a driver without it is `not_supported`.
+    fn row_remap(&mut self) -> Field<RowRemap> {
+        let sym = self.nvml.lib().nvmlDeviceGetRemappedRows.as_ref();
+        self.get("remapped rows", |d| {
+            let f = nvml_sym(sym)?;
+            let (mut corr, mut unc, mut pending, mut failure) = (0u32, 0u32, 0u32, 0u32);
+            // SAFETY: the handle comes from this initialised Nvml and stays valid while it
+            // lives; the four out-pointers are valid for the duration of the call.
+            nvml_try(unsafe { f(d.handle(), &mut corr, &mut unc, &mut pending, &mut failure) })?;
+            Ok(RowRemap {
+                correctable: corr,
+                uncorrectable: unc,
+                pending: pending != 0,
+                failure: failure != 0,
+            })
         })
     }
 

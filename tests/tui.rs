@@ -500,3 +500,34 @@ fn detail_panel_colors_a_hot_temperature() {
         "hot is red in the detail panel too"
     );
 }
+
+#[test]
+fn memory_that_needs_a_person_is_marked_on_its_row() {
+    use gpuwarden::gpu::{Field, RowRemap};
+    let mut source = fleet(Scenario::Mixed, 4);
+    let mut app = App::new(Theme::new(false));
+    for k in 0..3 {
+        let mut snap = sample(&mut source, k);
+        snap.gpus[1].row_remap = Field::Value(RowRemap {
+            failure: true,
+            ..RowRemap::default()
+        });
+        snap.gpus[2].retired_pages_pending = Field::Value(true);
+        snap.gpus[3].ecc_uncorrected = Field::Value(2);
+        app.update(Msg::Sample(Box::new(snap)));
+    }
+    let terminal = draw(&app, 120, 40);
+    let rows: Vec<String> = text(&terminal).lines().map(str::to_string).collect();
+    let row = |i: u32| {
+        rows.iter()
+            .find(|l| l.contains(&format!(" {i} H100")))
+            .unwrap_or_else(|| panic!("no row for GPU {i}:\n{rows:#?}"))
+            .clone()
+    };
+    assert!(row(1).contains("REPLACE"), "{}", row(1));
+    assert!(row(2).contains("RESET"), "{}", row(2));
+    assert!(row(3).contains("ECC"), "{}", row(3));
+    for mark in ["REPLACE", "RESET", "ECC"] {
+        assert!(!row(0).contains(mark), "{}", row(0));
+    }
+}

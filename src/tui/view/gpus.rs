@@ -1,6 +1,7 @@
 //! The GPU table: one compact row per GPU — utilization and memory bars, temperature and
 //! power colored by thresholds, SM clock, active throttle reasons (after the GPU's recent
-//! XID, when the watchdog logged one) — and lost GPUs in alarm.
+//! XID, when the watchdog logged one, and `REPLACE` / `RESET` / `ECC` for memory that needs a
+//! person) — and lost GPUs in alarm.
 //!
 //! Columns are laid out by hand so the two bars take whatever width is left; on a narrow
 //! terminal the name and the power limit drop first.
@@ -218,7 +219,10 @@ fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, b
         right(buf, clock, &text, t.text());
     }
     if c.reasons > 0 {
-        let mark = xid.map(|code| format!("XID {code}"));
+        let mark = match (xid.map(|code| format!("XID {code}")), memory_mark(gpu)) {
+            (Some(x), Some(m)) => Some(format!("{x} {m}")),
+            (x, m) => x.or(m.map(str::to_string)),
+        };
         let used = mark.as_ref().map_or(0, |m| m.len() + 1);
         let width = (c.reasons as usize).saturating_sub(used);
         let mut line = throttle_spans(t, &gpu.throttle, width);
@@ -227,6 +231,22 @@ fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, b
             line.spans.insert(0, Span::styled(m, t.alarm()));
         }
         line.render(reasons, buf);
+    }
+}
+
+/// The GPU's memory in words a person acts on: `REPLACE` (a row remap failed: no spare rows
+/// left), `RESET` (a row remap or page retirement waits for a GPU reset), `ECC` (uncorrected
+/// errors since the driver loaded) — the same findings as `gpuwarden check`'s `memory`/`ecc`.
+fn memory_mark(gpu: &GpuSample) -> Option<&'static str> {
+    let remap = gpu.row_remap.value();
+    if remap.is_some_and(|r| r.failure) {
+        Some("REPLACE")
+    } else if remap.is_some_and(|r| r.pending) || gpu.retired_pages_pending.get() == Some(true) {
+        Some("RESET")
+    } else if gpu.ecc_uncorrected.get().is_some_and(|n| n > 0) {
+        Some("ECC")
+    } else {
+        None
     }
 }
 

@@ -15,6 +15,8 @@ mod ladder;
 mod leak;
 #[path = "policy/lifecycle.rs"]
 mod lifecycle;
+#[path = "policy/memory_health.rs"]
+mod memory_health;
 #[path = "policy/properties.rs"]
 mod properties;
 #[path = "policy/restarts.rs"]

@@ -494,16 +494,22 @@ pub enum Metric {
     PowerPctOfLimit,
     /// Uncorrected ECC errors since the driver loaded.
     EccUncorrected,
+    /// 1 while a row remap or a page retirement waits for a GPU reset, else 0.
+    RowRemapPending,
+    /// 1 once a row remap failed (no spare rows left: replace the GPU), else 0.
+    RowRemapFailure,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 8] = [
         Metric::TemperatureC,
         Metric::TemperatureMarginC,
         Metric::MemoryUsedPct,
         Metric::UtilizationPct,
         Metric::PowerPctOfLimit,
         Metric::EccUncorrected,
+        Metric::RowRemapPending,
+        Metric::RowRemapFailure,
     ];
 
     /// The name used in `watchdog.toml`.
@@ -515,6 +521,8 @@ impl Metric {
             Metric::UtilizationPct => "utilization_pct",
             Metric::PowerPctOfLimit => "power_pct_of_limit",
             Metric::EccUncorrected => "ecc_uncorrected",
+            Metric::RowRemapPending => "row_remap_pending",
+            Metric::RowRemapFailure => "row_remap_failure",
         }
     }
 
@@ -531,6 +539,8 @@ impl Metric {
             Metric::UtilizationPct => "utilization",
             Metric::PowerPctOfLimit => "power",
             Metric::EccUncorrected => "uncorrected ECC errors",
+            Metric::RowRemapPending => "memory repair pending a reset",
+            Metric::RowRemapFailure => "failed row remap",
         }
     }
 
@@ -544,6 +554,7 @@ impl Metric {
             // Draw can overshoot the enforced limit for a moment, never by twice.
             Metric::PowerPctOfLimit => (0.0, 200.0),
             Metric::EccUncorrected => (0.0, 1e9),
+            Metric::RowRemapPending | Metric::RowRemapFailure => (0.0, 1.0),
         }
     }
 
@@ -554,6 +565,7 @@ impl Metric {
             Metric::MemoryUsedPct | Metric::UtilizationPct => "%",
             Metric::PowerPctOfLimit => "% of the power limit",
             Metric::EccUncorrected => "errors",
+            Metric::RowRemapPending | Metric::RowRemapFailure => "(0 or 1)",
         }
     }
 
@@ -563,7 +575,9 @@ impl Metric {
             Metric::TemperatureC | Metric::TemperatureMarginC => format!("{v:.1} °C"),
             Metric::MemoryUsedPct | Metric::UtilizationPct => format!("{v:.1} %"),
             Metric::PowerPctOfLimit => format!("{v:.1} % of limit"),
-            Metric::EccUncorrected => format!("{v:.0}"),
+            Metric::EccUncorrected | Metric::RowRemapPending | Metric::RowRemapFailure => {
+                format!("{v:.0}")
+            }
         }
     }
 
@@ -576,6 +590,18 @@ impl Metric {
             Metric::UtilizationPct => gpu.utilization_gpu_pct.get().map(f64::from),
             Metric::PowerPctOfLimit => gpu.power_pct_of_limit(),
             Metric::EccUncorrected => gpu.ecc_uncorrected.get().map(|v| v as f64),
+            Metric::RowRemapPending => {
+                let remap = gpu.row_remap.value().map(|r| r.pending);
+                let pages = gpu.retired_pages_pending.get();
+                match (remap, pages) {
+                    (None, None) => None,
+                    (a, b) => Some(f64::from(u8::from(a == Some(true) || b == Some(true)))),
+                }
+            }
+            Metric::RowRemapFailure => gpu
+                .row_remap
+                .value()
+                .map(|r| f64::from(u8::from(r.failure))),
         }
     }
 }

@@ -168,12 +168,12 @@ pub(super) fn flapping(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<Config
                 metric,
                 threshold,
                 clear,
-            } => (metric == Metric::EccUncorrected, threshold, clear, true),
+            } => (counts_up(metric), threshold, clear, true),
             Condition::Below {
                 metric,
                 threshold,
                 clear,
-            } => (metric == Metric::EccUncorrected, threshold, clear, false),
+            } => (counts_up(metric), threshold, clear, false),
             Condition::MemoryGrowth {
                 threshold, clear, ..
             } => (false, threshold, clear, true),
@@ -206,6 +206,14 @@ pub(super) fn flapping(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<Config
         );
     }
     out
+}
+
+/// Metrics that only a GPU reset (or a driver reload) brings back: they cannot flap.
+fn counts_up(metric: Metric) -> bool {
+    matches!(
+        metric,
+        Metric::EccUncorrected | Metric::RowRemapPending | Metric::RowRemapFailure
+    )
 }
 
 fn threshold_span(raw: &RawRule, above: bool) -> Option<std::ops::Range<usize>> {

@@ -44,6 +44,7 @@ pub fn run(cli: &Cli, args: &RecordArgs) -> Result<ExitCode> {
         gpus: cli.source.gpus.as_deref(),
         interval,
         duration: args.duration,
+        first: std::cell::Cell::new(true),
     };
     let written = if args.simulated_time {
         recorder.simulated(source.as_mut(), &mut out)?
@@ -58,6 +59,8 @@ struct Recorder<'a> {
     gpus: Option<&'a [u32]>,
     interval: Duration,
     duration: Option<Duration>,
+    /// No sample written yet: the first one checks that `-i` names GPUs that exist.
+    first: std::cell::Cell<bool>,
 }
 
 impl Recorder<'_> {
@@ -112,6 +115,12 @@ impl Recorder<'_> {
                 return Ok(true);
             }
         };
+        if self.first.replace(false)
+            && let Some(wanted) = self.gpus
+            && let Some((missing, found)) = snap.missing_index(wanted)
+        {
+            anyhow::bail!("no GPU with index {missing} (found: {found})");
+        }
         snap.select(self.gpus);
         let mut line = serde_json::to_string(&snap).context("encoding a snapshot")?;
         line.push('\n');

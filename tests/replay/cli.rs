@@ -307,3 +307,26 @@ fn top_trace_names_a_missing_file_before_taking_the_terminal() {
     let out = gpuwarden().args(["top", "--speed", "10"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--speed needs --trace");
 }
+
+#[test]
+fn record_of_a_gpu_that_does_not_exist_exits_2_naming_those_that_do() {
+    let out = gpuwarden()
+        .args([
+            "--demo",
+            "-i",
+            "1,9",
+            "record",
+            "--duration",
+            "5s",
+            "--simulated-time",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no GPU with index 9 (found: 0, 1, 2, 3)"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing recorded");
+}

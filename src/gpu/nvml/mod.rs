@@ -80,16 +80,27 @@ impl NvmlSource {
 
     /// Lost samples for the GPUs on the bus that this snapshot does not hold.
     fn missing_from_nvml(&mut self, snap: &mut Snapshot, count: u32) {
+        let Some(pci) = self.bus.as_mut() else { return };
         for g in &snap.gpus {
-            if let Some(id) = g.pci_bus_id.value() {
-                let entry = (g.index, g.uuid.clone(), g.name.clone());
-                self.seen.insert(bus::normalise(id), entry);
+            let Some(id) = g.pci_bus_id.value() else {
+                continue;
+            };
+            // Remembered once per GPU: the sampling path allocates only when one changes.
+            let addr = bus::normalise(id);
+            let known = self.seen.get(&addr);
+            if known.is_none_or(|(i, u, _)| *i != g.index || *u != g.uuid) {
+                self.seen
+                    .insert(addr, (g.index, g.uuid.clone(), g.name.clone()));
             }
         }
-        let Some(pci) = self.bus.as_mut() else { return };
         // A GPU NVML counts but could not name (lost before its PCI id was ever read) is one
         // of the bus's addresses already; which one is not known, so none is added twice.
         if snap.gpus.iter().any(|g| g.pci_bus_id.value().is_none()) {
+            return;
+        }
+        let on_bus = pci.gpus(count);
+        // The common case: NVML lists every GPU the bus has.
+        if on_bus.len() <= snap.gpus.len() {
             return;
         }
         let listed: std::collections::BTreeSet<String> = snap
@@ -98,7 +109,7 @@ impl NvmlSource {
             .filter_map(|g| g.pci_bus_id.value().map(|id| bus::normalise(id)))
             .collect();
         let mut next = count;
-        for addr in pci.gpus(count) {
+        for addr in on_bus {
             if listed.contains(addr) {
                 continue;
             }

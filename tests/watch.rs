@@ -32,6 +32,8 @@ mod reload;
 mod reset;
 #[path = "watch/signals.rs"]
 mod signals;
+#[path = "watch/stuck_setter.rs"]
+mod stuck_setter;
 #[path = "watch/survive.rs"]
 mod survive;
 #[path = "watch/xid.rs"]

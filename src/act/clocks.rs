@@ -5,7 +5,9 @@
 //! daemon persists it and a restarted daemon neither forgets nor leaks a cap), re-applies them on
 //! request (limits do not survive a driver reload) and undoes them when a rule clears or the
 //! daemon stops. Every call ends in a [`ClockOutcome`]; NotSupported and NoPermission are
-//! outcomes saying so, never panics or retries — the watchdog's ladder moves on.
+//! outcomes saying so, never panics or retries — the watchdog's ladder moves on. The daemon
+//! puts the control behind [`super::bounded::BoundedControl`], so a hung driver costs one
+//! bounded wait, not the watch loop.
 
 use crate::events::{Event, EventKind, EventOutcome, EventResult};
 use crate::gpu::{ControlError, GpuControl, UnixMs};
@@ -146,6 +148,7 @@ impl EventOutcome for ClockOutcome {
             Ok(()) => EventResult::Ok,
             Err(ControlError::NotSupported) => EventResult::NotSupported,
             Err(ControlError::NoPermission) => EventResult::NoPermission,
+            Err(ControlError::TimedOut(_)) => EventResult::TimedOut,
             Err(_) => EventResult::Failed,
         }
     }
@@ -196,10 +199,12 @@ impl ClockActuator {
     }
 
     /// Applies `cap` to the GPU `uuid` and remembers it on success (replacing a cap of the
-    /// same kind). A failed apply changes nothing that is remembered.
+    /// same kind). A failed apply changes nothing that is remembered — except one that timed
+    /// out: the stuck driver may still carry it out, so it is remembered and undone like any
+    /// other cap rather than left behind.
     pub fn apply(&mut self, uuid: &str, cap: ClockSetting) -> ClockOutcome {
         let result = self.call(uuid, cap);
-        if result.is_ok() {
+        if matches!(result, Ok(()) | Err(ControlError::TimedOut(_))) {
             self.applied.insert(uuid, cap);
         }
         ClockOutcome {

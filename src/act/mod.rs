@@ -2,12 +2,14 @@
 //! (a unit name, a GPU UUID, cap parameters, a message) so the daemon can swap in the recorders
 //! of `record` and tests can check actions as data.
 //!
-//! `clocks` locks SM clocks and power limits (NVML or the simulated fleet) and remembers them;
+//! `clocks` locks SM clocks and power limits (NVML or the simulated fleet) and remembers them,
+//! each call bounded in time by `bounded`;
 //! `systemd` restarts units over D-Bus and waits for the job's result; `notify` sends desktop
 //! notifications; every outcome becomes an event of the audit log (`crate::events`); `alert`
 //! sends on-call alerts (Alertmanager, webhooks) through a durable on-disk outbox.
 
 pub mod alert;
+pub mod bounded;
 pub mod clocks;
 pub mod notify;
 pub mod record;

@@ -18,12 +18,13 @@ pub mod persist;
 mod reload;
 pub mod service;
 
+use crate::act::bounded::BoundedControl;
 use crate::act::{ClockActuator, DesktopNotifier, NotifyOptions, Systemd, SystemdOptions};
 use crate::events::EVENT_LOG_FILE;
 use crate::events::{Event, EventKind, EventLog, EventResult};
-use crate::gpu::Snapshot;
 use crate::gpu::open::{self, SourceSpec};
 use crate::gpu::sampler;
+use crate::gpu::{GpuControl, Snapshot};
 use crate::policy::{self, Action, Config};
 use anyhow::{Context, Result};
 use clock::{EngineClock, wall_ms as now_ms};
@@ -74,6 +75,8 @@ struct Watch {
     samples: tokio::sync::mpsc::Receiver<sampler::SampleResult>,
     /// The sampler's interval in ms (a reload changes it).
     interval_ms: Arc<AtomicU64>,
+    /// How long a clock setter may take, in ms (`driver_timeout`; a reload changes it).
+    control_bound_ms: Arc<AtomicU64>,
     /// How long the last sample took, in ns (for `/metrics`).
     sample_ns: Arc<AtomicU64>,
     service: ServiceManager,
@@ -103,7 +106,17 @@ impl Watch {
             )
         })?;
         let source = open::open(&opts.source)?;
-        let control = source.control();
+        // Setters wait at most driver_timeout (a reload changes it), on a thread of their own.
+        let control_bound_ms = Arc::new(AtomicU64::new(
+            config.watchdog.driver_timeout.as_millis() as u64
+        ));
+        let control = match source.control() {
+            Some(inner) => Some(Box::new(
+                BoundedControl::new(inner, Arc::clone(&control_bound_ms))
+                    .context("starting the clock setter thread")?,
+            ) as Box<dyn GpuControl>),
+            None => None,
+        };
         let (persisted, warning) = persist::load(&state_dir);
         let clock = EngineClock::resume(persisted.clock.as_ref());
         let dry_run = opts.dry_run || config.watchdog.dry_run;
@@ -129,6 +142,7 @@ impl Watch {
             dispatcher,
             samples,
             interval_ms,
+            control_bound_ms,
             sample_ns,
             service: ServiceManager::new(),
             oncall,

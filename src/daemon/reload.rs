@@ -108,6 +108,10 @@ impl Watch {
         if new.watchdog.driver_timeout != old.watchdog.driver_timeout {
             changed.push("watchdog.driver_timeout");
             self.driver.set_bound(new.watchdog.driver_timeout);
+            self.control_bound_ms.store(
+                new.watchdog.driver_timeout.as_millis() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         if new.watchdog.interval != old.watchdog.interval {
             changed.push("watchdog.interval");

@@ -60,6 +60,13 @@ pub enum ControlError {
     GpuLost,
     #[error("no GPU with uuid {0}")]
     UnknownGpu(String),
+    /// The driver did not answer within the bound (`[watchdog] driver_timeout`); whether the
+    /// setting took effect is unknown.
+    #[error("the driver did not answer within {}", crate::policy::human_duration(*.0))]
+    TimedOut(std::time::Duration),
+    /// An earlier call is still stuck in the driver, so this one was not made.
+    #[error("not tried: the driver has not returned from an earlier call")]
+    DriverNotAnswering,
     #[error("{0}")]
     Other(String),
 }

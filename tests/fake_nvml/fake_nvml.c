@@ -471,6 +471,14 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned i
 static nvmlReturn_t setter_enter(nvmlDevice_t d, const char *fn, gpu_t **g, int *idx) {
     if (!init_count) return NVML_ERROR_UNINITIALIZED;
     reload(0);
+    /* A setter stuck in the driver: block, holding the library lock, until setter_hang_ms
+     * has passed or the key is gone from the state file. */
+    for (unsigned long long waited = 0; state.setter_hang_ms && waited < state.setter_hang_ms;
+         waited += 50) {
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        reload(0);
+    }
     return enter(d, fn, g, idx);
 }
 

@@ -135,6 +135,11 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
         st->hang_ms = n;
         return NULL;
     }
+    if (!strcmp(key, "setter_hang_ms")) {
+        if (parse_u64(val, &n)) return "bad number";
+        st->setter_hang_ms = n;
+        return NULL;
+    }
     if (!strcmp(key, "device_count") || !strcmp(key, "init_error")) {
         if (parse_u64(val, &n) || (key[0] == 'd' && n > MAX_GPUS)) return "bad number";
         if (key[0] == 'd') st->device_count = (int)n; else st->init_error = (int)n;

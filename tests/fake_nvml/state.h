@@ -61,6 +61,8 @@ typedef struct {
     int device_count, init_error;
     /* A hung driver: nvmlDeviceGetCount blocks this long (ms) while the key stays set. */
     unsigned long long hang_ms;
+    /* a setter (lock, reset, power limit) blocks this long, holding the library lock */
+    unsigned long long setter_hang_ms;
     gpu_t gpus[MAX_GPUS];
 } state_t;
 

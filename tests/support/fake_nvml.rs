@@ -215,6 +215,8 @@ pub struct FakeState {
     pub init_error: u32,
     /// A hung driver: `nvmlDeviceGetCount` blocks this long (ms) while it stays set.
     pub hang_ms: u64,
+    /// Setters block (holding the library lock) this many ms, or until cleared.
+    pub setter_hang_ms: u64,
     pub gpus: Vec<FakeGpu>,
 }
 
@@ -225,6 +227,7 @@ impl FakeState {
             driver_version: "550.54.15".into(),
             init_error: 0,
             hang_ms: 0,
+            setter_hang_ms: 0,
             gpus: (0..n).map(FakeGpu::h100).collect(),
         }
     }
@@ -236,6 +239,9 @@ impl FakeState {
         let _ = writeln!(out, "device_count = {}", self.gpus.len());
         if self.init_error != 0 {
             let _ = writeln!(out, "init_error = {}", self.init_error);
+        }
+        if self.setter_hang_ms != 0 {
+            let _ = writeln!(out, "setter_hang_ms = {}", self.setter_hang_ms);
         }
         if self.hang_ms != 0 {
             let _ = writeln!(out, "hang_ms = {}", self.hang_ms);

@@ -396,6 +396,10 @@ async fn event_loop_shows_source_errors_and_survives_a_stopped_sampler() {
     assert!(app.help);
 }
 
+#[path = "support/fake_nvml.rs"]
+#[allow(dead_code)]
+mod fake_nvml;
+
 #[path = "tui/real_terminal.rs"]
 mod real_terminal;
 

@@ -18,6 +18,8 @@ pub enum Msg {
     Sample(Box<Snapshot>),
     /// The source failed this time; the text says why.
     SourceError(String),
+    /// The sample in progress has been stuck in the driver this long (`None`: it answered).
+    DriverStalled(Option<std::time::Duration>),
     /// A fresh reading of the host's CPU and RAM.
     Host(HostReading),
     Quit,
@@ -124,6 +126,8 @@ pub struct App {
     pub host: Option<HostReading>,
     /// The latest source error, cleared by the next good sample.
     pub source_error: Option<String>,
+    /// How long the sample in progress has been stuck in the driver, once past the bound.
+    pub driver_stalled: Option<std::time::Duration>,
     /// UUID of the selected GPU.
     selected: Option<String>,
     pub focus: Focus,
@@ -153,6 +157,7 @@ impl App {
             frozen: None,
             host: None,
             source_error: None,
+            driver_stalled: None,
             selected: None,
             focus: Focus::Gpus,
             detail: false,
@@ -173,6 +178,7 @@ impl App {
                 snapshot.select(self.gpu_filter.as_deref());
                 self.history.record(&snapshot);
                 self.source_error = None;
+                self.driver_stalled = None;
                 self.snapshot = Some(*snapshot);
                 self.keep_selection_valid();
             }
@@ -180,6 +186,7 @@ impl App {
                 self.history.record_gap();
                 self.source_error = Some(e);
             }
+            Msg::DriverStalled(d) => self.driver_stalled = d,
             Msg::Host(h) => self.host = Some(h),
             Msg::Quit => self.quit = true,
             Msg::Move(delta) => match self.focus {

@@ -12,7 +12,7 @@ use super::input;
 use super::theme::Theme;
 use super::watchdog_feed::WatchdogFeed;
 use crate::gpu::Source;
-use crate::gpu::sampler::{self, SampleResult};
+use crate::gpu::sampler::{self, SampleResult, SampleWatch};
 use crate::host::{HostReading, HostStats};
 use anyhow::{Context, Result, bail};
 use crossterm::event::{Event, EventStream};
@@ -53,7 +53,12 @@ pub fn run(
     app.utc_offset_s = local_utc_offset_s();
 
     runtime.block_on(async {
-        let samples = sampler::spawn(source, options.interval);
+        let (timed, _) = sampler::Timed::wrap(source);
+        let stall = Stall {
+            watch: timed.watch(),
+            bound: STALL_BOUND,
+        };
+        let samples = sampler::spawn(Box::new(timed), options.interval);
         let _restore = RestoreTerminal;
         let mut terminal = ratatui::try_init().context("setting up the terminal")?;
         let mut host = HostStats::new();
@@ -68,6 +73,7 @@ pub fn run(
                     feed.refresh(app);
                 }
             },
+            Some(stall),
         )
         .await
     })
@@ -98,11 +104,29 @@ where
     B::Error: Send + Sync + 'static,
     E: Stream<Item = io::Result<Event>> + Unpin,
 {
-    run_loop_with(terminal, app, samples, events, host, |_| {}).await
+    run_loop_with(terminal, app, samples, events, host, |_| {}, None).await
+}
+
+/// A sample stuck in the driver this long is said on screen (the daemon's default
+/// `driver_timeout`).
+pub const STALL_BOUND: Duration = Duration::from_secs(5);
+
+/// How the loop sees a sampler stuck inside the driver: the keys keep working, and the screen
+/// says the values are old.
+pub struct Stall {
+    pub watch: SampleWatch,
+    pub bound: Duration,
+}
+
+impl Stall {
+    fn look(&self) -> Option<Duration> {
+        self.watch.busy_for().filter(|d| *d >= self.bound)
+    }
 }
 
 /// [`run_loop`] with `after_sample` called on the app after each sample was taken in (the
-/// watchdog feed refreshes thresholds and the panel there).
+/// watchdog feed refreshes thresholds and the panel there), and with `stall`, a look twice a
+/// second at a sample stuck in the driver.
 pub async fn run_loop_with<B, E>(
     terminal: &mut Terminal<B>,
     app: &mut App,
@@ -110,6 +134,7 @@ pub async fn run_loop_with<B, E>(
     mut events: E,
     mut host: impl FnMut() -> Option<HostReading>,
     mut after_sample: impl FnMut(&mut App),
+    stall: Option<Stall>,
 ) -> Result<()>
 where
     B: Backend,
@@ -117,6 +142,8 @@ where
     E: Stream<Item = io::Result<Event>> + Unpin,
 {
     let mut sampling = true;
+    let mut look = tokio::time::interval(Duration::from_millis(500));
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     terminal.draw(|f| f.render_widget(&*app, f.area()))?;
     loop {
         let msg = tokio::select! {
@@ -143,6 +170,14 @@ where
                 Some(Err(e)) => return Err(e).context("reading the terminal"),
                 None => return Ok(()),
             },
+            _ = look.tick(), if stall.is_some() => {
+                let now = stall.as_ref().and_then(Stall::look);
+                // Redraw only when the state or the shown seconds change.
+                if now.map(|d| d.as_secs()) == app.driver_stalled.map(|d| d.as_secs()) {
+                    continue;
+                }
+                Msg::DriverStalled(now)
+            }
         };
         let sampled = matches!(msg, Msg::Sample(_));
         app.update(msg);

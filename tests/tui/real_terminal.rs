@@ -1,5 +1,8 @@
 //! The real binary in a real terminal (a private tmux server, 120×40): it shows the fleet,
-//! answers keys, survives a resize to 10×5, and on `q` exits and hands the screen back.
+//! answers keys, survives a resize to 10×5, and on `q` exits and hands the screen back; on
+//! the fake NVML with a driver that stops answering, it keeps answering keys and says so.
+
+use crate::fake_nvml::{FakeNvml, FakeState};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -11,6 +14,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(args: &[&str]) -> Tmux {
+        Self::start_with(args, &[])
+    }
+
+    /// [`Tmux::start`] with `envs` set for the program.
+    fn start_with(args: &[&str], envs: &[(&str, std::ffi::OsString)]) -> Tmux {
         let dir = tempfile::tempdir().expect("a temp dir");
         let tmux = Tmux { dir };
         let conf = tmux.dir.path().join("tmux.conf");
@@ -24,28 +32,43 @@ impl Tmux {
             cmd.push(' ');
             cmd.push_str(a);
         }
+        let envs: Vec<String> = envs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.to_str().expect("utf-8 env")))
+            .collect();
+        let mut env_args: Vec<&str> = Vec::new();
+        for e in &envs {
+            env_args.extend(["-e", e.as_str()]);
+        }
         // Keep the pane after the program exits, so its last screen can be read.
-        let out = tmux.run(&[
-            "-f",
-            conf.to_str().expect("utf-8 path"),
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-e",
-            "LANG=C.UTF-8",
-            &cmd,
-            ";",
-            "set-option",
-            "-t",
-            "t",
-            "remain-on-exit",
-            "on",
-        ]);
+        let out = tmux.run(
+            &[
+                "-f",
+                conf.to_str().expect("utf-8 path"),
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-e",
+                "LANG=C.UTF-8",
+            ]
+            .into_iter()
+            .chain(env_args)
+            .chain([
+                cmd.as_str(),
+                ";",
+                "set-option",
+                "-t",
+                "t",
+                "remain-on-exit",
+                "on",
+            ])
+            .collect::<Vec<_>>(),
+        );
         assert!(
             out.status.success(),
             "tmux failed: {out:?} (is tmux installed? tests/peers/install.sh)"
@@ -157,4 +180,37 @@ fn a_tiny_terminal_and_a_resize_do_not_break_it() {
     );
     tmux.wait_for("the GPU table again", |s| s.contains("GPUs · 4"));
     assert!(!tmux.pane_dead());
+}
+
+#[test]
+fn a_driver_that_stops_answering_is_said_on_screen_while_keys_still_work() {
+    let mut state = FakeState::with_gpus(2);
+    let fake = FakeNvml::new(&state);
+    let tmux = Tmux::start_with(&["--interval", "200ms"], &fake.envs());
+    tmux.wait_for("the GPU table", |s| {
+        s.contains("GPUs · 2") && s.contains("▶ 0")
+    });
+
+    state.hang_ms = 600_000;
+    fake.set(&state);
+    tmux.wait_for("the stalled-driver line", |s| {
+        s.contains("the GPU driver has not answered for")
+    });
+    // The sampler is stuck inside the driver; the dashboard still answers keys.
+    tmux.keys(&["1"]);
+    tmux.wait_for("GPU 1 selected", |s| s.contains("▶ 1"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the detail view", |s| s.contains("GPU 1 NVIDIA"));
+    tmux.keys(&["Escape"]);
+
+    state.hang_ms = 0;
+    fake.set(&state);
+    tmux.wait_for("the line gone once the driver answers", |s| {
+        !s.contains("has not answered") && s.contains("GPUs · 2")
+    });
+    assert!(
+        !tmux.pane_dead(),
+        "the dashboard exited:\n{}",
+        tmux.screen()
+    );
 }

@@ -121,7 +121,12 @@ pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 pub(super) fn render_error(app: &App, error: &str, area: Rect, buf: &mut Buffer) {
-    let text = format!(" source error: {} ", error.lines().next().unwrap_or(error));
+    let first = error.lines().next().unwrap_or(error);
+    let text = if app.source_error.is_some() {
+        format!(" source error: {first} ")
+    } else {
+        format!(" {first} ")
+    };
     buf.set_style(area, app.theme.alarm());
     Line::styled(text, app.theme.alarm()).render(area, buf);
 }

@@ -54,7 +54,16 @@ impl Widget for &App {
         header::render_header(self, top, buf);
         header::render_footer(self, bottom, buf);
 
-        let body = match &self.source_error {
+        let problem = self.source_error.clone().or_else(|| {
+            self.driver_stalled.map(|d| {
+                format!(
+                    "the GPU driver has not answered for {}s; the values shown are from \
+                     before it stopped",
+                    d.as_secs()
+                )
+            })
+        });
+        let body = match &problem {
             Some(error) => {
                 let [line, rest] =
                     Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);

@@ -397,7 +397,6 @@ async fn event_loop_shows_source_errors_and_survives_a_stopped_sampler() {
 }
 
 #[path = "support/fake_nvml.rs"]
-#[allow(dead_code)]
 mod fake_nvml;
 
 #[path = "tui/real_terminal.rs"]

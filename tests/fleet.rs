@@ -138,7 +138,7 @@ fn promtool_checks_and_tests_the_shipped_alerting_rules() {
             .args(["check", "rules", "gpuwarden-rules.yml"])
             .current_dir(dir),
     );
-    assert!(out.contains("SUCCESS: 9 rules found"), "{out}");
+    assert!(out.contains("SUCCESS: 11 rules found"), "{out}");
     let out = run_tool(
         Command::new("promtool")
             .args(["test", "rules", "gpuwarden-rules.test.yml"])

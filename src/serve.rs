@@ -327,7 +327,7 @@ async fn snapshot(State(s): Shared, headers: HeaderMap) -> Response {
         return unauthorized();
     }
     match s.snapshot() {
-        Some(snap) => axum::Json(&*snap).into_response(),
+        Some(snap) => axum::Json(crate::check::health::snapshot_json(&snap)).into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "no sample yet\n").into_response(),
     }
 }

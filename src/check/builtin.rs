@@ -29,22 +29,27 @@ pub fn run_all(snap: &Snapshot, v: &mut Verdict) {
         });
     }
     for g in &snap.gpus {
-        if g.is_lost() {
-            v.findings.push(finding(
-                g,
-                "lost",
-                Severity::Critical,
-                "the GPU stopped answering NVML".into(),
-                "drain the node and reset or replace the GPU",
-            ));
-            continue;
-        }
-        ecc(g, v);
-        super::memory::memory(g, v);
-        throttle(g, v);
-        temperature(g, v);
-        super::pcie::pcie(g, v);
+        run_gpu(g, v);
     }
+}
+
+/// Runs every built-in check on one GPU (without naming the checks in `v.checks`).
+pub fn run_gpu(g: &GpuSample, v: &mut Verdict) {
+    if g.is_lost() {
+        v.findings.push(finding(
+            g,
+            "lost",
+            Severity::Critical,
+            "the GPU stopped answering NVML".into(),
+            "drain the node and reset or replace the GPU",
+        ));
+        return;
+    }
+    ecc(g, v);
+    super::memory::memory(g, v);
+    throttle(g, v);
+    temperature(g, v);
+    super::pcie::pcie(g, v);
 }
 
 pub fn finding(

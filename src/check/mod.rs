@@ -5,10 +5,12 @@
 //! slowdown, temperature), with `memory` (row remapping, page retirement) and `pcie` (the
 //! link against its maximum) in their own modules; `require` parses and judges `--require`
 //! (what this node must have); `report` renders the verdict as lines, one brief line, or
-//! JSON; `slurm` drains and resumes the node through `scontrol`. Everything here but `slurm`
+//! JSON; `slurm` drains and resumes the node through `scontrol`; `health` sums a GPU's
+//! findings up as one state (ok / degraded / failed) for every other view. Everything here but `slurm`
 //! is pure: a snapshot in, a [`Verdict`] out.
 
 pub mod builtin;
+pub mod health;
 pub mod memory;
 pub mod pcie;
 pub mod report;
@@ -18,6 +20,7 @@ pub mod slurm;
 use crate::gpu::{GpuSample, Snapshot};
 use serde::Serialize;
 
+pub use health::{GpuHealth, HealthState, gpu_health};
 pub use require::{Requirement, parse_requirements};
 
 /// Version of the `check --json` schema; bumped on any incompatible change.

@@ -39,6 +39,36 @@ pub struct JsonReport<'a> {
     pub verdict: Option<&'a Verdict>,
     pub error: Option<String>,
     pub slurm: Option<&'a SlurmOutcome>,
+    /// Each GPU's state, from its findings (also `--require` ones on that GPU).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<GpuState>,
+}
+
+/// One GPU and its state in a check report.
+#[derive(Clone, Debug, Serialize)]
+pub struct GpuState {
+    #[serde(flatten)]
+    pub target: super::GpuRef,
+    pub state: super::HealthState,
+}
+
+/// Every GPU of `snap` with the state its findings in `v` amount to.
+pub fn gpu_states(snap: &Snapshot, v: &Verdict) -> Vec<GpuState> {
+    snap.gpus
+        .iter()
+        .map(|g| {
+            let mine: Vec<_> = v
+                .findings
+                .iter()
+                .filter(|f| f.target.gpu == Some(g.index))
+                .cloned()
+                .collect();
+            GpuState {
+                target: super::GpuRef::of(g),
+                state: super::HealthState::of(&mine),
+            }
+        })
+        .collect()
 }
 
 impl<'a> JsonReport<'a> {
@@ -56,6 +86,7 @@ impl<'a> JsonReport<'a> {
             verdict: Some(v),
             error: None,
             slurm,
+            health: gpu_states(snap, v),
         }
     }
 
@@ -70,6 +101,7 @@ impl<'a> JsonReport<'a> {
             verdict: None,
             error: Some(error),
             slurm: None,
+            health: Vec::new(),
         }
     }
 }

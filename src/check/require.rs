@@ -1,17 +1,22 @@
 //! `--require LIST`: what this node must have, e.g. `gpus=8,memory=80GiB,driver>=550,
 //! pcie=gen5x16`, parsed with errors that name the bad item, and judged against a sample.
 //!
-//! Only items whose data a sample carries exist. ECC mode and MIG mode are not in a sample,
-//! so `ecc=` and `mig=` are refused with that reason rather than silently passed.
+//! Only items whose data a sample carries exist; `ecc=on|off` and `mig=on|off` compare the
+//! current mode each GPU reports (a GPU that cannot say is `not_checked`, not passed).
 
 use super::builtin::{missing, skipped};
 use super::{Finding, GpuRef, Severity, Verdict};
 use crate::gpu::{GpuSample, Snapshot};
 
 /// The items `--require` knows.
-pub const KNOWN: &[&str] = &["gpus", "memory", "driver", "pcie"];
+pub const KNOWN: &[&str] = &["gpus", "memory", "driver", "pcie", "ecc", "mig"];
 
 const GIB: u64 = 1 << 30;
+
+const ECC_ACTION: &str = "drain the node; set the ECC mode with `nvidia-smi -i N -e 1` (or 0) \
+                          and reboot";
+const MIG_ACTION: &str = "drain the node; set the MIG mode with `nvidia-smi -i N -mig 0` (or 1) \
+                          and reset the GPU";
 
 /// A GPU counts as busy for the PCIe generation check from this utilization on: idle GPUs
 /// lower their link generation to save power, so an idle gen-1 link is normal.
@@ -42,6 +47,10 @@ pub enum Want {
         generation: Option<u32>,
         width: Option<u32>,
     },
+    /// `ecc=on` / `ecc=off`: every GPU's current ECC mode.
+    Ecc(bool),
+    /// `mig=on` / `mig=off`: every GPU's current MIG mode.
+    Mig(bool),
 }
 
 /// One `--require` item: what it asks for, and how the user wrote it.
@@ -86,10 +95,19 @@ fn parse_item(item: &str) -> Result<Requirement, String> {
         "pcie" => parse_pcie(value)
             .ok_or_else(|| bad("expected gen<N>x<W>, gen<N> or x<W>, e.g. gen5x16".into()))?,
         "ecc" | "mig" => {
-            return Err(bad(format!(
-                "{key} mode is not in a sample, so it cannot be checked (known items: {})",
-                KNOWN.join(", ")
-            )));
+            if op == Op::AtLeast {
+                return Err(bad(format!("{key} takes = on or = off, not >=")));
+            }
+            let on = match value.to_ascii_lowercase().as_str() {
+                "on" | "1" | "true" | "enabled" => true,
+                "off" | "0" | "false" | "disabled" => false,
+                _ => return Err(bad("expected on or off".into())),
+            };
+            if key == "ecc" {
+                Want::Ecc(on)
+            } else {
+                Want::Mig(on)
+            }
         }
         _ => {
             return Err(bad(format!(
@@ -159,6 +177,8 @@ impl Requirement {
             Want::Memory(_) => "memory",
             Want::Driver(..) => "driver",
             Want::Pcie { .. } => "pcie",
+            Want::Ecc(_) => "ecc",
+            Want::Mig(_) => "mig",
         };
         format!("require:{key}")
     }
@@ -203,6 +223,37 @@ impl Requirement {
                     self.judge_pcie(g, *generation, *width, v);
                 }
             }
+            Want::Ecc(on) => {
+                for g in snap.gpus.iter().filter(|g| !g.is_lost()) {
+                    self.judge_mode(g, "ECC", &g.ecc_enabled, *on, ECC_ACTION, v);
+                }
+            }
+            Want::Mig(on) => {
+                for g in snap.gpus.iter().filter(|g| !g.is_lost()) {
+                    self.judge_mode(g, "MIG", &g.mig_enabled, *on, MIG_ACTION, v);
+                }
+            }
+        }
+    }
+
+    fn judge_mode(
+        &self,
+        g: &GpuSample,
+        mode: &str,
+        have: &crate::gpu::Field<bool>,
+        want: bool,
+        action: &str,
+        v: &mut Verdict,
+    ) {
+        let word = |on: bool| if on { "on" } else { "off" };
+        match have.get() {
+            Some(on) if on == want => {}
+            Some(on) => v.findings.push(self.unmet(
+                GpuRef::of(g),
+                format!("{mode} is {}", word(on)),
+                action,
+            )),
+            None => skipped(g, &self.check(), missing(&format!("{mode} mode"), have), v),
         }
     }
 

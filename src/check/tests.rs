@@ -115,12 +115,14 @@ fn requirements_parse_and_bad_items_are_named() {
     );
     let err = parse_requirements("gpus=8,colour=blue").unwrap_err();
     assert!(
-        err.contains("\"colour=blue\"") && err.contains("gpus, memory, driver, pcie"),
+        err.contains("\"colour=blue\"") && err.contains("gpus, memory, driver, pcie, ecc, mig"),
         "{err}"
     );
-    let err = parse_requirements("ecc=on").unwrap_err();
-    assert!(err.contains("ecc mode is not in a sample"), "{err}");
+    assert_eq!(req("ecc=on,mig=off").len(), 2);
+    let err = parse_requirements("ecc>=on").unwrap_err();
+    assert!(err.contains("not >="), "{err}");
     for bad in [
+        "ecc=maybe",
         "gpus=eight",
         "memory=80",
         "memory=80XB",

@@ -1,6 +1,7 @@
 //! `gpuwarden snapshot`: one sample of every GPU as a table, JSON or CSV — the
-//! `nvidia-smi --query-gpu` / gpustat use case, with a documented schema. Exit 0 when every
-//! GPU answers, 1 when one is lost (`gpuwarden check` judges the rest), 2 when `-i` names a
+//! `nvidia-smi --query-gpu` / gpustat use case, with a documented schema; each GPU carries its
+//! health (ok / degraded / failed, see `crate::check::health`). Exit 0 when every GPU answers
+//! and none has failed, 1 when one is lost or failed (`gpuwarden check` says why), 2 when `-i` names a
 //! GPU that does not exist. A reader that closes the pipe early (`| head`) ends
 //! it quietly.
 
@@ -24,7 +25,7 @@ pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
     }
     snap.select(cli.source.gpus.as_deref());
     let out = if args.json {
-        let mut s = serde_json::to_string_pretty(&snap)?;
+        let mut s = serde_json::to_string_pretty(&crate::check::health::snapshot_json(&snap))?;
         s.push('\n');
         s
     } else if args.csv {
@@ -36,8 +37,10 @@ pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         other => other.context("writing to stdout")?,
     }
-    let lost = snap.gpus.iter().any(GpuSample::is_lost);
-    Ok(ExitCode::from(if lost { EXIT_FINDING } else { EXIT_OK }))
+    let failed = snap.gpus.iter().any(|g| {
+        g.is_lost() || crate::check::gpu_health(g).state == crate::check::HealthState::Failed
+    });
+    Ok(ExitCode::from(if failed { EXIT_FINDING } else { EXIT_OK }))
 }
 
 /// The CSV columns, in order; a missing value is an empty cell.

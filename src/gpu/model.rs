@@ -215,6 +215,12 @@ pub struct GpuSample {
     /// Pages retired for ECC errors wait for the next GPU reset (pre-Ampere page retirement).
     #[serde(default)]
     pub retired_pages_pending: Field<bool>,
+    /// ECC is on now (a change waits for a reboot; read once).
+    #[serde(default)]
+    pub ecc_enabled: Field<bool>,
+    /// MIG mode is on now (a change waits for a GPU reset; read once).
+    #[serde(default)]
+    pub mig_enabled: Field<bool>,
 
     #[serde(default)]
     pub processes: Field<Vec<GpuProcess>>,
@@ -260,6 +266,8 @@ impl GpuSample {
             ecc_uncorrected_aggregate: Field::missing(GpuLost),
             row_remap: Field::missing(GpuLost),
             retired_pages_pending: Field::missing(GpuLost),
+            ecc_enabled: Field::missing(GpuLost),
+            mig_enabled: Field::missing(GpuLost),
             processes: Field::missing(GpuLost),
         }
     }

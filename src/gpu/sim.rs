@@ -426,6 +426,8 @@ impl SimGpu {
             ecc_uncorrected_aggregate: Field::Value(self.ecc_uncorrected),
             row_remap: Field::Value(RowRemap::default()),
             retired_pages_pending: Field::Value(false),
+            ecc_enabled: Field::Value(true),
+            mig_enabled: Field::Value(false),
             processes: Field::Value(processes),
         }
     }

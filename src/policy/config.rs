@@ -498,10 +498,13 @@ pub enum Metric {
     RowRemapPending,
     /// 1 once a row remap failed (no spare rows left: replace the GPU), else 0.
     RowRemapFailure,
+    /// The GPU's health as `gpuwarden check` judges its sample: 0 ok, 1 degraded, 2 failed
+    /// (`above = 0` fires on degraded or failed, `above = 1` on failed only).
+    Health,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::TemperatureC,
         Metric::TemperatureMarginC,
         Metric::MemoryUsedPct,
@@ -510,6 +513,7 @@ impl Metric {
         Metric::EccUncorrected,
         Metric::RowRemapPending,
         Metric::RowRemapFailure,
+        Metric::Health,
     ];
 
     /// The name used in `watchdog.toml`.
@@ -523,6 +527,7 @@ impl Metric {
             Metric::EccUncorrected => "ecc_uncorrected",
             Metric::RowRemapPending => "row_remap_pending",
             Metric::RowRemapFailure => "row_remap_failure",
+            Metric::Health => "health",
         }
     }
 
@@ -541,6 +546,7 @@ impl Metric {
             Metric::EccUncorrected => "uncorrected ECC errors",
             Metric::RowRemapPending => "memory repair pending a reset",
             Metric::RowRemapFailure => "failed row remap",
+            Metric::Health => "health",
         }
     }
 
@@ -555,6 +561,7 @@ impl Metric {
             Metric::PowerPctOfLimit => (0.0, 200.0),
             Metric::EccUncorrected => (0.0, 1e9),
             Metric::RowRemapPending | Metric::RowRemapFailure => (0.0, 1.0),
+            Metric::Health => (0.0, 2.0),
         }
     }
 
@@ -566,6 +573,7 @@ impl Metric {
             Metric::PowerPctOfLimit => "% of the power limit",
             Metric::EccUncorrected => "errors",
             Metric::RowRemapPending | Metric::RowRemapFailure => "(0 or 1)",
+            Metric::Health => "(0 ok, 1 degraded, 2 failed)",
         }
     }
 
@@ -578,6 +586,12 @@ impl Metric {
             Metric::EccUncorrected | Metric::RowRemapPending | Metric::RowRemapFailure => {
                 format!("{v:.0}")
             }
+            Metric::Health => match v.round() as i64 {
+                0 => "ok".to_string(),
+                1 => "degraded".to_string(),
+                2 => "failed".to_string(),
+                _ => format!("{v:.0}"),
+            },
         }
     }
 
@@ -602,6 +616,7 @@ impl Metric {
                 .row_remap
                 .value()
                 .map(|r| f64::from(u8::from(r.failure))),
+            Metric::Health => Some(crate::check::gpu_health(gpu).state.level()),
         }
     }
 }

@@ -9,10 +9,24 @@
 
 use super::app::{App, Msg};
 use super::theme::{Level, Theme, Thresholds};
+use crate::check::HealthState;
 use crate::fleet::{Fleet, Host, HostReport};
 use crate::gpu::UnixMs;
 use std::cmp::Ordering;
 use std::time::Duration;
+
+/// The worst GPU health of a host's last snapshot, and which GPU has it (the first of the
+/// worst); `None` before a first snapshot or for a host with no GPU.
+pub fn worst_health(host: &Host) -> Option<(u32, HealthState)> {
+    let snap = host.snapshot.as_ref()?;
+    snap.gpus
+        .iter()
+        .map(|g| (g.index, crate::check::gpu_health(g).state))
+        .fold(None, |worst, (i, s)| match worst {
+            Some((_, w)) if w >= s => worst,
+            _ => Some((i, s)),
+        })
+}
 
 /// How worrying a host is; the hosts view lists the worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,8 +35,10 @@ pub enum HostState {
     Unreachable,
     /// Reachable, but its numbers are older than the stale limit.
     Stale,
-    /// A rule is firing, a GPU is lost, or a value is past its critical threshold.
+    /// A rule is firing, a GPU is lost or failed, or a value is past its critical threshold.
     Alarm,
+    /// Every GPU answers, but one is degraded (throttled, hot, a narrow link).
+    Degraded,
     Ok,
 }
 
@@ -32,6 +48,7 @@ impl HostState {
             HostState::Unreachable => "unreachable",
             HostState::Stale => "stale",
             HostState::Alarm => "alarm",
+            HostState::Degraded => "degraded",
             HostState::Ok => "ok",
         }
     }
@@ -114,12 +131,17 @@ impl FleetApp {
         }
     }
 
-    /// Hosts in display order: the worst state first, then by name.
+    /// Hosts in display order: the worst state first, then the worst GPU health, then by
+    /// name.
     pub fn hosts(&self) -> Vec<&Host> {
         let mut hosts: Vec<&Host> = self.fleet.hosts.iter().collect();
+        // Unknown health (no snapshot yet) sorts with the worst.
+        let health =
+            |h: &Host| std::cmp::Reverse(worst_health(h).map_or(u8::MAX, |(_, s)| s.level() as u8));
         hosts.sort_by(|a, b| {
             self.state(a)
                 .cmp(&self.state(b))
+                .then_with(|| health(a).cmp(&health(b)))
                 .then_with(|| a.name().cmp(b.name()))
                 .then_with(|| a.address.cmp(&b.address))
         });
@@ -139,8 +161,16 @@ impl FleetApp {
         let full = host
             .fullest()
             .is_some_and(|(_, p)| self.thresholds.memory(p) == Level::Critical);
-        if !host.firing.is_empty() || host.lost_count() > 0 || hot || full {
+        let health = worst_health(host).map(|(_, h)| h);
+        if !host.firing.is_empty()
+            || host.lost_count() > 0
+            || hot
+            || full
+            || health == Some(HealthState::Failed)
+        {
             HostState::Alarm
+        } else if health == Some(HealthState::Degraded) {
+            HostState::Degraded
         } else {
             HostState::Ok
         }

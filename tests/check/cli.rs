@@ -117,15 +117,58 @@ fn require_gpus_9_fails_naming_the_requirement() {
     assert_eq!(code, 0, "{stdout}");
 }
 
+/// Seed 001's "stage 0": `ecc=on,mig=off` against what each GPU reports. GPU 1 with MIG on
+/// fails naming it; a GPU that cannot say its ECC mode is not checked, not passed.
+#[test]
+fn require_ecc_on_and_mig_off_judges_each_gpus_mode() {
+    let mut state = healthy(3);
+    let fake = FakeNvml::new(&state);
+    let require = ["check", "--require", "ecc=on,mig=off"];
+    let (code, stdout, stderr) = output(gpuwarden().args(require).envs(fake.envs()));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    state.gpus[1] = state.gpus[1].clone().with("mig_mode", 1);
+    state.gpus[2] = state.gpus[2]
+        .clone()
+        .fail("GetEccMode", crate::fake_nvml::NOT_SUPPORTED);
+    fake.set(&state);
+    let (code, stdout, stderr) = output(gpuwarden().args(require).envs(fake.envs()));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let findings: Vec<&str> = stdout.lines().filter(|l| l.starts_with("GPU ")).collect();
+    assert_eq!(findings.len(), 1, "{stdout}");
+    assert!(
+        findings[0].starts_with("GPU 1 (GPU-")
+            && findings[0].contains("require:mig: requires mig=off, MIG is on — drain the node"),
+        "{stdout}"
+    );
+    let (_, json, _) = output(
+        gpuwarden()
+            .args(["check", "--json", "--require", "ecc=on,mig=off"])
+            .envs(fake.envs()),
+    );
+    let json: Value = serde_json::from_str(&json).unwrap();
+    let skipped: Vec<_> = json["not_checked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["check"] == "require:ecc")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{json}");
+    assert_eq!(skipped[0]["gpu"], 2);
+    assert_eq!(skipped[0]["reason"], "ECC mode: not supported", "{json}");
+    assert_eq!(json["health"][1]["state"], "failed", "{json}");
+    assert_eq!(json["health"][0]["state"], "ok", "{json}");
+}
+
 #[test]
 fn bad_or_unknown_require_items_exit_2_naming_the_item() {
     let fake = FakeNvml::new(&healthy(1));
     for (list, want) in [
         (
             "gpus=8,colour=blue",
-            "unknown item \"colour\" (known items: gpus, memory, driver, pcie)",
+            "unknown item \"colour\" (known items: gpus, memory, driver, pcie, ecc, mig)",
         ),
-        ("ecc=on", "ecc mode is not in a sample"),
+        ("ecc=yes", "\"ecc=yes\": expected on or off"),
         ("memory=80", "\"memory=80\": a size needs a unit"),
     ] {
         let (code, _, stderr) = output(

@@ -384,6 +384,21 @@ nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t d, unsigned int *value)
     RETURN(NVML_SUCCESS);
 }
 
+/* ECC and MIG mode: the value is the current mode (0/1); the pending mode is the same. */
+nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, int *current, int *pending) {
+    ENTER(d, "GetEccMode");
+    VALUE(F_ECC_MODE);
+    *current = *pending = (int)g->v[F_ECC_MODE];
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *current, unsigned int *pending) {
+    ENTER(d, "GetMigMode");
+    VALUE(F_MIG_MODE);
+    *current = *pending = (unsigned int)g->v[F_MIG_MODE];
+    RETURN(NVML_SUCCESS);
+}
+
 nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t d, unsigned int counter, unsigned int *kbps) {
     ENTER(d, "GetPcieThroughput");
     int f = counter == 0 ? F_PCIE_TX : counter == 1 ? F_PCIE_RX : -1;

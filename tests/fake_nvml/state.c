@@ -25,6 +25,7 @@ static const char *FIELD_NAMES[F_COUNT] = {
     "ecc_uncorrected_aggregate", "ecc_corrected_aggregate", "remapped_rows_correctable",
     "remapped_rows_uncorrectable", "remapped_rows_pending", "remapped_rows_failure",
     "retired_pages_pending", "pcie_link_gen_max", "pcie_link_width_max", "pcie_replay_counter",
+    "ecc_mode", "mig_mode",
 };
 
 
@@ -38,7 +39,7 @@ static const char *FUNCTIONS[] = {
     "GetEncoderUtilization", "GetDecoderUtilization", "GetCurrPcieLinkGeneration",
     "GetCurrPcieLinkWidth", "GetPcieThroughput", "GetTotalEccErrors",
     "GetRemappedRows", "GetRetiredPagesPendingStatus", "GetMaxPcieLinkGeneration",
-    "GetMaxPcieLinkWidth", "GetPcieReplayCounter",
+    "GetMaxPcieLinkWidth", "GetPcieReplayCounter", "GetEccMode", "GetMigMode",
     "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3",
     "SetGpuLockedClocks", "ResetGpuLockedClocks", "SetPowerManagementLimit",
     "GetSupportedEventTypes", "RegisterEvents", NULL,

@@ -1,6 +1,7 @@
 //! `docs/snapshot-schema.md` cannot rot: every field name a serialized snapshot has, every
 //! `missing` reason and every throttle reason must appear in it, and its example must parse.
 
+use gpuwarden::check::health::snapshot_json;
 use gpuwarden::gpu::{
     Field, GpuProcess, GpuSample, Missing, PcieLink, RowRemap, SCHEMA_VERSION, Snapshot,
     ThrottleReason, ThrottleReasons,
@@ -56,7 +57,11 @@ fn collect_keys(v: &Value, out: &mut BTreeSet<String>) {
 fn every_serialized_field_is_documented() {
     let doc = doc();
     let mut keys = BTreeSet::new();
-    collect_keys(&serde_json::to_value(full_snapshot()).unwrap(), &mut keys);
+    collect_keys(&snapshot_json(&full_snapshot()), &mut keys);
+    assert!(
+        keys.contains("severity"),
+        "a finding in the health: {keys:?}"
+    );
     assert!(keys.len() > 35, "expected the whole model, got {keys:?}");
     let undocumented: Vec<&String> = keys
         .iter()
@@ -108,6 +113,6 @@ fn the_documented_example_is_a_valid_snapshot_of_the_current_version() {
         &mut documented,
     );
     let mut model = BTreeSet::new();
-    collect_keys(&serde_json::to_value(&snap).unwrap(), &mut model);
+    collect_keys(&snapshot_json(&snap), &mut model);
     assert_eq!(documented, model);
 }

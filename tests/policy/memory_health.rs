@@ -66,3 +66,51 @@ fn a_failed_remap_pages_and_a_pending_repair_notifies() {
     });
     assert!(run.story().is_empty(), "{:?}", run.story());
 }
+
+const HEALTH_RULES: &str = r#"
+[[rule]]
+name = "gpu-failed"
+metric = "health"
+above = 1
+severity = "critical"
+steps = [{ do = "page" }]
+
+[[rule]]
+name = "gpu-degraded"
+metric = "health"
+above = 0
+steps = [{ do = "notify" }]
+
+[alerts.webhook]
+url = "http://127.0.0.1:8080/hooks/gpu"
+"#;
+
+/// `metric = "health"` is the state `gpuwarden check` gives the GPU: 0 ok, 1 degraded,
+/// 2 failed. A GPU at its slowdown temperature is degraded (notify only); a failed remap
+/// makes it failed (both fire); a healthy GPU fires nothing.
+#[test]
+fn health_rules_fire_on_the_state_check_gives_the_gpu() {
+    let mut run = Run::new(config(HEALTH_RULES));
+    run.each_second(0, 3, |_| vec![gpu(0, 60.0), gpu(1, 60.0)]);
+    assert!(run.story().is_empty(), "{:?}", run.story());
+    run.each_second(4, 6, |_| {
+        let mut failed = gpu(0, 60.0);
+        failed.row_remap = Field::Value(RowRemap {
+            uncorrectable: 3,
+            failure: true,
+            ..RowRemap::default()
+        });
+        vec![failed, gpu(1, 92.0)]
+    });
+    assert_eq!(
+        run.story(),
+        [
+            "4s fired",
+            "4s page",
+            "4s fired",
+            "4s notify",
+            "4s fired gpu1",
+            "4s notify gpu1"
+        ]
+    );
+}

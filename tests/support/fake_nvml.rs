@@ -315,6 +315,8 @@ pub const VALUE_KEYS: &[&str] = &[
     "pcie_link_gen_max",
     "pcie_link_width_max",
     "pcie_replay_counter",
+    "ecc_mode",
+    "mig_mode",
 ];
 
 impl FakeGpu {
@@ -348,7 +350,8 @@ impl FakeGpu {
             ("pcie_link_width", 16),
             ("pcie_rx_kbps", 1_000 + i),
             ("pcie_tx_kbps", 2_000 + i),
-            ("ecc_uncorrected_volatile", i),
+            // Healthy: no uncorrected error since the driver loaded (history in aggregate).
+            ("ecc_uncorrected_volatile", 0),
             ("ecc_corrected_volatile", 10 + i),
             ("ecc_uncorrected_aggregate", 100 + i),
             ("ecc_corrected_aggregate", 200 + i),
@@ -361,6 +364,8 @@ impl FakeGpu {
             ("pcie_link_gen_max", 5),
             ("pcie_link_width_max", 16),
             ("pcie_replay_counter", 3 + i),
+            ("ecc_mode", 1),
+            ("mig_mode", 0),
         ]
         .into_iter()
         .collect();

@@ -41,26 +41,26 @@ fn down(address: &str) -> HostReport {
     }
 }
 
-/// A fleet seen twice, 45 s apart: dgx-c answered the first time only, 10.0.0.9 never.
+/// A fleet seen twice, 45 s apart: dgx-c answered the first time only, 127.0.0.1:9409 never.
 fn fleet_app() -> FleetApp {
     let mut app = FleetApp::new(Theme::new(false), "3 agents");
     let t1 = T0 + 60_000;
     app.on_fetch(
         vec![
-            report("10.0.0.1:9400", "dgx-a", Scenario::Training, 8, t1),
-            report("10.0.0.2:9400", "dgx-b", Scenario::Overheat, 4, t1),
-            report("10.0.0.3:9400", "dgx-c", Scenario::Idle, 2, t1),
-            down("10.0.0.9:9400"),
+            report("127.0.0.1:9401", "dgx-a", Scenario::Training, 8, t1),
+            report("127.0.0.1:9402", "dgx-b", Scenario::Overheat, 4, t1),
+            report("127.0.0.1:9403", "dgx-c", Scenario::Idle, 2, t1),
+            down("127.0.0.1:9409"),
         ],
         t1,
     );
     let t2 = t1 + 45_000;
     app.on_fetch(
         vec![
-            report("10.0.0.1:9400", "dgx-a", Scenario::Training, 8, t2),
-            report("10.0.0.2:9400", "dgx-b", Scenario::Overheat, 4, t2),
-            down("10.0.0.3:9400"),
-            down("10.0.0.9:9400"),
+            report("127.0.0.1:9401", "dgx-a", Scenario::Training, 8, t2),
+            report("127.0.0.1:9402", "dgx-b", Scenario::Overheat, 4, t2),
+            down("127.0.0.1:9403"),
+            down("127.0.0.1:9409"),
         ],
         t2,
     );
@@ -92,7 +92,7 @@ fn hosts_view_lists_every_host_worst_first_and_keeps_the_unreachable() {
     assert_eq!(
         order,
         [
-            ("10.0.0.9:9400", HostState::Unreachable),
+            ("127.0.0.1:9409", HostState::Unreachable),
             ("dgx-c", HostState::Unreachable),
             ("dgx-b", HostState::Alarm),
             ("dgx-a", HostState::Ok),
@@ -133,7 +133,7 @@ fn enter_opens_a_host_and_esc_comes_back() {
     // A refresh while inside reaches the host's view.
     let t3 = T0 + 110_000;
     app.on_fetch(
-        vec![report("10.0.0.2:9400", "dgx-b", Scenario::Overheat, 4, t3)],
+        vec![report("127.0.0.1:9402", "dgx-b", Scenario::Overheat, 4, t3)],
         t3,
     );
     let at = app.drilled().and_then(|a| a.snapshot()).map(|s| s.at_ms);
@@ -156,4 +156,45 @@ fn an_unreachable_host_opens_on_its_last_numbers_with_the_reason() {
     assert_eq!(host.gpus().len(), 2, "the last numbers");
     let error = host.source_error.as_deref().unwrap_or_default();
     assert!(error.contains("unreachable") && error.contains("connection refused"));
+}
+
+/// Health decides among hosts that answer: a host with a failed GPU (its row remap failed)
+/// is an alarm and comes first, one with a degraded GPU (held down by hw-slowdown) next,
+/// the healthy one last — each naming the GPU.
+#[test]
+fn hosts_with_failed_and_degraded_gpus_come_first_and_name_the_gpu() {
+    use gpuwarden::gpu::{Field, RowRemap, ThrottleReason, ThrottleReasons};
+    let at = T0 + 60_000;
+    let mut failed = report("127.0.0.1:9411", "node-a", Scenario::Idle, 2, at);
+    let mut degraded = report("127.0.0.1:9412", "node-b", Scenario::Idle, 2, at);
+    let healthy = report("127.0.0.1:9413", "node-c", Scenario::Idle, 2, at);
+    if let Ok(d) = &mut failed.result {
+        d.snapshot.gpus[1].row_remap = Field::Value(RowRemap {
+            uncorrectable: 2,
+            failure: true,
+            ..RowRemap::default()
+        });
+    }
+    if let Ok(d) = &mut degraded.result {
+        d.snapshot.gpus[1].throttle =
+            Field::Value(ThrottleReasons::NONE.with(ThrottleReason::HwSlowdown));
+    }
+    let mut app = FleetApp::new(Theme::new(false), "3 agents");
+    app.on_fetch(vec![healthy, degraded, failed], at);
+    let order: Vec<(&str, HostState)> = app
+        .hosts()
+        .iter()
+        .map(|h| (h.name(), app.state(h)))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("node-a", HostState::Alarm),
+            ("node-b", HostState::Degraded),
+            ("node-c", HostState::Ok),
+        ]
+    );
+    let screen = text(&draw(&app, 120, 8));
+    assert!(screen.contains("failed gpu1"), "{screen}");
+    assert!(screen.contains("degraded gpu1"), "{screen}");
 }

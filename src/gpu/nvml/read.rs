@@ -29,6 +29,8 @@ pub struct StaticInfo {
     temperature_slowdown_c: Field<f64>,
     temperature_shutdown_c: Field<f64>,
     pcie_link_max: Field<PcieLink>,
+    ecc_enabled: Field<bool>,
+    mig_enabled: Field<bool>,
     /// Whether the previous sample found the GPU lost (to log changes, not every sample).
     was_lost: bool,
 }
@@ -223,6 +225,12 @@ impl<'n> DeviceReader<'n> {
             row_remap: self.row_remap(),
             retired_pages_pending: self
                 .get("retired pages pending", |d| d.are_pages_pending_retired()),
+            ecc_enabled: self.cached(&mut statics.ecc_enabled, "ecc mode", |d| {
+                d.is_ecc_enabled().map(|m| m.currently_enabled)
+            }),
+            mig_enabled: self.cached(&mut statics.mig_enabled, "mig mode", |d| {
+                d.mig_mode().map(|m| m.current == 1)
+            }),
             processes: self.processes(described),
         };
         self.finish(sample, statics)

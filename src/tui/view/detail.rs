@@ -1,11 +1,13 @@
 //! The detail view of the selected GPU: every number the sample has (identity, clocks with
 //! their maxima, thresholds, PCIe, encoder/decoder, ECC, throttle reasons), the four history
-//! charts in a grid, and the GPU's own processes.
+//! charts in a grid, and the GPU's own processes; the GPU's health (ok / degraded / failed)
+//! in the title, with what is wrong and what to do under the numbers.
 
 use super::super::app::App;
-use super::super::theme::Theme;
+use super::super::theme::{Level, Theme};
 use super::bar::{fit, gib_short, rate};
 use super::{charts, gpus, processes};
+use crate::check::{GpuHealth, HealthState, Severity};
 use crate::gpu::{Field, GpuSample};
 use crate::units::or_missing;
 use ratatui::buffer::Buffer;
@@ -18,7 +20,14 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     };
     let procs = app.processes().len() as u16;
-    let info_h = if area.height >= 18 { 7 } else { 0 };
+    let health = crate::check::gpu_health(gpu);
+    // One line per finding under the numbers, at most three.
+    let finding_rows = health.findings.len().min(MAX_FINDINGS) as u16;
+    let info_h = if area.height >= 18 {
+        7 + finding_rows
+    } else {
+        0
+    };
     let procs_h = if area.height >= 20 {
         (procs.max(1) + 3).min(8)
     } else {
@@ -31,7 +40,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ])
     .areas(area);
     if info_h > 0 {
-        render_info(app, gpu, info, buf);
+        render_info(app, gpu, &health, info, buf);
     }
     charts::render_grid(app, chart_area, buf);
     if procs_h > 0 {
@@ -39,7 +48,10 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn render_info(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
+/// Findings listed in the detail view; `gpuwarden check` lists them all.
+const MAX_FINDINGS: usize = 3;
+
+fn render_info(app: &App, gpu: &GpuSample, health: &GpuHealth, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let mut title = vec![
         Span::styled(format!(" GPU {} ", gpu.index), t.title()),
@@ -47,6 +59,16 @@ fn render_info(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
     ];
     if gpu.is_lost() {
         title.push(Span::styled(" LOST ", t.alarm()));
+        title.push(Span::raw(" "));
+    }
+    let (state, style) = match health.state {
+        HealthState::Ok => ("health ok", t.level(Level::Normal)),
+        HealthState::Degraded => ("DEGRADED", t.level(Level::Warning)),
+        HealthState::Failed => ("FAILED", t.alarm()),
+    };
+    // LOST already says it all.
+    if !gpu.is_lost() {
+        title.push(Span::styled(format!(" {state} "), style));
         title.push(Span::raw(" "));
     }
     let block = Block::default()
@@ -177,7 +199,23 @@ fn render_info(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
             Constraint::Length(0),
         ]
     };
-    let areas: [Rect; 3] = Layout::horizontal(widths).spacing(1).areas(inner);
+    let [numbers, findings] =
+        Layout::vertical([Constraint::Length(5), Constraint::Fill(1)]).areas(inner);
+    let lines: Vec<Line<'_>> = health
+        .findings
+        .iter()
+        .take(MAX_FINDINGS)
+        .map(|f| {
+            let level = match f.severity {
+                Severity::Critical => Level::Critical,
+                Severity::Warning => Level::Warning,
+            };
+            let text = format!("{}: {} — {}", f.check, f.message, f.action);
+            Line::styled(fit(&text, findings.width as usize), t.level(level))
+        })
+        .collect();
+    Paragraph::new(lines).render(findings, buf);
+    let areas: [Rect; 3] = Layout::horizontal(widths).spacing(1).areas(numbers);
     for (col, a) in columns.into_iter().zip(areas) {
         let label_w = col.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
         let lines: Vec<Line<'_>> = col

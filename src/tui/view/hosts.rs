@@ -3,10 +3,11 @@
 //! Unreachable and stale hosts stay listed, first, with their last numbers dimmed.
 //! While a host is drilled into, its own GPU dashboard (`impl Widget for &App`) is drawn.
 
-use super::super::fleet::{FleetApp, HostState};
+use super::super::fleet::{FleetApp, HostState, worst_health};
 use super::super::theme::Level;
 use super::bar::fit;
 use super::header::clock;
+use crate::check::HealthState;
 use crate::fleet::Host;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -80,6 +81,7 @@ fn header(app: &FleetApp, area: Rect, buf: &mut Buffer) {
 /// Column widths: host, GPUs, hottest, fullest, state; rules take what is left.
 const HOST_W: usize = 22;
 const GPUS_W: usize = 9;
+const HEALTH_W: usize = 14;
 const TEMP_W: usize = 12;
 const MEM_W: usize = 12;
 const STATE_W: usize = 18;
@@ -96,8 +98,8 @@ fn table(app: &FleetApp, area: Rect, buf: &mut Buffer) {
         return;
     }
     let heading = format!(
-        "  {:<HOST_W$} {:>GPUS_W$} {:<TEMP_W$} {:<MEM_W$} {:<STATE_W$} RULES",
-        "HOST", "GPUS", "HOTTEST", "FULLEST", "STATE"
+        "  {:<HOST_W$} {:>GPUS_W$} {:<HEALTH_W$} {:<TEMP_W$} {:<MEM_W$} {:<STATE_W$} RULES",
+        "HOST", "GPUS", "HEALTH", "HOTTEST", "FULLEST", "STATE"
     );
     let w = inner.width as usize;
     Line::styled(fit(&heading, w), t.header_row()).render(row(inner, 0), buf);
@@ -128,10 +130,27 @@ fn host_line<'a>(app: &FleetApp, host: &Host, width: usize) -> Line<'a> {
     let t = &app.theme;
     let th = &app.thresholds;
     let state = app.state(host);
-    let live = matches!(state, HostState::Ok | HostState::Alarm);
+    let live = matches!(
+        state,
+        HostState::Ok | HostState::Degraded | HostState::Alarm
+    );
     // Numbers of a host that is down or stale are old: dimmed, never colored as if current.
     let value = |level: Level| if live { t.level(level) } else { t.dim() };
     let mark = if state == HostState::Ok { "  " } else { "! " };
+    let (health, health_style) = match worst_health(host) {
+        None => ("–".to_string(), t.dim()),
+        Some((_, HealthState::Ok)) => ("ok".to_string(), value(Level::Normal)),
+        Some((i, h)) => {
+            let level = match h {
+                HealthState::Failed => Level::Critical,
+                _ => Level::Warning,
+            };
+            (
+                format!("{} gpu{i}{}", h.name(), t.mark(level)),
+                value(level),
+            )
+        }
+    };
 
     let gpus = match (host.gpu_count(), host.lost_count()) {
         (0, _) if host.snapshot.is_none() => "–".to_string(),
@@ -156,13 +175,13 @@ fn host_line<'a>(app: &FleetApp, host: &Host, width: usize) -> Line<'a> {
         .age(app.now_ms)
         .map(|a| format!(" {}", short_age(a.as_secs())));
     let state_text = match state {
-        HostState::Ok | HostState::Alarm => state.name().to_string(),
+        HostState::Ok | HostState::Degraded | HostState::Alarm => state.name().to_string(),
         _ => format!("{}{}", state.name(), age.unwrap_or_default()),
     };
     let state_style = match state {
         HostState::Ok => t.level(Level::Normal),
         HostState::Alarm | HostState::Unreachable => t.level(Level::Critical),
-        HostState::Stale => t.level(Level::Warning),
+        HostState::Stale | HostState::Degraded => t.level(Level::Warning),
     };
     let rules = if state == HostState::Unreachable {
         // The reason, without the URL the fetch prefixes it with (the host column has it).
@@ -188,7 +207,7 @@ fn host_line<'a>(app: &FleetApp, host: &Host, width: usize) -> Line<'a> {
     } else {
         t.level(Level::Critical)
     };
-    let fixed = 2 + HOST_W + GPUS_W + TEMP_W + MEM_W + STATE_W + 5;
+    let fixed = 2 + HOST_W + GPUS_W + HEALTH_W + TEMP_W + MEM_W + STATE_W + 6;
     let text_style = if live { t.text() } else { t.dim() };
     let cells: Vec<(String, Style)> = vec![
         (mark.to_string(), state_style),
@@ -197,6 +216,10 @@ fn host_line<'a>(app: &FleetApp, host: &Host, width: usize) -> Line<'a> {
             text_style,
         ),
         (format!("{gpus:>GPUS_W$} "), text_style),
+        (
+            format!("{:<HEALTH_W$} ", fit(&health, HEALTH_W)),
+            health_style,
+        ),
         (format!("{:<TEMP_W$} ", fit(&temp, TEMP_W)), temp_style),
         (format!("{:<MEM_W$} ", fit(&mem, MEM_W)), mem_style),
         (

@@ -20,11 +20,13 @@ mod memory;
 mod pcie;
 #[path = "check/slurm.rs"]
 mod slurm;
+#[path = "check/xid.rs"]
+mod xid;
 
 use fake_nvml::FakeState;
 
-/// `n` fake H100s with nothing wrong (the fake's default gives GPU i i uncorrected ECC
-/// errors, so those are cleared).
+/// `n` fake H100s with nothing wrong (volatile ECC cleared explicitly, whatever the fake's
+/// default).
 pub fn healthy(n: u32) -> FakeState {
     let mut state = FakeState::with_gpus(n);
     for g in &mut state.gpus {
@@ -47,7 +49,18 @@ pub fn gpuwarden() -> std::process::Command {
     ] {
         cmd.env_remove(var);
     }
+    // The `xid` check reads this kernel log, not the test machine's.
+    cmd.env("GPUWARDEN_KMSG", empty_kmsg());
     cmd
+}
+
+/// An empty file in /dev/kmsg's format: no XIDs logged.
+pub fn empty_kmsg() -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("empty-kmsg");
+    if !path.exists() {
+        std::fs::write(&path, "").expect("writing the empty kernel log");
+    }
+    path
 }
 
 /// Exit code, stdout and stderr of a finished command.

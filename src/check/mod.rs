@@ -5,7 +5,8 @@
 //! slowdown, temperature), with `memory` (row remapping, page retirement) and `pcie` (the
 //! link against its maximum) in their own modules; `require` parses and judges `--require`
 //! (what this node must have); `report` renders the verdict as lines, one brief line, or
-//! JSON; `slurm` drains and resumes the node through `scontrol`; `health` sums a GPU's
+//! JSON; `slurm` drains and resumes the node through `scontrol`; `xid` reads the XIDs of the
+//! last hour from the kernel log; `health` sums a GPU's
 //! findings up as one state (ok / degraded / failed) for every other view. Everything here but `slurm`
 //! is pure: a snapshot in, a [`Verdict`] out.
 
@@ -16,6 +17,7 @@ pub mod pcie;
 pub mod report;
 pub mod require;
 pub mod slurm;
+pub mod xid;
 
 use crate::gpu::{GpuSample, Snapshot};
 use serde::Serialize;
@@ -155,6 +157,13 @@ pub fn judge(snap: &Snapshot, requirements: &[Requirement]) -> Verdict {
     for r in requirements {
         r.judge(snap, &mut v);
     }
+    sort_findings(&mut v);
+    v
+}
+
+/// Critical first, then by GPU index, node-wide last within a severity (after a check is
+/// added to a verdict from outside [`judge`]).
+pub fn sort_findings(v: &mut Verdict) {
     v.findings.sort_by_key(|f| {
         (
             f.severity,
@@ -162,7 +171,6 @@ pub fn judge(snap: &Snapshot, requirements: &[Requirement]) -> Verdict {
             f.target.gpu.unwrap_or(0),
         )
     });
-    v
 }
 
 #[cfg(test)]

@@ -48,6 +48,13 @@ pub struct CheckArgs {
     /// the node is unhealthy), not a check that hangs with it
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub driver_timeout: std::time::Duration,
+    /// XIDs the driver logged this recently that ask for a GPU reset, a reboot or a
+    /// replacement are findings (`xid`); 0 skips the check
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub xid_window: std::time::Duration,
+    /// The kernel log to read XIDs from (a file in /dev/kmsg's record format works too)
+    #[arg(long, value_name = "PATH", env = "GPUWARDEN_KMSG", default_value = crate::health::kmsg::DEV_KMSG)]
+    pub kmsg: PathBuf,
 }
 
 /// The parsed `--require` items.
@@ -62,7 +69,8 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> Result<ExitCode> {
     let (snap, verdict) = match sample(cli, args.driver_timeout) {
         Ok(Some(snap)) => {
             let requirements = args.require.as_ref().map_or(&[][..], |r| &r.0[..]);
-            let verdict = health::judge(&snap, requirements);
+            let mut verdict = health::judge(&snap, requirements);
+            xids(&snap, args, &mut verdict);
             (snap, verdict)
         }
         Ok(None) => hung(args.driver_timeout),
@@ -97,6 +105,23 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> Result<ExitCode> {
     } else {
         EXIT_FINDING
     }))
+}
+
+/// The `xid` check, for NVIDIA GPUs read through the driver (not the simulated fleet or a
+/// trace, whose GPUs are not this kernel's).
+fn xids(snap: &crate::gpu::Snapshot, args: &CheckArgs, v: &mut health::Verdict) {
+    let nvidia = snap
+        .gpus
+        .iter()
+        .any(|g| g.vendor == crate::gpu::Vendor::Nvidia);
+    if args.xid_window.is_zero() || !nvidia || !snap.source.starts_with("nvml") {
+        return;
+    }
+    match health::xid::read_recent(&args.kmsg, args.xid_window) {
+        Ok(logged) => health::xid::judge(snap, &logged, args.xid_window, v),
+        Err(err) => health::xid::unreadable(&args.kmsg, &err, v),
+    }
+    health::sort_findings(v);
 }
 
 /// One sample, on a thread of its own: `None` when the driver has not answered within

@@ -12,7 +12,7 @@ fn eight_healthy_gpus_exit_0() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout.starts_with(
-            "healthy: 8 GPUs (checks: lost, ecc, memory, throttle, temperature, pcie)"
+            "healthy: 8 GPUs (checks: lost, ecc, memory, throttle, temperature, pcie, xid)"
         ),
         "{stdout}"
     );
@@ -212,7 +212,8 @@ fn json_lists_checks_findings_and_not_checked() {
             "throttle",
             "temperature",
             "pcie",
-            "require:gpus"
+            "require:gpus",
+            "xid"
         ])
     );
     let findings = json["findings"].as_array().unwrap();

@@ -162,9 +162,10 @@ fn failing_prolog(flags: &str) -> String {
     // slurmd runs the Prolog as root with Slurm's own small environment: the wrapper
     // names the binary and the fake library (its state file lies next to it).
     let prolog = format!(
-        "#!/bin/sh\nexec '{}' check {flags} --nvml-lib '{}' >> '{}/prolog.out' 2>&1\n",
+        "#!/bin/sh\nexec '{}' check {flags} --nvml-lib '{}' --kmsg '{}' >> '{}/prolog.out' 2>&1\n",
         env!("CARGO_BIN_EXE_gpuwarden"),
         fake.lib_path().display(),
+        crate::empty_kmsg().display(),
         env("SANDBOX_DIR"),
     );
     let path = env("SANDBOX_PROLOG");
@@ -257,9 +258,11 @@ fn slurmd_running_check_as_its_health_check_drains_and_resumes_the_node() {
             // binary must find scontrol by itself. `env -i` makes sure of it.
             let script = format!(
                 "#!/bin/sh\nexec /usr/bin/env -i SLURMD_NODENAME=\"$SLURMD_NODENAME\" \
-                 SLURM_CONF=\"$SLURM_CONF\" '{}' check --slurm --nvml-lib '{}' >> '{}/hc.out' 2>&1\n",
+                 SLURM_CONF=\"$SLURM_CONF\" '{}' check --slurm --nvml-lib '{}' --kmsg '{}' \
+                 >> '{}/hc.out' 2>&1\n",
                 env!("CARGO_BIN_EXE_gpuwarden"),
                 fake.lib_path().display(),
+                crate::empty_kmsg().display(),
                 env("SANDBOX_DIR"),
             );
             let path = env("SANDBOX_HEALTHCHECK");

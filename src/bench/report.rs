@@ -55,6 +55,8 @@ pub struct GpuReport {
     pub pattern_errors: u64,
     /// Seconds from the start until the first fault was seen.
     pub first_fault_s: Option<f64>,
+    /// Seconds from the start until the GPU was seen lost: its throughput is from before.
+    pub lost_after_s: Option<f64>,
     pub errors: Vec<String>,
     pub temperature_peak_c: Option<f64>,
     pub temperature_final_c: Option<f64>,
@@ -151,6 +153,11 @@ pub fn build(input: ReportInput<'_>, runs: &[GpuRun], watch: &Watch) -> BenchRep
                 non_finite: r.tally.non_finite,
                 pattern_errors: r.tally.pattern_errors,
                 first_fault_s: r.tally.first_fault_s.map(|s| (s * 1000.0).round() / 1000.0),
+                lost_after_s: if r.tally.lost || w.lost {
+                    round1(w.lost_at_s.or(Some(0.0)))
+                } else {
+                    None
+                },
                 errors: r.tally.errors.clone(),
                 temperature_peak_c: w.temp_peak_c,
                 temperature_final_c: w.temp_final_c,
@@ -208,7 +215,22 @@ pub fn table(r: &BenchReport) -> String {
                 None => format!("{} did not run", p.part.name()),
             })
             .collect();
-        let _ = writeln!(s, "  throughput   {}", rates.join(", "));
+        match g.lost_after_s {
+            // Numbers from before the GPU was lost must not read as a healthy result.
+            Some(t) if rates.is_empty() || g.throughput.iter().all(|p| p.steady.is_none()) => {
+                let _ = writeln!(s, "  throughput   none: lost after {t:.1} s");
+            }
+            Some(t) => {
+                let _ = writeln!(
+                    s,
+                    "  throughput   lost after {t:.1} s; before that {}",
+                    rates.join(", ")
+                );
+            }
+            None => {
+                let _ = writeln!(s, "  throughput   {}", rates.join(", "));
+            }
+        }
         let _ = writeln!(
             s,
             "  faults       {} wrong results ({} NaN/Inf), {} memory words",

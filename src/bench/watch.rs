@@ -14,6 +14,8 @@ pub struct GpuWatch {
     pub pci_bus_id: Option<String>,
     pub samples: u64,
     pub lost: bool,
+    /// Seconds from the start until the GPU was first seen lost.
+    pub lost_at_s: Option<f64>,
     pub temp_peak_c: Option<f64>,
     pub temp_final_c: Option<f64>,
     /// Seconds from the start until the temperature first reached the threshold.
@@ -51,6 +53,7 @@ impl GpuWatch {
         self.samples += 1;
         if g.is_lost() {
             self.lost = true;
+            self.lost_at_s.get_or_insert(t_s);
             return;
         }
         if let Some(n) = g.name.value() {

@@ -18,7 +18,7 @@ use std::time::Duration;
 #[command(
     after_help = "Exit codes: 0 every GPU passed; 1 a GPU failed or warned; 2 the bench \
     could not run (no driver, no GPU, bad options).\n\
-    Without a GPU: `gpuwarden bench --demo` (add `--scenario overheat` to see a GPU fail)."
+    Without a GPU: `gpuwarden bench --demo` (add `--scenario lost` to see a GPU fail, `--scenario overheat` to see one throttle and warn)."
 )]
 pub struct BenchArgs {
     /// How long to burn, e.g. 60s, 5m

@@ -100,11 +100,25 @@ fn a_gpu_lost_mid_run_fails() {
     );
     let last = gpu(&r, 3);
     assert_eq!(last["verdict"], "FAIL", "{last:#}");
-    assert!(
-        findings(last).iter().any(|t| t.contains("GPU lost")),
-        "{last:#}"
-    );
+    // One finding says it, not two that say the same thing.
+    assert_eq!(findings(last).len(), 1, "{last:#}");
+    assert!(findings(last)[0].contains("GPU lost"), "{last:#}");
+    let lost_after = last["lost_after_s"].as_f64().expect("lost_after_s");
+    assert!(lost_after > 0.0 && lost_after < 20.0, "{last:#}");
+    assert!(gpu(&r, 0)["lost_after_s"].is_null());
     assert_eq!(gpu(&r, 0)["verdict"], "PASS");
+
+    // The table never shows the lost GPU's numbers as a plain result.
+    let out = demo(&["--duration", "20s", "--scenario", "lost"])
+        .assert()
+        .code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let gpu3 = text.split("GPU 3 ").nth(1).expect("GPU 3's section");
+    let throughput = gpu3.lines().nth(1).unwrap_or_default();
+    assert!(
+        throughput.starts_with("  throughput   lost after "),
+        "{throughput}\n{text}"
+    );
 }
 
 #[test]

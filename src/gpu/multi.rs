@@ -15,6 +15,7 @@
 //! GPUs are unaffected.
 
 use super::amd::{AmdConfig, AmdSource};
+use super::intel::{IntelConfig, IntelSource};
 use super::model::{GpuSample, Snapshot, UnixMs, Vendor};
 use super::nvml::NvmlSource;
 use super::open::SourceSpec;
@@ -94,6 +95,11 @@ const DRIVERS: &[Driver] = &[
         open: open_amd,
         hint: "for AMD cards load the amdgpu driver",
     },
+    Driver {
+        vendor: Vendor::Intel,
+        open: open_intel,
+        hint: "for Intel cards the i915 or xe driver",
+    },
 ];
 
 fn sysfs_root(spec: &SourceSpec) -> PathBuf {
@@ -113,6 +119,14 @@ fn open_amd(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
         ..AmdConfig::default()
     };
     Ok(Box::new(AmdSource::open(config)?))
+}
+
+fn open_intel(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
+    let config = IntelConfig {
+        sysfs_root: sysfs_root(spec),
+        ..IntelConfig::default()
+    };
+    Ok(Box::new(IntelSource::open(config)?))
 }
 
 /// Opens the real drivers `spec.vendor` asks for.

@@ -5,7 +5,7 @@
 //! | lock SM clocks to `[min, max]` | i915: `cardN/gt_max_freq_mhz` (and `gt_min_freq_mhz` when it must move); per-GT `gt/gtN/rps_*_freq_mhz` where the card-wide files are missing. xe: every render GT's `freq0/max_freq` (and `min_freq`) |
 //! | reset SM clocks | the values before the first lock, else the hardware range (`RP0` / `RPn`) |
 //! | set power limit | hwmon `power1_cap` (xe) or `power1_max` (i915) ← µW, refused above `power1_rated_max` where the card says one |
-//! | reset power limit | that file ← the value before the first change; nothing to do when gpuwarden never changed it (the drivers show no default) |
+//! | reset power limit | that file ← the value before the first change; `not supported` without one (the drivers show no default cap, so a restarted daemon cannot restore it) |
 //!
 //! Values are clamped to the hardware range (`RPn..=RP0`). The kernel refuses a maximum
 //! below the current minimum and a minimum above the current maximum, so the order of the
@@ -215,7 +215,9 @@ impl GpuControl for IntelControl {
         let hwmon = IntelHwmon::find(&*self.fs, &card.device_dir);
         let cap = hwmon.power_cap_file().ok_or(ControlError::NotSupported)?;
         let Some(original) = lock(&self.shared).original_cap.get(uuid).cloned() else {
-            return Ok(());
+            // Neither driver shows a default cap: without the value gpuwarden replaced
+            // (another process set it, or this one restarted) there is nothing to restore.
+            return Err(ControlError::NotSupported);
         };
         self.write(&cap, &original)?;
         lock(&self.shared).original_cap.remove(uuid);

@@ -21,3 +21,5 @@ mod power;
 mod processes;
 #[path = "intel/support.rs"]
 mod support;
+#[path = "intel/watchdog.rs"]
+mod watchdog;

@@ -183,3 +183,43 @@ fn no_vendor_at_all_names_every_vendor_looked_for() {
         .stderr(predicates::str::contains("i915 or xe driver"))
         .stderr(predicates::str::contains("--vendor nvidia|amd|intel"));
 }
+
+/// The `gpuwarden` lines of the README's Intel section.
+fn readme_commands() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    let section = readme
+        .split("<!-- intel -->")
+        .nth(1)
+        .expect("README has an <!-- intel --> section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("gpuwarden "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_readme_examples_run() {
+    let commands = readme_commands();
+    assert!(commands.len() >= 3, "{commands:?}");
+    for line in commands {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        // Lines without --sysfs-root read /sys; point them at a recorded card instead.
+        let out = gpuwarden()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("GPUWARDEN_SYSFS_ROOT", fixture("b580"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpuwarden {line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("Intel Arc"), "{line}: {stdout}");
+    }
+}

@@ -21,5 +21,7 @@ mod power;
 mod processes;
 #[path = "intel/support.rs"]
 mod support;
+#[path = "intel/throttle.rs"]
+mod throttle;
 #[path = "intel/watchdog.rs"]
 mod watchdog;

@@ -57,7 +57,7 @@ fn expected(card: &str) -> Value {
             "pcie_link": { "generation": 1, "width": 1 },
             "pcie_link_max": NS,
             "memory_used_bytes": NS,
-            "throttle": NS,
+            "throttle": [],
         }),
         // xe: tile0/gt0 act 0 (asleep) / rp0 2850, power1_cap 190 W, pkg 54 °C with crit 100
         // and emergency 125, fan1 1116 of 2160 RPM.
@@ -77,7 +77,7 @@ fn expected(card: &str) -> Value {
             "pcie_link": { "generation": 1, "width": 1 },
             "pcie_link_max": { "generation": 1, "width": 1 },
             "memory_used_bytes": NS,
-            "throttle": NS,
+            "throttle": [],
         }),
         // xe iGPU: tile0/gt0 act 0 / rp0 1300, no hwmon at all, link "Unknown" x0.
         "tigerlake" => json!({
@@ -96,7 +96,7 @@ fn expected(card: &str) -> Value {
             "pcie_link": NS,
             "pcie_link_max": NS,
             "memory_used_bytes": NS,
-            "throttle": NS,
+            "throttle": [],
         }),
         other => panic!("no expectation for {other}"),
     }

@@ -9,12 +9,13 @@
 //! | `power_limit_w` | hwmon `power1_cap` (xe), else `power1_max` (i915) |
 //! | `temperature_c`, `_slowdown_c`, `_shutdown_c` | hwmon `pkg` sensor (i915's unlabelled `temp1`), its `_crit` / `_emergency` |
 //! | `fan_pct` | `fan1_input` of `fan1_max` |
+//! | `throttle` | the main GT's throttle files (see `throttle`) |
 //! | `pcie_link` / `pcie_link_max` | `current_link_*` / `max_link_*` (`Unknown` on an integrated GPU: `not_supported`) |
 //! | `utilization_gpu_pct`, `processes` | DRM fdinfo (see `fdinfo`) |
 //!
 //! Not offered by i915 or xe sysfs, so `not_supported`: memory use and size (per-process
-//! memory is in `processes`), memory utilization, the memory clock, pstate, throttle
-//! reasons, encoder/decoder use, PCIe throughput and replays, ECC and row remapping.
+//! memory is in `processes`), memory utilization, the memory clock, pstate,
+//! encoder/decoder use, PCIe throughput and replays, ECC and row remapping.
 
 use super::discover::FoundCard;
 use super::fdinfo::IntelClient;
@@ -89,7 +90,9 @@ pub fn read_card(
     };
     let fans = hwmon.fans();
     let gts = freq::gts(fs, found);
-    let main_gt = freq::main_gt(fs, found, &gts).map(|g| g.clocks(fs));
+    let main_domain = freq::main_gt(fs, found, &gts);
+    let throttle = super::throttle::reasons(fs, main_domain.as_ref());
+    let main_gt = main_domain.map(|g| g.clocks(fs));
     let from_gt = |f: fn(&GtClocks) -> &Field<u32>| {
         main_gt
             .as_ref()
@@ -118,7 +121,7 @@ pub fn read_card(
         clock_mem_max_mhz: Field::missing(Missing::NotSupported),
         fan_pct: super::hwmon::fan_pct(fans.first()),
         pstate: Field::missing(Missing::NotSupported),
-        throttle: Field::missing(Missing::NotSupported),
+        throttle,
         encoder_pct: Field::missing(Missing::NotSupported),
         decoder_pct: Field::missing(Missing::NotSupported),
         pcie_link: pcie_link(fs, dev, "current"),

@@ -3,7 +3,8 @@
 //!
 //! - `discover` finds the cards (identity: the PCI address, UUID `intel-0000:03:00.0`);
 //! - `card` reads one card into a [`GpuSample`] plus Intel-only readings ([`IntelCard`]),
-//!   with `freq` (the GTs' clocks), `hwmon` (power, energy, sensors, fans) and `names`;
+//!   with `freq` (the GTs' clocks), `throttle` (why the clock is held down), `hwmon`
+//!   (power, energy, sensors, fans) and `names`;
 //! - `fdinfo` reads the DRM clients in `/proc/*/fdinfo`: processes, their memory and busy
 //!   time, and from it the card's utilization;
 //! - `control` is the watchdog's clock cap and power cap as sysfs writes.
@@ -23,6 +24,7 @@ pub mod fdinfo;
 pub mod freq;
 pub mod hwmon;
 pub mod names;
+pub mod throttle;
 
 pub use card::IntelCard;
 pub use control::IntelControl;

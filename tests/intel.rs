@@ -15,6 +15,8 @@ mod control;
 mod dashboard;
 #[path = "support/fake_nvml.rs"]
 mod fake_nvml;
+#[path = "intel/lost.rs"]
+mod lost;
 #[path = "intel/power.rs"]
 mod power;
 #[path = "intel/processes.rs"]

@@ -155,10 +155,11 @@ pub fn open_drivers(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
     for (driver, e) in &errors {
         tracing::info!("{}: {e}", driver.vendor.name());
     }
-    if found.len() == 1 {
-        return Ok(found.pop().map(|(_, s)| s).expect("one source"));
+    match found.len() {
+        // One vendor found: its own source, not a merge of one.
+        1 => Ok(found.remove(0).1),
+        _ => Ok(Box::new(MultiSource::new(found))),
     }
-    Ok(Box::new(MultiSource::new(found)))
 }
 
 /// The first vendor's error (NVML's "could not load"), extended with the first line of every

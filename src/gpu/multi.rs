@@ -331,3 +331,30 @@ impl GpuControl for MultiControl {
         self.route(uuid, |c| c.reset_power_limit(uuid))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_driver_is_a_vendor_choice_and_back() {
+        for driver in DRIVERS {
+            let name = driver.vendor.name();
+            let choice: VendorChoice = name.parse().unwrap();
+            assert_eq!(choice, VendorChoice::Only(driver.vendor));
+            assert_eq!(choice.to_string(), name);
+            assert!(choice.includes(driver.vendor));
+            assert!(VendorChoice::All.includes(driver.vendor));
+        }
+        assert_eq!("ALL".parse::<VendorChoice>(), Ok(VendorChoice::All));
+        let err = "matrox".parse::<VendorChoice>().unwrap_err();
+        assert!(err.contains("nvidia, amd, intel, all"), "{err}");
+        assert!(!VendorChoice::Only(Vendor::Intel).includes(Vendor::Nvidia));
+    }
+
+    #[test]
+    fn vendors_are_numbered_in_list_order() {
+        let order: Vec<Vendor> = DRIVERS.iter().map(|d| d.vendor).collect();
+        assert_eq!(order, [Vendor::Nvidia, Vendor::Amd, Vendor::Intel]);
+    }
+}

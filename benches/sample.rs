@@ -1,15 +1,22 @@
 //! What one sample costs: a full sample of 8 GPUs through NVML (the fake library built from
-//! `tests/fake_nvml/`), in time and heap allocations. Results go to BENCHMARKS.md.
+//! `tests/fake_nvml/`), and one sysfs card of each other vendor — AMD and Intel side by side,
+//! from the recorded trees in `tests/fixtures/` — in time and heap allocations. Results go to
+//! BENCHMARKS.md.
 //!
 //! The fake answers from memory, so this measures gpuwarden's own work per sample (the
-//! wrapper, the model, `/proc` lookups for GPU processes), not the driver's ioctls.
+//! wrapper, the model, `/proc` lookups for GPU processes), not the driver's ioctls. The
+//! sysfs cards read real files (page cache), with `/proc` pointed at an empty directory so
+//! the figure is the card's, not this host's process count.
 
 #[path = "../tests/support/fake_nvml.rs"]
 mod fake_nvml;
 
 use fake_nvml::{FakeNvml, FakeState};
 use gpuwarden::gpu::Source;
+use gpuwarden::gpu::amd::{AmdConfig, AmdSource};
+use gpuwarden::gpu::intel::{IntelConfig, IntelSource};
 use gpuwarden::gpu::nvml::NvmlSource;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
 #[global_allocator]
@@ -55,4 +62,42 @@ fn nvml_8_gpus_16_processes(bencher: divan::Bencher) {
     bencher.bench_local(|| source.sample(1).expect("sample"));
     let _ = child.kill();
     let _ = child.wait();
+}
+
+fn fixture(vendor: &str, card: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{vendor}-sysfs"))
+        .join(card)
+}
+
+/// One AMD card (for comparison with Intel's in the same run).
+#[divan::bench(args = ["rx6900xt", "rx7900xtx"])]
+fn amd_card(bencher: divan::Bencher, card: &str) {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let mut source = AmdSource::open(AmdConfig {
+        sysfs_root: fixture("amd", card),
+        proc_root: empty.path().to_path_buf(),
+    })
+    .expect("fixture has a card");
+    source.sample(0).expect("first sample");
+    bencher.bench_local(|| source.sample(1).expect("sample"));
+}
+
+/// One Intel card: i915 (A380), xe (B580, 17 sensors and 3 fans), an xe iGPU (Tiger Lake).
+#[divan::bench(args = ["a380-i915", "b580", "tigerlake"])]
+fn intel_card(bencher: divan::Bencher, card: &str) {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let mut source = IntelSource::open(IntelConfig {
+        sysfs_root: fixture("intel", card),
+        proc_root: empty.path().to_path_buf(),
+    })
+    .expect("fixture has a card");
+    source.sample(0).expect("first sample");
+    let mut at = 0;
+    bencher.bench_local(|| {
+        // Time moves on, so every sample computes power from the energy counter.
+        at += 1000;
+        source.sample(at).expect("sample")
+    });
 }

@@ -130,7 +130,7 @@ pub fn run_cuda(opts: &Options, nvml_lib: Option<PathBuf>) -> Result<Finished, C
     // The burn runs on CUDA, so its telemetry comes from NVIDIA's GPUs only.
     let spec = SourceSpec {
         nvml_lib,
-        vendor: crate::gpu::multi::VendorChoice::Nvidia,
+        vendor: crate::gpu::multi::VendorChoice::Only(crate::gpu::Vendor::Nvidia),
         ..SourceSpec::default()
     };
     let start_ms = now_ms();

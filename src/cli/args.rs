@@ -51,10 +51,10 @@ pub struct SourceArgs {
     /// Path to libnvidia-ml.so.1 (default: the system's loader search path)
     #[arg(long, global = true, env = "GPUWARDEN_NVML_LIB", value_name = "PATH")]
     pub nvml_lib: Option<PathBuf>,
-    /// Which GPUs: nvidia, amd, or all (every vendor found)
+    /// Which GPUs: nvidia, amd, intel, or all (every vendor found)
     #[arg(long, global = true, default_value = "all", value_name = "VENDOR")]
     pub vendor: VendorChoice,
-    /// Read AMD cards from this sysfs tree instead of /sys (a recorded tree holding
+    /// Read AMD and Intel cards from this sysfs tree instead of /sys (a recorded tree holding
     /// card*/device works too)
     #[arg(long, global = true, env = "GPUWARDEN_SYSFS_ROOT", value_name = "DIR")]
     pub sysfs_root: Option<PathBuf>,

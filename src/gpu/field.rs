@@ -20,6 +20,9 @@ pub enum Missing {
     GpuLost,
     /// The source has no such metric at all (e.g. a trace that did not record it).
     NotRecorded,
+    /// A rate that needs two samples (power from an energy counter, busy time from DRM
+    /// fdinfo): the first sample has none yet.
+    WarmingUp,
     /// Any other error; the log has the details.
     Error,
 }
@@ -32,6 +35,7 @@ impl Missing {
             Missing::NoPermission => "perm",
             Missing::GpuLost => "lost",
             Missing::NotRecorded => "-",
+            Missing::WarmingUp => "...",
             Missing::Error => "err",
         }
     }
@@ -44,6 +48,7 @@ impl fmt::Display for Missing {
             Missing::NoPermission => "no permission",
             Missing::GpuLost => "gpu lost",
             Missing::NotRecorded => "not recorded",
+            Missing::WarmingUp => "warming up (needs a second sample)",
             Missing::Error => "error",
         })
     }

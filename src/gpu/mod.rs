@@ -3,10 +3,12 @@
 //! `model` and `field` define what a sample is; `source` is the trait every backend
 //! implements; `sampler` runs a source on its own thread; `sim` is the simulated fleet behind
 //! `--demo`; `trace` plays a recorded trace; `nvml` talks to NVIDIA's driver through
-//! nvml-wrapper; `amd` reads AMD cards from sysfs; `multi` merges vendors into one snapshot.
+//! nvml-wrapper; `amd` reads AMD cards from sysfs; `intel` reads Intel cards
+//! (i915, xe) from sysfs; `multi` merges vendors into one snapshot.
 
 pub mod amd;
 pub mod field;
+pub mod intel;
 pub mod model;
 pub mod multi;
 pub mod nvml;

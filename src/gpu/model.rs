@@ -76,6 +76,7 @@ pub enum Vendor {
     #[default]
     Nvidia,
     Amd,
+    Intel,
 }
 
 impl Vendor {
@@ -83,6 +84,7 @@ impl Vendor {
         match self {
             Vendor::Nvidia => "nvidia",
             Vendor::Amd => "amd",
+            Vendor::Intel => "intel",
         }
     }
 }

@@ -1,23 +1,27 @@
-//! Every vendor at once: NVIDIA (NVML) and AMD (sysfs) GPUs in one snapshot, and
-//! `--vendor nvidia|amd|all` choosing which drivers to open.
+//! Every vendor at once: NVIDIA (NVML), AMD and Intel (sysfs) GPUs in one snapshot, and
+//! `--vendor nvidia|amd|intel|all` choosing which drivers to open. The vendors are one list,
+//! [`DRIVERS`]: parsing `--vendor`, opening and the "nothing found" message all walk it.
 //!
 //! With `all` (the default) every vendor that is found is used: a machine without the
-//! NVIDIA driver but with AMD cards is fine, and the other way round. Only when no vendor
+//! NVIDIA driver but with AMD or Intel cards is fine, and any other mix. Only when no vendor
 //! is found at all does opening fail, with the NVML "could not load" message extended to
-//! say that no AMD GPU was found either.
+//! say that no AMD or Intel GPU was found either.
 //!
-//! Indices: NVIDIA GPUs keep their NVML index (0, 1, …); AMD GPUs follow, numbered after the
-//! highest NVIDIA index ever seen, in PCI address order. GPUs are keyed by UUID everywhere
-//! else (NVIDIA `GPU-…`, AMD `amd-<PCI address>`), so the two never collide. When one vendor's
-//! source fails for a sample, the GPUs it reported last stay in the snapshot as `lost` and
-//! the other vendor's GPUs are unaffected.
+//! Indices: NVIDIA GPUs keep their NVML index (0, 1, …); each next vendor's GPUs follow,
+//! numbered after the highest index of the vendors before it ever seen, in PCI address order.
+//! GPUs are keyed by UUID everywhere else (NVIDIA `GPU-…`, AMD `amd-<PCI address>`, Intel
+//! `intel-<PCI address>`), so they never collide. When one vendor's source fails for a
+//! sample, the GPUs it reported last stay in the snapshot as `lost` and the other vendors'
+//! GPUs are unaffected.
 
 use super::amd::{AmdConfig, AmdSource};
+use super::intel::{IntelConfig, IntelSource};
 use super::model::{GpuSample, Snapshot, UnixMs, Vendor};
 use super::nvml::NvmlSource;
 use super::open::SourceSpec;
 use super::source::{ControlError, GpuControl, Source, SourceError};
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 /// Which vendors' GPUs to show (`--vendor`).
@@ -26,21 +30,38 @@ pub enum VendorChoice {
     /// Every vendor whose GPUs are found.
     #[default]
     All,
-    Nvidia,
-    Amd,
+    /// Only this vendor's GPUs.
+    Only(Vendor),
+}
+
+impl VendorChoice {
+    /// Whether this choice opens `vendor`'s driver.
+    pub fn includes(self, vendor: Vendor) -> bool {
+        match self {
+            VendorChoice::All => true,
+            VendorChoice::Only(v) => v == vendor,
+        }
+    }
 }
 
 impl FromStr for VendorChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "all" => Ok(VendorChoice::All),
-            "nvidia" => Ok(VendorChoice::Nvidia),
-            "amd" => Ok(VendorChoice::Amd),
-            _ => Err(format!(
-                "unknown vendor {s:?} (expected one of: nvidia, amd, all)"
-            )),
+        let s = s.to_ascii_lowercase();
+        if s == "all" {
+            return Ok(VendorChoice::All);
         }
+        DRIVERS
+            .iter()
+            .find(|d| d.vendor.name() == s)
+            .map(|d| VendorChoice::Only(d.vendor))
+            .ok_or_else(|| {
+                let names: Vec<&str> = DRIVERS.iter().map(|d| d.vendor.name()).collect();
+                format!(
+                    "unknown vendor {s:?} (expected one of: {}, all)",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -48,67 +69,140 @@ impl fmt::Display for VendorChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             VendorChoice::All => "all",
-            VendorChoice::Nvidia => "nvidia",
-            VendorChoice::Amd => "amd",
+            VendorChoice::Only(v) => v.name(),
         })
     }
 }
 
-/// Opens the real drivers `spec.vendor` asks for.
-pub fn open_drivers(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
-    let amd_config = || AmdConfig {
-        sysfs_root: spec
-            .sysfs_root
-            .clone()
-            .unwrap_or_else(|| AmdConfig::default().sysfs_root),
+/// One vendor's driver: how to open it and what to say when it is not there.
+struct Driver {
+    vendor: Vendor,
+    open: fn(&SourceSpec) -> Result<Box<dyn Source>, SourceError>,
+    /// What to do when none of its GPUs is found (part of the "no GPU at all" hint).
+    hint: &'static str,
+}
+
+/// Every vendor, in index order: a GPU of an earlier vendor gets the lower index. Adding a
+/// vendor is one entry here (and its [`Vendor`]).
+const DRIVERS: &[Driver] = &[
+    Driver {
+        vendor: Vendor::Nvidia,
+        open: open_nvml,
+        hint: "",
+    },
+    Driver {
+        vendor: Vendor::Amd,
+        open: open_amd,
+        hint: "for AMD cards load the amdgpu driver",
+    },
+    Driver {
+        vendor: Vendor::Intel,
+        open: open_intel,
+        hint: "for Intel cards the i915 or xe driver",
+    },
+];
+
+fn sysfs_root(spec: &SourceSpec) -> PathBuf {
+    spec.sysfs_root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/sys"))
+}
+
+fn open_nvml(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
+    let nvml = NvmlSource::open(spec.nvml_lib.as_deref())?;
+    Ok(Box::new(nvml.with_pci_bus(&sysfs_root(spec))))
+}
+
+fn open_amd(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
+    let config = AmdConfig {
+        sysfs_root: sysfs_root(spec),
         ..AmdConfig::default()
     };
-    let sysfs = spec
-        .sysfs_root
-        .clone()
-        .unwrap_or_else(|| std::path::PathBuf::from("/sys"));
-    let nvml = || NvmlSource::open(spec.nvml_lib.as_deref()).map(|n| n.with_pci_bus(&sysfs));
-    match spec.vendor {
-        VendorChoice::Nvidia => Ok(Box::new(nvml()?)),
-        VendorChoice::Amd => Ok(Box::new(AmdSource::open(amd_config())?)),
-        VendorChoice::All => match (nvml(), AmdSource::open(amd_config())) {
-            (Ok(n), Ok(a)) => Ok(Box::new(MultiSource::new(vec![
-                (Vendor::Nvidia, Box::new(n)),
-                (Vendor::Amd, Box::new(a)),
-            ]))),
-            (Ok(n), Err(e)) => {
-                tracing::info!("AMD: {e}");
-                Ok(Box::new(n))
-            }
-            (Err(e), Ok(a)) => {
-                tracing::info!("NVIDIA: {e}");
-                Ok(Box::new(a))
-            }
-            (Err(nvidia), Err(amd)) => Err(no_vendor_found(nvidia, &amd)),
-        },
+    Ok(Box::new(AmdSource::open(config)?))
+}
+
+fn open_intel(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
+    let config = IntelConfig {
+        sysfs_root: sysfs_root(spec),
+        ..IntelConfig::default()
+    };
+    Ok(Box::new(IntelSource::open(config)?))
+}
+
+/// Opens the real drivers `spec.vendor` asks for.
+pub fn open_drivers(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
+    if let VendorChoice::Only(vendor) = spec.vendor {
+        let driver = DRIVERS.iter().find(|d| d.vendor == vendor);
+        return match driver {
+            Some(d) => (d.open)(spec),
+            None => Err(SourceError::Failed {
+                what: vendor.name().into(),
+                detail: "gpuwarden has no driver for this vendor".into(),
+            }),
+        };
+    }
+    let mut found: Vec<(Vendor, Box<dyn Source>)> = Vec::new();
+    let mut errors: Vec<(&Driver, SourceError)> = Vec::new();
+    for driver in DRIVERS {
+        match (driver.open)(spec) {
+            Ok(source) => found.push((driver.vendor, source)),
+            Err(e) => errors.push((driver, e)),
+        }
+    }
+    if found.is_empty() {
+        return Err(no_vendor_found(errors));
+    }
+    for (driver, e) in &errors {
+        tracing::info!("{}: {e}", driver.vendor.name());
+    }
+    match found.len() {
+        // One vendor found: its own source, not a merge of one.
+        1 => Ok(found.remove(0).1),
+        _ => Ok(Box::new(MultiSource::new(found))),
     }
 }
 
-/// The NVML error, extended to say AMD was looked for too.
-fn no_vendor_found(nvidia: SourceError, amd: &SourceError) -> SourceError {
-    let amd_line = amd.to_string();
-    let amd_first = amd_line.lines().next().unwrap_or_default();
-    match nvidia {
+/// The first vendor's error (NVML's "could not load"), extended with the first line of every
+/// other vendor's and what to do about each.
+fn no_vendor_found(errors: Vec<(&Driver, SourceError)>) -> SourceError {
+    let mut errors = errors.into_iter();
+    let Some((first_driver, first)) = errors.next() else {
+        return SourceError::Failed {
+            what: "no GPU vendor found".into(),
+            detail: "no vendor was looked for".into(),
+        };
+    };
+    let mut others = Vec::new();
+    let mut hints = Vec::new();
+    for (driver, e) in errors {
+        let line = e.to_string();
+        others.push(line.lines().next().unwrap_or_default().to_string());
+        if !driver.hint.is_empty() {
+            hints.push(driver.hint);
+        }
+    }
+    let names: Vec<&str> = DRIVERS.iter().map(|d| d.vendor.name()).collect();
+    match first {
         SourceError::LibraryNotFound {
             library,
             detail,
             hint,
         } => SourceError::LibraryNotFound {
             library,
-            detail: format!("{detail}; and {amd_first}"),
+            detail: format!("{detail}; and {}", others.join("; and ")),
             hint: format!(
-                "{hint}; for AMD cards load the amdgpu driver (or point --sysfs-root at a \
-                 recorded tree); --vendor nvidia|amd picks one"
+                "{hint}; {} (or point --sysfs-root at a recorded tree); --vendor {} picks one",
+                hints.join(", "),
+                names.join("|")
             ),
         },
         other => SourceError::Failed {
             what: "no GPU vendor found".into(),
-            detail: format!("NVIDIA: {other}; {amd_first}"),
+            detail: format!(
+                "{}: {other}; {}",
+                first_driver.vendor.name(),
+                others.join("; ")
+            ),
         },
     }
 }
@@ -235,5 +329,32 @@ impl GpuControl for MultiControl {
     }
     fn reset_power_limit(&mut self, uuid: &str) -> Result<(), ControlError> {
         self.route(uuid, |c| c.reset_power_limit(uuid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_driver_is_a_vendor_choice_and_back() {
+        for driver in DRIVERS {
+            let name = driver.vendor.name();
+            let choice: VendorChoice = name.parse().unwrap();
+            assert_eq!(choice, VendorChoice::Only(driver.vendor));
+            assert_eq!(choice.to_string(), name);
+            assert!(choice.includes(driver.vendor));
+            assert!(VendorChoice::All.includes(driver.vendor));
+        }
+        assert_eq!("ALL".parse::<VendorChoice>(), Ok(VendorChoice::All));
+        let err = "matrox".parse::<VendorChoice>().unwrap_err();
+        assert!(err.contains("nvidia, amd, intel, all"), "{err}");
+        assert!(!VendorChoice::Only(Vendor::Intel).includes(Vendor::Nvidia));
+    }
+
+    #[test]
+    fn vendors_are_numbered_in_list_order() {
+        let order: Vec<Vendor> = DRIVERS.iter().map(|d| d.vendor).collect();
+        assert_eq!(order, [Vendor::Nvidia, Vendor::Amd, Vendor::Intel]);
     }
 }

@@ -1,5 +1,5 @@
 //! Opens the source the command line asks for: the simulated fleet (`--demo`) or the real
-//! drivers (NVIDIA, AMD or both, see `multi`). Every command goes through here, so `--demo`,
+//! drivers (NVIDIA, AMD, Intel or several, see `multi`). Every command goes through here, so `--demo`,
 //! `--nvml-lib`, `--vendor`, `--sysfs-root` and `-i` mean the same thing everywhere.
 
 use super::multi::{VendorChoice, open_drivers};
@@ -16,7 +16,7 @@ pub struct SourceSpec {
     pub nvml_lib: Option<PathBuf>,
     /// Which vendors' GPUs (`--vendor`); every vendor found by default.
     pub vendor: VendorChoice,
-    /// Where AMD cards are read from instead of `/sys` (`--sysfs-root`).
+    /// Where AMD and Intel cards are read from instead of `/sys` (`--sysfs-root`).
     pub sysfs_root: Option<PathBuf>,
 }
 

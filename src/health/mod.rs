@@ -13,7 +13,7 @@ pub mod tally;
 pub use catalogue::{XidAction, XidInfo, lookup};
 pub use tally::XidTally;
 
-use crate::gpu::multi::VendorChoice;
+use crate::gpu::Vendor;
 use crate::gpu::open::SourceSpec;
 use std::path::{Path, PathBuf};
 
@@ -76,7 +76,7 @@ pub struct Started {
 }
 
 /// Starts the XID sources that fit `spec`: none for `--demo`; the NVML event thread unless
-/// only AMD is asked for; the kernel log reader on `kmsg` (`None` = `/dev/kmsg`, an empty
+/// `--vendor` leaves NVIDIA out; the kernel log reader on `kmsg` (`None` = `/dev/kmsg`, an empty
 /// path = off). A default `/dev/kmsg` that cannot be opened (no root) is only logged; a
 /// configured path that cannot be opened is a problem.
 pub fn start(spec: &SourceSpec, kmsg: Option<&Path>) -> Started {
@@ -85,7 +85,7 @@ pub fn start(spec: &SourceSpec, kmsg: Option<&Path>) -> Started {
     if spec.demo.is_some() {
         return Started { reports, problems };
     }
-    if spec.vendor != VendorChoice::Amd {
+    if spec.vendor.includes(Vendor::Nvidia) {
         nvml_events::spawn(spec.nvml_lib.clone(), tx.clone());
     }
     let (path, explicit): (PathBuf, bool) = match kmsg {
@@ -111,11 +111,12 @@ pub fn start(spec: &SourceSpec, kmsg: Option<&Path>) -> Started {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu::multi::VendorChoice;
     use tokio::sync::mpsc::error::TryRecvError;
 
     fn amd_only() -> SourceSpec {
         SourceSpec {
-            vendor: VendorChoice::Amd,
+            vendor: VendorChoice::Only(Vendor::Amd),
             ..SourceSpec::default()
         }
     }

@@ -126,10 +126,10 @@ fn no_vendor_at_all_keeps_the_nvml_message_and_mentions_amd() {
 #[test]
 fn an_unknown_vendor_is_a_usage_error() {
     gpuwarden()
-        .args(["snapshot", "--vendor", "intel"])
+        .args(["snapshot", "--vendor", "matrox"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("nvidia, amd, all"));
+        .stderr(predicates::str::contains("nvidia, amd, intel, all"));
 }
 
 /// The `gpuwarden` lines of the README's AMD section.

@@ -189,7 +189,7 @@ fn the_opened_source_writes_the_real_files() {
     let root = dir.path().join("tree");
     let cap = root.join("card0/device/hwmon/hwmon4/power1_cap");
     let spec = SourceSpec {
-        vendor: VendorChoice::Amd,
+        vendor: VendorChoice::Only(gpuwarden::gpu::Vendor::Amd),
         sysfs_root: Some(root.clone()),
         ..SourceSpec::default()
     };

@@ -81,6 +81,7 @@ fn every_missing_reason_and_throttle_reason_is_documented() {
         Missing::NoPermission,
         Missing::GpuLost,
         Missing::NotRecorded,
+        Missing::WarmingUp,
         Missing::Error,
     ] {
         let name = serde_json::to_value(why).unwrap();

@@ -25,7 +25,7 @@ pub fn marker(cell: &str) -> Option<Missing> {
 /// The marker nvidia-smi writes for a reason (used when writing traces).
 pub fn marker_text(why: Missing) -> &'static str {
     match why {
-        Missing::NotSupported | Missing::NotRecorded => "[N/A]",
+        Missing::NotSupported | Missing::NotRecorded | Missing::WarmingUp => "[N/A]",
         Missing::NoPermission => "[Insufficient Permissions]",
         Missing::GpuLost => "[GPU is lost]",
         Missing::Error => "[Unknown Error]",

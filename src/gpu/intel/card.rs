@@ -133,6 +133,9 @@ pub fn read_card(
         ecc_uncorrected_aggregate: Field::missing(Missing::NotSupported),
         row_remap: Field::missing(Missing::NotSupported),
         retired_pages_pending: Field::missing(Missing::NotSupported),
+        // Neither i915 nor xe has an ECC mode switch in sysfs, and MIG is NVIDIA's.
+        ecc_enabled: Field::missing(Missing::NotSupported),
+        mig_enabled: Field::missing(Missing::NotSupported),
         processes: rates.processes,
     };
     IntelCard {

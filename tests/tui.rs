@@ -262,12 +262,19 @@ fn f_freezes_the_view_while_history_keeps_filling() {
     assert!(frozen.contains("FROZEN"));
     let live_before = live_len(&app);
     for k in 10..40 {
+        // The host's CPU and RAM move on too; the frozen header must not.
+        app.update(Msg::Host(HostReading {
+            cpu_pct: 90.0,
+            cpus: 32,
+            mem_used_bytes: (60 + k) * GIB,
+            mem_total_bytes: 125 * GIB,
+        }));
         app.update(Msg::Sample(Box::new(sample(&mut source, k))));
     }
     assert_eq!(
         text(&draw(&app, 120, 40)),
         frozen,
-        "new samples changed a frozen view"
+        "new samples or host readings changed a frozen view"
     );
     assert_eq!(
         live_len(&app),

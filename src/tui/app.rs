@@ -107,6 +107,8 @@ pub struct ProcessRow<'a> {
 struct Frozen {
     snapshot: Option<Snapshot>,
     history: History,
+    /// The host's CPU and RAM at the moment of freezing: the header stays still too.
+    host: Option<HostReading>,
 }
 
 /// The whole dashboard state.
@@ -218,6 +220,7 @@ impl App {
                     None => Some(Frozen {
                         snapshot: self.snapshot.clone(),
                         history: self.history.clone(),
+                        host: self.host.clone(),
                     }),
                 };
                 self.keep_selection_valid();
@@ -250,6 +253,14 @@ impl App {
         match &self.frozen {
             Some(f) => f.snapshot.as_ref(),
             None => self.snapshot.as_ref(),
+        }
+    }
+
+    /// The host reading on screen (frozen with the view).
+    pub fn host_shown(&self) -> Option<&HostReading> {
+        match &self.frozen {
+            Some(f) => f.host.as_ref(),
+            None => self.host.as_ref(),
         }
     }
 

@@ -32,7 +32,7 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             1,
         ));
     }
-    if let Some(h) = &app.host {
+    if let Some(h) = app.host_shown() {
         items.push((format!("CPU {:.0}% ×{}", h.cpu_pct, h.cpus), t.text(), 7));
         items.push((
             format!(

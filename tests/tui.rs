@@ -138,6 +138,25 @@ fn no_color_has_no_colors_and_stays_readable() {
     insta::assert_snapshot!(terminal.backend());
 }
 
+/// The README promises the `!` wherever color would warn: a card at 96 % of its power limit
+/// is yellow in color and marked `!` without it.
+#[test]
+fn no_color_marks_a_card_near_its_power_limit() {
+    let (mut app, mut source) = app_after(Scenario::Idle, 2, 3, false);
+    let mut snap = sample(&mut source, 3);
+    snap.gpus[1].power_w = gpuwarden::gpu::Field::Value(672.0);
+    snap.gpus[1].power_limit_w = gpuwarden::gpu::Field::Value(700.0);
+    app.update(Msg::Sample(Box::new(snap)));
+    let screen = text(&draw(&app, 120, 40));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("  1 "))
+        .expect("GPU 1's row");
+    assert!(row.contains("!672/700"), "{row}");
+    let row0 = screen.lines().find(|l| l.contains("▶ 0")).expect("GPU 0's row");
+    assert!(!row0.contains('!'), "an idle card is not marked: {row0}");
+}
+
 #[test]
 fn hot_gpu_temperature_is_colored_by_threshold() {
     let (app, _) = app_after(Scenario::Overheat, 4, 150, true);

@@ -205,8 +205,8 @@ fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, b
         (Some(w), pct) => {
             let l = pct.map_or(Level::Normal, |p| app.thresholds.power(p));
             let text = match gpu.power_limit_w.get() {
-                Some(limit) if c.wide_power => format!("{w:.0}/{limit:.0}"),
-                _ => format!("{w:.0}"),
+                Some(limit) if c.wide_power => format!("{}{w:.0}/{limit:.0}", t.mark(l)),
+                _ => format!("{}{w:.0}", t.mark(l)),
             };
             (text, t.level(l))
         }

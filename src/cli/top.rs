@@ -47,7 +47,19 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
                 args.speed.unwrap_or(1.0),
             )?)
         }
-        None => open(&cli.source.spec())?,
+        None => {
+            let mut source = open(&cli.source.spec())?;
+            if let Some(wanted) = cli.source.gpus.as_deref() {
+                // `-i 9` on a 4-GPU box: say so before taking the terminal, like snapshot.
+                let snap = source
+                    .sample(crate::gpu::sampler::now_ms())
+                    .context("taking a first sample")?;
+                if let Some((missing, found)) = snap.missing_index(wanted) {
+                    anyhow::bail!("no GPU with index {missing} (found: {found})");
+                }
+            }
+            source
+        }
     };
     let options = Options {
         interval: cli.common.interval,

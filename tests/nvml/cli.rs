@@ -225,6 +225,19 @@ fn snapshot_of_a_gpu_that_does_not_exist_exits_2_naming_those_that_do() {
         );
         assert!(out.stdout.is_empty());
     }
+    // The dashboard says it too, before it would take the terminal (and on the demo fleet).
+    for args in [&["top"][..], &["top", "--demo"][..], &["--demo"][..]] {
+        let out = gpuwarden()
+            .args(args)
+            .args(["-i", "1,9"])
+            .envs(fake.envs())
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no GPU with index 9 (found: 0, 1, 2, 3)"), "{args:?}: {err}");
+    }
 }
 
 #[test]

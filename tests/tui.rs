@@ -118,7 +118,12 @@ fn lost_gpu_is_shown_and_its_history_stops() {
     insta::assert_snapshot!("lost_overview_120x40", draw(&app, 120, 40).backend());
     press(&mut app, "3\n");
     let detail = draw(&app, 120, 40);
-    assert!(text(&detail).contains("LOST"));
+    let screen = text(&detail);
+    // Lost at 10 s: its model, PCI id and processes as last seen stay, with the time.
+    assert!(screen.contains("LOST since 00:00:10 UTC"), "{screen}");
+    assert!(screen.contains("GPU 3 NVIDIA H100"), "{screen}");
+    assert!(!screen.contains("pci      lost"), "{screen}");
+    assert!(screen.contains("(GPU lost; last seen)"), "{screen}");
     insta::assert_snapshot!("lost_detail_120x40", detail.backend());
 }
 
@@ -153,7 +158,10 @@ fn no_color_marks_a_card_near_its_power_limit() {
         .find(|l| l.contains("  1 "))
         .expect("GPU 1's row");
     assert!(row.contains("!672/700"), "{row}");
-    let row0 = screen.lines().find(|l| l.contains("▶ 0")).expect("GPU 0's row");
+    let row0 = screen
+        .lines()
+        .find(|l| l.contains("▶ 0"))
+        .expect("GPU 0's row");
     assert!(!row0.contains('!'), "an idle card is not marked: {row0}");
 }
 

@@ -100,6 +100,19 @@ impl SortKey {
 pub struct ProcessRow<'a> {
     pub gpu: u32,
     pub process: &'a GpuProcess,
+    /// The GPU is lost: this is the process as last seen, not a current reading.
+    pub lost: bool,
+}
+
+/// What the dashboard last saw of a GPU while it answered, so a lost GPU keeps its name,
+/// PCI address and processes on screen.
+#[derive(Clone, Debug, Default)]
+struct LastSeen {
+    name: Option<String>,
+    pci_bus_id: Option<String>,
+    processes: Vec<GpuProcess>,
+    /// When the GPU was first seen lost (since it last answered).
+    lost_since_ms: Option<u64>,
 }
 
 /// What the view shows when frozen: the screen as it was.
@@ -141,6 +154,8 @@ pub struct App {
     pub all_processes: bool,
     /// Selected row in the process table.
     pub process_row: usize,
+    /// By UUID: what each GPU looked like when it last answered.
+    last_seen: std::collections::HashMap<String, LastSeen>,
     /// Rules and events of the watchdog, when one runs alongside (filled by the watchdog).
     pub watchdog: Option<WatchdogView>,
     pub quit: bool,
@@ -168,6 +183,7 @@ impl App {
             sort_descending: true,
             all_processes: true,
             process_row: 0,
+            last_seen: Default::default(),
             watchdog: None,
             quit: false,
         }
@@ -178,6 +194,7 @@ impl App {
         match msg {
             Msg::Sample(mut snapshot) => {
                 snapshot.select(self.gpu_filter.as_deref());
+                self.remember(&mut snapshot);
                 self.history.record(&snapshot);
                 self.source_error = None;
                 self.driver_stalled = None;
@@ -248,6 +265,39 @@ impl App {
         }
     }
 
+    /// Keeps what answering GPUs look like, and gives a lost GPU its last known name and PCI
+    /// address (a lost GPU's sample carries neither when the source never cached them).
+    fn remember(&mut self, snapshot: &mut Snapshot) {
+        for g in &mut snapshot.gpus {
+            let seen = self.last_seen.entry(g.uuid.clone()).or_default();
+            if g.is_lost() {
+                seen.lost_since_ms.get_or_insert(snapshot.at_ms);
+                if g.name.value().is_none()
+                    && let Some(n) = &seen.name
+                {
+                    g.name = crate::gpu::Field::Value(n.clone());
+                }
+                if g.pci_bus_id.value().is_none()
+                    && let Some(p) = &seen.pci_bus_id
+                {
+                    g.pci_bus_id = crate::gpu::Field::Value(p.clone());
+                }
+            } else {
+                seen.lost_since_ms = None;
+                seen.name = g.name.value().cloned().or(seen.name.take());
+                seen.pci_bus_id = g.pci_bus_id.value().cloned().or(seen.pci_bus_id.take());
+                if let Some(p) = g.processes.value() {
+                    seen.processes = p.clone();
+                }
+            }
+        }
+    }
+
+    /// When the GPU `uuid` was first seen lost; `None` while it answers.
+    pub fn lost_since(&self, uuid: &str) -> Option<u64> {
+        self.last_seen.get(uuid)?.lost_since_ms
+    }
+
     /// The snapshot on screen: the frozen one while frozen, else the latest.
     pub fn snapshot(&self) -> Option<&Snapshot> {
         match &self.frozen {
@@ -299,10 +349,20 @@ impl App {
             .iter()
             .filter(|g| self.all_processes_shown() || Some(g.uuid.as_str()) == selected)
             .flat_map(|g| {
-                let procs = g.processes.value().map(Vec::as_slice).unwrap_or(&[]);
+                // A lost GPU's processes as last seen, marked: they may still hold it.
+                let lost = g.is_lost();
+                let procs = match g.processes.value() {
+                    Some(p) => p.as_slice(),
+                    None if lost => self
+                        .last_seen
+                        .get(&g.uuid)
+                        .map_or(&[][..], |s| s.processes.as_slice()),
+                    None => &[],
+                };
                 procs.iter().map(move |p| ProcessRow {
                     gpu: g.index,
                     process: p,
+                    lost,
                 })
             })
             .collect();

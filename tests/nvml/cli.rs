@@ -236,7 +236,10 @@ fn snapshot_of_a_gpu_that_does_not_exist_exits_2_naming_those_that_do() {
             .get_output()
             .clone();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("no GPU with index 9 (found: 0, 1, 2, 3)"), "{args:?}: {err}");
+        assert!(
+            err.contains("no GPU with index 9 (found: 0, 1, 2, 3)"),
+            "{args:?}: {err}"
+        );
     }
 }
 

@@ -58,7 +58,11 @@ fn render_info(app: &App, gpu: &GpuSample, health: &GpuHealth, area: Rect, buf: 
         Span::styled(format!("{} ", gpu.display_name()), t.text()),
     ];
     if gpu.is_lost() {
-        title.push(Span::styled(" LOST ", t.alarm()));
+        let since = app
+            .lost_since(&gpu.uuid)
+            .map(|ms| format!(" since {}", super::header::clock(ms, app.utc_offset_s)))
+            .unwrap_or_default();
+        title.push(Span::styled(format!(" LOST{since} "), t.alarm()));
         title.push(Span::raw(" "));
     }
     let (state, style) = match health.state {

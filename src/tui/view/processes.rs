@@ -89,7 +89,17 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 t.label(),
             )),
             Cell::from(format!("{mem:>9}")),
-            Cell::from(p.command.clone().unwrap_or_else(|| "?".to_string())),
+            Cell::from(if r.lost {
+                Span::styled(
+                    format!(
+                        "(GPU lost; last seen) {}",
+                        p.command.as_deref().unwrap_or("?")
+                    ),
+                    t.alarm(),
+                )
+            } else {
+                Span::raw(p.command.clone().unwrap_or_else(|| "?".to_string()))
+            }),
         ];
         if area.width < 60 {
             cells.drain(2..4);

@@ -197,6 +197,7 @@ pub fn router(state: Arc<ServeState>) -> Router {
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/events", get(events))
         .route("/api/v1/rules", get(rules))
+        .route("/api/v1/watchdog", get(watchdog))
         .route("/api/v1/health", get(health))
         .with_state(state)
 }
@@ -372,6 +373,24 @@ async fn rules(State(s): Shared, headers: HeaderMap) -> Response {
     }
     let rules = s.watchdog().map(|w| w.rules.clone()).unwrap_or_default();
     axum::Json(rules).into_response()
+}
+
+/// The watchdog as a whole, for the dashboard's panel: whether it acts or only says what it
+/// would do, whether the driver answers, and each rule's state per GPU. 503 outside the
+/// daemon (`gpuwarden serve` guards nothing).
+async fn watchdog(State(s): Shared, headers: HeaderMap) -> Response {
+    if !s.authorized(&headers) {
+        return unauthorized();
+    }
+    let Some(w) = s.watchdog() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no watchdog runs here\n").into_response();
+    };
+    let body = serde_json::json!({
+        "mode": if w.dry_run == Some(true) { "dry_run" } else { "acting" },
+        "driver_answering": w.driver_answering,
+        "rules": w.rules,
+    });
+    axum::Json(body).into_response()
 }
 
 #[cfg(test)]

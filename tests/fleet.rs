@@ -94,6 +94,7 @@ fn promtool_accepts_the_watchdog_families_too() {
             dropped: 1,
         }],
         driver_answering: Some(false),
+        dry_run: None,
     };
     let text = render(Some(&snap), &SamplingMetrics::default(), Some(&w));
     assert!(text.contains("gpuwarden_watchdog_restart_budget_remaining{unit=\"vllm.service\"} 0"));

@@ -193,11 +193,13 @@ fn watchdog_panel_appears_when_a_watchdog_reports() {
                 name: "hot".into(),
                 summary: "temperature >= 85 °C for 30s → lock clocks".into(),
                 active_on: vec![0],
+                ..RuleLine::default()
             },
             RuleLine {
                 name: "full".into(),
                 summary: "memory >= 85 % for 1m → restart unit".into(),
-                active_on: vec![],
+                pending_on: vec![2],
+                ..RuleLine::default()
             },
         ],
         events: vec![EventLine {
@@ -206,9 +208,12 @@ fn watchdog_panel_appears_when_a_watchdog_reports() {
             failed: false,
         }],
         xid_on: Default::default(),
+        daemon: gpuwarden::tui::watchdog::DaemonLine::Acting,
+        address: "127.0.0.1:9844".into(),
     });
     let terminal = draw(&app, 120, 40);
     assert!(text(&terminal).contains("Watchdog"));
+    assert!(text(&terminal).contains("daemon running on 127.0.0.1:9844"));
     insta::assert_snapshot!(terminal.backend());
 }
 

@@ -242,6 +242,7 @@ impl Watch {
                     let (config, state) = (&self.config, &mut self.state);
                     if let Some(e) = self.oncall.on_xid(report, config, state, now) {
                         self.log(e);
+                        self.oncall.dry_run = self.dispatcher.dry_run();
                         self.oncall.tick(&self.config, &self.state, now, now_ms());
                     }
                 }
@@ -317,6 +318,7 @@ impl Watch {
             self.save();
         }
         self.growth_saved = mark;
+        self.oncall.dry_run = self.dispatcher.dry_run();
         self.oncall.tick(&self.config, &self.state, now, wall);
         self.service.status(&self.status_line());
     }

@@ -45,6 +45,8 @@ pub struct OnCall {
     active_path: PathBuf,
     /// False while a sample hangs past `driver_timeout`.
     driver_answering: bool,
+    /// The daemon only says what it would do (`--dry-run` or `dry_run = true`).
+    pub dry_run: bool,
     saved: Vec<Alert>,
 }
 
@@ -72,6 +74,7 @@ impl OnCall {
             state_dir: state_dir.to_path_buf(),
             active_path,
             driver_answering: true,
+            dry_run: false,
             saved: saved.clone(),
         };
         let problem = oncall.start_alerts(config.alerts.as_ref(), saved);
@@ -391,6 +394,7 @@ impl OnCall {
             xids: self.xids.counts(),
             outboxes: self.alerts.as_ref().map(Alerts::stats).unwrap_or_default(),
             driver_answering: Some(self.driver_answering),
+            dry_run: Some(self.dry_run),
         }
     }
 

@@ -81,6 +81,8 @@ pub struct WatchdogMetrics {
     pub outboxes: Vec<OutboxStats>,
     /// Whether the driver answers samples (`None` outside the daemon).
     pub driver_answering: Option<bool>,
+    /// Whether the daemon only says what it would do (`None` outside the daemon).
+    pub dry_run: Option<bool>,
 }
 
 /// Writes the watchdog families; families with no data are still declared where Prometheus

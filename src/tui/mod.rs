@@ -10,6 +10,7 @@
 //! thread.
 
 pub mod app;
+pub mod daemon_probe;
 pub mod fleet;
 pub mod fleet_run;
 pub mod input;

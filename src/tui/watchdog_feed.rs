@@ -7,8 +7,9 @@
 //! tail (`act::read_last`), so a sample costs one `stat` when nothing happened.
 
 use super::app::App;
+use super::daemon_probe::{DaemonProbe, DaemonSeen};
 use super::theme::Thresholds;
-use super::watchdog::{EventLine, RuleLine, WatchdogView};
+use super::watchdog::{DaemonLine, EventLine, RuleLine, WatchdogView};
 use crate::events::EVENT_LOG_FILE;
 use crate::events::{Event, EventKind, read_last};
 use crate::gpu::GpuSample;
@@ -16,7 +17,7 @@ use crate::policy::config::{Condition, Config, DEFAULT_CONFIG_PATH, Metric};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Events shown in the panel.
 const SHOWN_EVENTS: usize = 8;
@@ -33,6 +34,10 @@ pub struct WatchdogFeed {
     /// Size and modification time of the log when it was last read.
     seen: Option<(u64, Option<SystemTime>)>,
     view: WatchdogView,
+    /// Asks the daemon itself.
+    probe: DaemonProbe,
+    /// Rule → GPUs, folded from the log: used only while the daemon cannot be asked.
+    folded: BTreeMap<String, Vec<u32>>,
 }
 
 impl WatchdogFeed {
@@ -59,23 +64,66 @@ impl WatchdogFeed {
                     name: r.name.clone(),
                     summary: summary(&r.condition),
                     active_on: Vec::new(),
+                    pending_on: Vec::new(),
+                    would_fire_on: Vec::new(),
                 })
                 .collect(),
             events: Vec::new(),
             xid_on: BTreeMap::new(),
+            daemon: DaemonLine::Unknown,
+            address: String::new(),
         };
+        let token = config
+            .watchdog
+            .token_file
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|t| t.trim().to_string());
+        let probe = DaemonProbe::start(config.watchdog.listen, token, Duration::from_secs(1));
         WatchdogFeed {
             config,
             events_path,
             seen: None,
             view,
+            probe,
+            folded: BTreeMap::new(),
         }
     }
 
-    /// Sets the app's thresholds from the config and refreshes its watchdog panel.
+    /// Sets the app's thresholds from the config and refreshes its watchdog panel: the
+    /// daemon's own state when it answers; when it does not, nothing marked as firing, and
+    /// which rules would fire now on the data on screen.
     pub fn refresh(&mut self, app: &mut App) {
         app.thresholds = thresholds(&self.config, app.gpus());
         self.read_log();
+        self.view.address = self.probe.address.clone();
+        let seen = self.probe.latest();
+        self.view.daemon = match &seen {
+            DaemonSeen::Asking => DaemonLine::Unknown,
+            DaemonSeen::CannotAsk(why) => DaemonLine::CannotAsk(why.clone()),
+            DaemonSeen::NoAnswer(why) => DaemonLine::Stopped(why.clone()),
+            DaemonSeen::Answering(s) if !s.driver_answering => {
+                DaemonLine::DriverNotAnswering { dry_run: s.dry_run }
+            }
+            DaemonSeen::Answering(s) if s.dry_run => DaemonLine::DryRun,
+            DaemonSeen::Answering(_) => DaemonLine::Acting,
+        };
+        for (rule, line) in self.config.rules.iter().zip(&mut self.view.rules) {
+            let get = |m: &BTreeMap<String, Vec<u32>>| m.get(&rule.name).cloned();
+            (line.active_on, line.pending_on, line.would_fire_on) = match &seen {
+                DaemonSeen::Answering(s) => (
+                    get(&s.firing).unwrap_or_default(),
+                    get(&s.pending).unwrap_or_default(),
+                    Vec::new(),
+                ),
+                DaemonSeen::NoAnswer(_) => (Vec::new(), Vec::new(), would_fire(rule, app.gpus())),
+                DaemonSeen::Asking | DaemonSeen::CannotAsk(_) => (
+                    get(&self.folded).unwrap_or_default(),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+            };
+        }
         app.watchdog = Some(self.view.clone());
     }
 
@@ -97,10 +145,10 @@ impl WatchdogFeed {
                 return;
             }
         };
-        let active = active_rules(&events);
-        for rule in &mut self.view.rules {
-            rule.active_on = active.get(rule.name.as_str()).cloned().unwrap_or_default();
-        }
+        self.folded = active_rules(&events)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         self.view.xid_on = recent_xids(&events, crate::gpu::sampler::now_ms());
         let first = events.len().saturating_sub(SHOWN_EVENTS);
         self.view.events = events[first..].iter().map(event_line).collect();
@@ -123,6 +171,26 @@ pub fn thresholds(config: &Config, gpus: &[GpuSample]) -> Thresholds {
         memory_pct: lowest(Metric::MemoryUsedPct).unwrap_or(d.memory_pct),
         power_pct: lowest(Metric::PowerPctOfLimit).unwrap_or(d.power_pct),
     }
+}
+
+/// GPUs on which `rule`'s condition holds in this sample (ignoring `for`): what would fire
+/// if a daemon ran. Conditions that need history (XIDs, growth) are never guessed.
+fn would_fire(rule: &crate::policy::config::Rule, gpus: &[GpuSample]) -> Vec<u32> {
+    gpus.iter()
+        .filter(|g| rule.gpus.matches(g.index, &g.uuid))
+        .filter(|g| match &rule.condition {
+            Condition::Above {
+                metric, threshold, ..
+            } => !g.is_lost() && metric.read(g).is_some_and(|v| v > *threshold),
+            Condition::Below {
+                metric, threshold, ..
+            } => !g.is_lost() && metric.read(g).is_some_and(|v| v < *threshold),
+            Condition::Throttle(w) => g.throttle.get().is_some_and(|r| w.active(r)),
+            Condition::GpuLost => g.is_lost(),
+            Condition::MemoryGrowth { .. } | Condition::Xid { .. } => false,
+        })
+        .map(|g| g.index)
+        .collect()
 }
 
 /// Rule name → GPU indexes it is active on, from the log's fired/cleared events in order.
@@ -167,9 +235,10 @@ fn event_line(e: &Event) -> EventLine {
     if let Some(rule) = &e.rule {
         text.push_str(&format!(" ({rule})"));
     }
-    if !e.result.is_ok() {
+    // Every action says how it ended: a dry run must never read like a real cap.
+    if is_action(e.kind) || !e.result.is_ok() {
         text.push_str(&format!(" — {}", e.result.name()));
-        if let Some(d) = &e.detail {
+        if let Some(d) = e.detail.as_ref().filter(|_| !e.result.is_ok()) {
             text.push_str(&format!(": {d}"));
         }
     }
@@ -178,6 +247,20 @@ fn event_line(e: &Event) -> EventLine {
         text,
         failed: !e.result.is_ok() || matches!(e.kind, EventKind::Fired | EventKind::Xid),
     }
+}
+
+/// Kinds that change the world or page someone: their result is always shown.
+fn is_action(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::CapClocks
+            | EventKind::ReapplyCap
+            | EventKind::UndoCap
+            | EventKind::RestartUnit
+            | EventKind::Notify
+            | EventKind::Page
+            | EventKind::Resolve
+    )
 }
 
 /// `temperature > 85.0 °C`, `throttle hw-thermal`.

@@ -1,6 +1,6 @@
 //! How long one dashboard frame takes: 8 simulated GPUs with five minutes of history, drawn
 //! on ratatui's `TestBackend` at 120×40 (the overview with its chart strip, and the detail
-//! view). Target: under 1 ms per frame. Results go to BENCHMARKS.md ("Dashboard"). The fleet
+//! view), and big boxes (64 and 256 GPUs in the compact grid). Target: under 1 ms per frame. Results go to BENCHMARKS.md ("Dashboard"). The fleet
 //! dashboard's hosts view of 125 hosts × 8 GPUs (one fetch folded in, then full redraws at
 //! 120×40) goes to "Metrics and fleet".
 
@@ -17,8 +17,13 @@ fn main() {
 
 /// An app that has seen 300 samples (a full history window) of 8 busy GPUs.
 fn app(detail: bool) -> App {
+    app_of(8, detail)
+}
+
+/// An app that has seen 300 samples of `gpus` busy GPUs.
+fn app_of(gpus: u32, detail: bool) -> App {
     let mut source = SimSource::new(&SimConfig {
-        gpus: 8,
+        gpus,
         seed: 1,
         scenario: Scenario::Mixed,
     });
@@ -36,8 +41,11 @@ fn app(detail: bool) -> App {
 }
 
 fn frame(bencher: divan::Bencher, detail: bool) {
-    let app = app(detail);
-    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+    frame_of(bencher, app(detail), 120, 40);
+}
+
+fn frame_of(bencher: divan::Bencher, app: App, width: u16, height: u16) {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
     bencher.bench_local(|| {
         // A full redraw each time: clearing makes ratatui diff against an empty screen.
         terminal.clear().expect("clearing the test terminal");
@@ -55,6 +63,23 @@ fn overview_8_gpus_120x40(bencher: divan::Bencher) {
 #[divan::bench]
 fn detail_8_gpus_120x40(bencher: divan::Bencher) {
     frame(bencher, true);
+}
+
+/// Big boxes: the compact grid of 64 GPUs at 120×40, and 256 at 120×40 (scrolled) and at
+/// 200×60 (all on screen).
+#[divan::bench]
+fn overview_64_gpus_120x40(bencher: divan::Bencher) {
+    frame_of(bencher, app_of(64, false), 120, 40);
+}
+
+#[divan::bench]
+fn overview_256_gpus_120x40(bencher: divan::Bencher) {
+    frame_of(bencher, app_of(256, false), 120, 40);
+}
+
+#[divan::bench]
+fn overview_256_gpus_200x60(bencher: divan::Bencher) {
+    frame_of(bencher, app_of(256, false), 200, 60);
 }
 
 /// Taking in one snapshot of 8 GPUs: selection, history, state.
@@ -75,7 +100,7 @@ fn fleet_app() -> FleetApp {
     let at = 1_767_225_600_000;
     let reports = (0..125u32)
         .map(|i| {
-            let address = format!("10.0.{}.{}:9400", i / 100, i % 100);
+            let address = format!("127.0.0.1:{}", 9400 + i);
             let result = if i % 4 == 3 {
                 Err("connection refused".to_string())
             } else {

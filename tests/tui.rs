@@ -72,10 +72,50 @@ fn press(app: &mut App, keys: &str) {
             '\t' => KeyCode::Tab,
             c => KeyCode::Char(c),
         };
-        if let Some(msg) = input::message(&key(code)) {
+        if let Some(msg) = input::message_in(&key(code), app.jump.is_some()) {
             app.update(msg);
         }
     }
+}
+
+/// 64 GPUs at 120×40: the compact grid holds them all and leaves the selected GPU's charts
+/// and processes on screen; `:` reaches GPU 47, Tab reaches a process panel that is there.
+#[test]
+fn sixty_four_gpus_fit_120x40_and_any_gpu_is_reached_by_its_index() {
+    let (mut app, _) = app_after(Scenario::Mixed, 64, 5, true);
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("compact · GPUs 1–64 of 64"), "{screen}");
+    assert!(screen.contains("Processes · all GPUs"), "{screen}");
+    assert!(screen.contains("Util "), "the charts: {screen}");
+    press(&mut app, ":47\n");
+    assert_eq!(app.selected_gpu().map(|g| g.index), Some(47));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("▶ 47 "), "{screen}");
+    // A UUID's start works too, and nothing is found says so.
+    let uuid = app.gpus()[12].uuid[..12].to_string();
+    press(&mut app, &format!(":{uuid}\n"));
+    assert_eq!(app.selected_gpu().map(|g| g.index), Some(12));
+    press(&mut app, ":999\n");
+    assert_eq!(app.selected_gpu().map(|g| g.index), Some(12));
+    assert!(text(&draw(&app, 120, 40)).contains("no GPU \"999\""));
+    press(&mut app, "\t");
+    assert_eq!(app.focus, gpuwarden::tui::Focus::Processes);
+    press(&mut app, "j");
+    assert_eq!(app.process_row, 1, "j moves in the process panel on screen");
+    insta::assert_snapshot!("overview_64_gpus_120x40", draw(&app, 120, 40).backend());
+}
+
+/// 256 GPUs: every one fits a 200×60 terminal; at 120×40 the grid scrolls to the selection.
+#[test]
+fn two_hundred_fifty_six_gpus_fit_200x60_and_scroll_at_120x40() {
+    let (mut app, _) = app_after(Scenario::Mixed, 256, 3, true);
+    let screen = text(&draw(&app, 200, 60));
+    assert!(screen.contains("compact · GPUs 1–256 of 256"), "{screen}");
+    press(&mut app, ":200\n");
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("▶200 "), "{screen}");
+    assert!(screen.contains("compact · ▲ GPUs"), "{screen}");
+    assert!(screen.contains("Processes"), "{screen}");
 }
 
 #[test]

@@ -27,6 +27,12 @@ pub enum Msg {
     Move(i32),
     /// Select the GPU with this index.
     PickGpu(u32),
+    /// `:` opens the go-to prompt (an index, a UUID or its start, a PCI bus id).
+    JumpStart,
+    JumpInput(char),
+    JumpErase,
+    /// Enter in the prompt: select what was typed.
+    JumpGo,
     /// Switch focus to the next panel.
     NextFocus,
     /// Open or close the detail view of the selected GPU.
@@ -156,6 +162,10 @@ pub struct App {
     pub process_row: usize,
     /// By UUID: what each GPU looked like when it last answered.
     last_seen: std::collections::HashMap<String, LastSeen>,
+    /// What was typed in the `:` prompt while it is open.
+    pub jump: Option<String>,
+    /// Why the last `:` found nothing, until the next key.
+    pub jump_error: Option<String>,
     /// Rules and events of the watchdog, when one runs alongside (filled by the watchdog).
     pub watchdog: Option<WatchdogView>,
     pub quit: bool,
@@ -184,6 +194,8 @@ impl App {
             all_processes: true,
             process_row: 0,
             last_seen: Default::default(),
+            jump: None,
+            jump_error: None,
             watchdog: None,
             quit: false,
         }
@@ -191,6 +203,9 @@ impl App {
 
     /// Applies one message.
     pub fn update(&mut self, msg: Msg) {
+        if !matches!(msg, Msg::Sample(_) | Msg::Host(_) | Msg::DriverStalled(_)) {
+            self.jump_error = None;
+        }
         match msg {
             Msg::Sample(mut snapshot) => {
                 snapshot.select(self.gpu_filter.as_deref());
@@ -219,6 +234,22 @@ impl App {
                 if let Some(g) = self.gpus().iter().find(|g| g.index == index) {
                     self.selected = Some(g.uuid.clone());
                     self.process_row = 0;
+                }
+            }
+            Msg::JumpStart => self.jump = Some(String::new()),
+            Msg::JumpInput(c) => {
+                if let Some(j) = &mut self.jump {
+                    j.push(c);
+                }
+            }
+            Msg::JumpErase => {
+                if let Some(j) = &mut self.jump {
+                    j.pop();
+                }
+            }
+            Msg::JumpGo => {
+                if let Some(wanted) = self.jump.take() {
+                    self.go_to(wanted.trim());
                 }
             }
             Msg::NextFocus => {
@@ -253,7 +284,9 @@ impl App {
             }
             Msg::ToggleHelp => self.help = !self.help,
             Msg::Back => {
-                if self.help {
+                if self.jump.is_some() {
+                    self.jump = None;
+                } else if self.help {
                     self.help = false;
                 } else if self.detail {
                     self.detail = false;
@@ -289,6 +322,35 @@ impl App {
                 if let Some(p) = g.processes.value() {
                     seen.processes = p.clone();
                 }
+            }
+        }
+    }
+
+    /// Selects the GPU `wanted` names: its index, its UUID (or the start of it, `GPU-fa4e`),
+    /// or its PCI bus id (as NVML or the kernel writes it).
+    fn go_to(&mut self, wanted: &str) {
+        let lower = wanted.to_ascii_lowercase();
+        let pci = crate::health::normalize_pci(wanted);
+        let found = self.gpus().iter().find(|g| {
+            wanted.parse::<u32>().is_ok_and(|i| i == g.index)
+                || (!wanted.is_empty() && g.uuid.to_ascii_lowercase().starts_with(&lower))
+                || pci.is_some()
+                    && g.pci_bus_id
+                        .value()
+                        .and_then(|p| crate::health::normalize_pci(p))
+                        == pci
+        });
+        match found.map(|g| g.uuid.clone()) {
+            Some(uuid) => {
+                self.selected = Some(uuid);
+                self.focus = Focus::Gpus;
+                self.process_row = 0;
+            }
+            None if wanted.is_empty() => {}
+            None => {
+                self.jump_error = Some(format!(
+                    "no GPU {wanted:?} (an index, a UUID or a PCI bus id)"
+                ))
             }
         }
     }

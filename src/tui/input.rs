@@ -9,6 +9,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("q  Esc  Ctrl-C", "quit (Esc first closes help / detail)"),
     ("↑ ↓  j k", "move in the focused panel"),
     ("0 … 9", "select the GPU with that index"),
+    (
+        ":",
+        "go to a GPU by index, UUID or PCI bus id (GPU 12, GPU-fa4e…)",
+    ),
     ("Tab", "switch focus: GPUs ⇄ processes"),
     ("Enter  d", "detail view of the selected GPU"),
     ("f", "freeze the view (sampling goes on)"),
@@ -22,11 +26,30 @@ pub const KEYS: &[(&str, &str)] = &[
 
 /// The message for a terminal event, if it means anything to the dashboard.
 pub fn message(event: &Event) -> Option<Msg> {
+    message_in(event, false)
+}
+
+/// [`message`] while the `:` prompt may be open: then keys edit what was typed.
+pub fn message_in(event: &Event, jumping: bool) -> Option<Msg> {
     match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release && jumping => jump_message(key),
         Event::Key(key) if key.kind != KeyEventKind::Release => key_message(key),
         Event::Resize(..) => Some(Msg::Resize),
         _ => None,
     }
+}
+
+fn jump_message(key: &KeyEvent) -> Option<Msg> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return matches!(key.code, KeyCode::Char('c')).then_some(Msg::Quit);
+    }
+    Some(match key.code {
+        KeyCode::Enter => Msg::JumpGo,
+        KeyCode::Esc => Msg::Back,
+        KeyCode::Backspace => Msg::JumpErase,
+        KeyCode::Char(c) => Msg::JumpInput(c),
+        _ => return None,
+    })
 }
 
 fn key_message(key: &KeyEvent) -> Option<Msg> {
@@ -50,6 +73,7 @@ fn key_message(key: &KeyEvent) -> Option<Msg> {
         KeyCode::Char('S') => Msg::ReverseSort,
         KeyCode::Char('a') => Msg::ToggleProcessScope,
         KeyCode::Char('?') | KeyCode::F(1) => Msg::ToggleHelp,
+        KeyCode::Char(':') => Msg::JumpStart,
         _ => return None,
     })
 }
@@ -76,5 +100,17 @@ mod tests {
             Some(Msg::PickGpu(7))
         );
         assert_eq!(message(&key(KeyCode::Char('x'), none)), None);
+        assert_eq!(
+            message(&key(KeyCode::Char(':'), none)),
+            Some(Msg::JumpStart)
+        );
+        // In the prompt, digits and q are text.
+        let typed = |c| message_in(&key(KeyCode::Char(c), none), true);
+        assert_eq!(typed('7'), Some(Msg::JumpInput('7')));
+        assert_eq!(typed('q'), Some(Msg::JumpInput('q')));
+        assert_eq!(
+            message_in(&key(KeyCode::Enter, none), true),
+            Some(Msg::JumpGo)
+        );
     }
 }

@@ -163,7 +163,7 @@ where
                 }
             },
             event = events.next() => match event {
-                Some(Ok(event)) => match input::message(&event) {
+                Some(Ok(event)) => match input::message_in(&event, app.jump.is_some()) {
                     Some(msg) => msg,
                     None => continue,
                 },

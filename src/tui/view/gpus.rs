@@ -4,11 +4,14 @@
 //! person) — and lost GPUs in alarm.
 //!
 //! Columns are laid out by hand so the two bars take whatever width is left; on a narrow
-//! terminal the name and the power limit drop first.
+//! terminal the name and the power limit drop first. When the rows run out, the table scrolls
+//! (its position on the bottom border) or, where the width allows, becomes the compact grid
+//! of `gpu_grid`.
 
 use super::super::app::{App, Focus};
 use super::super::theme::{Level, Theme};
 use super::bar::{self, fit, gib_short};
+use super::gpu_grid;
 use crate::gpu::{Field, GpuSample, ThrottleReasons};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -85,18 +88,39 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if inner.height == 0 || inner.width < 10 {
         return;
     }
-    let cols = Columns::for_width(inner.width);
-    header_row(t, &cols, Rect { height: 1, ..inner }, buf);
-
-    let rows = inner.height.saturating_sub(1) as usize;
     let gpus = app.gpus();
     let selected = app.selected_gpu().map(|g| g.uuid.as_str());
     let sel_pos = gpus
         .iter()
         .position(|g| Some(g.uuid.as_str()) == selected)
         .unwrap_or(0);
+    let table_rows = inner.height.saturating_sub(1) as usize;
+    let grid_cols = gpu_grid::columns(inner.width) as usize;
+    if gpus.len() > table_rows && grid_cols >= 2 {
+        // Rows ran out: one cell per GPU, several per line.
+        let lines = inner.height as usize;
+        let sel_line = sel_pos / grid_cols;
+        let first = sel_line.saturating_sub(lines.saturating_sub(1));
+        gpu_grid::render(app, inner, first, buf);
+        scroll_note(
+            app,
+            area,
+            first * grid_cols,
+            lines * grid_cols,
+            "compact",
+            buf,
+        );
+        return;
+    }
+    let cols = Columns::for_width(inner.width);
+    header_row(t, &cols, Rect { height: 1, ..inner }, buf);
+
+    let rows = table_rows;
     // Scroll so the selected GPU stays visible when the table is taller than its panel.
     let first = sel_pos.saturating_sub(rows.saturating_sub(1));
+    if gpus.len() > rows {
+        scroll_note(app, area, first, rows, "", buf);
+    }
     for (i, gpu) in gpus.iter().enumerate().skip(first).take(rows) {
         let y = inner.y + 1 + (i - first) as u16;
         let row = Rect::new(inner.x, y, inner.width, 1);
@@ -231,6 +255,25 @@ fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, b
             line.spans.insert(0, Span::styled(m, t.alarm()));
         }
         line.render(reasons, buf);
+    }
+}
+
+/// `GPUs 12–34 of 64` (and the mode) on the panel's bottom border, when not all fit.
+fn scroll_note(app: &App, area: Rect, first: usize, shown: usize, mode: &str, buf: &mut Buffer) {
+    let n = app.gpus().len();
+    let last = (first + shown).min(n);
+    let up = if first > 0 { "▲ " } else { "" };
+    let down = if last < n { " ▼" } else { "" };
+    let mode = if mode.is_empty() {
+        String::new()
+    } else {
+        format!("{mode} · ")
+    };
+    let text = format!(" {mode}{up}GPUs {}–{last} of {n}{down} ", first + 1);
+    let w = text.chars().count() as u16;
+    if area.width > w + 2 && area.height > 0 {
+        let x = area.x + area.width - w - 2;
+        buf.set_string(x, area.y + area.height - 1, text, app.theme.dim());
     }
 }
 

@@ -85,6 +85,19 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
 
 pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
+    if let Some(typed) = &app.jump {
+        Line::from(vec![
+            Span::styled(" go to GPU (index, UUID or PCI bus id): ", t.key()),
+            Span::styled(format!("{typed}█"), t.text()),
+            Span::styled("   Enter go  Esc cancel", t.label()),
+        ])
+        .render(area, buf);
+        return;
+    }
+    if let Some(why) = &app.jump_error {
+        Line::styled(format!(" {why}"), t.alarm()).render(area, buf);
+        return;
+    }
     let hints: &[(&str, &str)] = if app.detail {
         &[
             ("Esc", "back"),
@@ -100,6 +113,7 @@ pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("?", "help"),
             ("↑↓", "select"),
             ("⏎", "detail"),
+            (":", "go to"),
             ("Tab", "focus"),
             ("f", "freeze"),
             ("s", "sort"),

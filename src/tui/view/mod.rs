@@ -9,6 +9,7 @@
 mod bar;
 mod charts;
 mod detail;
+mod gpu_grid;
 mod gpus;
 mod header;
 mod help;
@@ -93,7 +94,15 @@ impl Widget for &App {
 /// GPU table, then (when there is room) charts of the selected GPU, then processes.
 fn overview(app: &App, area: Rect, buf: &mut Buffer) {
     let gpu_rows = app.gpus().len() as u16;
-    let gpus_h = (gpu_rows + 3).min(area.height);
+    // Many GPUs must not push the selected GPU's charts and processes off the screen: the
+    // table gets what is left after them (at least half), and scrolls or turns compact.
+    let budget = area.height.saturating_sub(12).max(area.height / 2);
+    let mut gpus_h = (gpu_rows + 3).min(budget).min(area.height);
+    let grid_cols = gpu_grid::columns(area.width.saturating_sub(2));
+    if gpu_rows + 3 > budget && grid_cols >= 2 {
+        // The compact grid needs fewer lines than the table would.
+        gpus_h = (gpu_rows.div_ceil(grid_cols) + 2).min(budget);
+    }
     let rest = area.height - gpus_h;
     // Processes keep room for their rows (at least 5 lines); charts take the rest, if useful.
     let procs_h = (app.processes().len() as u16 + 3)

@@ -128,6 +128,7 @@ struct Frozen {
     history: History,
     /// The host's CPU and RAM at the moment of freezing: the header stays still too.
     host: Option<HostReading>,
+    health: std::collections::HashMap<String, crate::check::HealthState>,
 }
 
 /// The whole dashboard state.
@@ -162,6 +163,8 @@ pub struct App {
     pub process_row: usize,
     /// By UUID: what each GPU looked like when it last answered.
     last_seen: std::collections::HashMap<String, LastSeen>,
+    /// By UUID: each GPU's health state in the latest sample, judged once when it came in.
+    health: std::collections::HashMap<String, crate::check::HealthState>,
     /// What was typed in the `:` prompt while it is open.
     pub jump: Option<String>,
     /// Why the last `:` found nothing, until the next key.
@@ -196,6 +199,7 @@ impl App {
             last_seen: Default::default(),
             jump: None,
             jump_error: None,
+            health: Default::default(),
             watchdog: None,
             quit: false,
         }
@@ -269,6 +273,7 @@ impl App {
                         snapshot: self.snapshot.clone(),
                         history: self.history.clone(),
                         host: self.host.clone(),
+                        health: self.health.clone(),
                     }),
                 };
                 self.keep_selection_valid();
@@ -301,6 +306,11 @@ impl App {
     /// Keeps what answering GPUs look like, and gives a lost GPU its last known name and PCI
     /// address (a lost GPU's sample carries neither when the source never cached them).
     fn remember(&mut self, snapshot: &mut Snapshot) {
+        self.health = snapshot
+            .gpus
+            .iter()
+            .map(|g| (g.uuid.clone(), crate::check::gpu_health(g).state))
+            .collect();
         for g in &mut snapshot.gpus {
             let seen = self.last_seen.entry(g.uuid.clone()).or_default();
             if g.is_lost() {
@@ -352,6 +362,14 @@ impl App {
                     "no GPU {wanted:?} (an index, a UUID or a PCI bus id)"
                 ))
             }
+        }
+    }
+
+    /// The health state of the GPU `uuid` on screen (frozen with the view).
+    pub fn health_state(&self, uuid: &str) -> Option<crate::check::HealthState> {
+        match &self.frozen {
+            Some(f) => f.health.get(uuid).copied(),
+            None => self.health.get(uuid).copied(),
         }
     }
 

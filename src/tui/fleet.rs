@@ -70,6 +70,8 @@ pub struct FleetApp {
     pub stale_after: Duration,
     /// Address of the selected host.
     selected: Option<String>,
+    /// By address: the worst GPU health of each host's last snapshot, judged once per fetch.
+    health: std::collections::HashMap<String, Option<(u32, HealthState)>>,
     /// The host being looked at, with its own GPU dashboard.
     drilled: Option<(String, Box<App>)>,
     pub quit: bool,
@@ -87,6 +89,7 @@ impl FleetApp {
             now_ms: 0,
             stale_after: Duration::from_secs(30),
             selected: None,
+            health: Default::default(),
             drilled: None,
             quit: false,
         }
@@ -96,6 +99,12 @@ impl FleetApp {
     pub fn on_fetch(&mut self, reports: Vec<HostReport>, now_ms: UnixMs) {
         self.now_ms = now_ms;
         self.fleet.update(reports, now_ms);
+        self.health = self
+            .fleet
+            .hosts
+            .iter()
+            .map(|h| (h.address.clone(), worst_health(h)))
+            .collect();
         let valid = self
             .selected
             .as_deref()
@@ -137,7 +146,7 @@ impl FleetApp {
         let mut hosts: Vec<&Host> = self.fleet.hosts.iter().collect();
         // Unknown health (no snapshot yet) sorts with the worst.
         let health =
-            |h: &Host| std::cmp::Reverse(worst_health(h).map_or(u8::MAX, |(_, s)| s.level() as u8));
+            |h: &Host| std::cmp::Reverse(self.health(h).map_or(u8::MAX, |(_, s)| s.level() as u8));
         hosts.sort_by(|a, b| {
             self.state(a)
                 .cmp(&self.state(b))
@@ -161,7 +170,7 @@ impl FleetApp {
         let full = host
             .fullest()
             .is_some_and(|(_, p)| self.thresholds.memory(p) == Level::Critical);
-        let health = worst_health(host).map(|(_, h)| h);
+        let health = self.health(host).map(|(_, h)| h);
         if !host.firing.is_empty()
             || host.lost_count() > 0
             || hot
@@ -174,6 +183,11 @@ impl FleetApp {
         } else {
             HostState::Ok
         }
+    }
+
+    /// The host's worst GPU health as of the last fetch (see [`worst_health`]).
+    pub fn health(&self, host: &Host) -> Option<(u32, HealthState)> {
+        self.health.get(&host.address).copied().flatten()
     }
 
     pub fn selected_host(&self) -> Option<&Host> {

@@ -79,7 +79,7 @@ fn draw_cell(app: &App, gpu: &GpuSample, selected: bool, cell: Rect, buf: &mut B
         .watchdog
         .as_ref()
         .is_some_and(|w| w.xid_on.contains_key(&gpu.index))
-        || crate::check::gpu_health(gpu).state == HealthState::Failed;
+        || app.health_state(&gpu.uuid) == Some(HealthState::Failed);
     if needs_a_person {
         buf.set_string(cell.x + 26, cell.y, "!", t.alarm());
     }

@@ -3,7 +3,7 @@
 //! Unreachable and stale hosts stay listed, first, with their last numbers dimmed.
 //! While a host is drilled into, its own GPU dashboard (`impl Widget for &App`) is drawn.
 
-use super::super::fleet::{FleetApp, HostState, worst_health};
+use super::super::fleet::{FleetApp, HostState};
 use super::super::theme::Level;
 use super::bar::fit;
 use super::header::clock;
@@ -137,7 +137,7 @@ fn host_line<'a>(app: &FleetApp, host: &Host, width: usize) -> Line<'a> {
     // Numbers of a host that is down or stale are old: dimmed, never colored as if current.
     let value = |level: Level| if live { t.level(level) } else { t.dim() };
     let mark = if state == HostState::Ok { "  " } else { "! " };
-    let (health, health_style) = match worst_health(host) {
+    let (health, health_style) = match app.health(host) {
         None => ("–".to_string(), t.dim()),
         Some((_, HealthState::Ok)) => ("ok".to_string(), value(Level::Normal)),
         Some((i, h)) => {

@@ -12,7 +12,8 @@
 
 use super::field::{Field, Missing};
 use super::model::{
-    GpuProcess, GpuSample, GpuStatus, PcieLink, RowRemap, Snapshot, UnixMs, Vendor,
+    GpuProcess, GpuSample, GpuStatus, OwnerKind, PcieLink, ProcessOwner, RowRemap, Snapshot,
+    UnixMs, Vendor,
 };
 use super::source::{ControlError, GpuControl, Source, SourceError};
 use super::throttle::{ThrottleReason, ThrottleReasons};
@@ -471,7 +472,9 @@ impl SimGpu {
                     }),
                     user: Some(user.to_string()),
                     command: Some(command),
+                    owner: Some(ProcessOwner::new(OwnerKind::Unit, unit.clone())),
                     unit: Some(unit),
+                    ..GpuProcess::default()
                 }
             })
             .collect()

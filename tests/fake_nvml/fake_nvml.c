@@ -33,6 +33,12 @@ typedef struct {
     unsigned int gpuInstanceId, computeInstanceId;
 } nvmlProcessInfo_t;
 
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp;
+    unsigned int smUtil, memUtil, encUtil, decUtil;
+} nvmlProcessUtilizationSample_t;
+
 struct nvmlDevice_st { int index; };
 typedef struct nvmlDevice_st *nvmlDevice_t;
 
@@ -438,7 +444,9 @@ static nvmlReturn_t list_procs(const proc_t *procs, int n, unsigned int *count,
                                nvmlProcessInfo_t *infos) {
     if (infos == NULL || *count < (unsigned int)n) {
         *count = (unsigned int)n;
-        return n == 0 ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
+        /* NVML answers the count query with INSUFFICIENT_SIZE; some libraries say SUCCESS. */
+        return n == 0 || state.count_query_success ? NVML_SUCCESS
+                                                   : NVML_ERROR_INSUFFICIENT_SIZE;
     }
     for (int i = 0; i < n; i++) {
         infos[i].pid = procs[i].pid;
@@ -463,6 +471,41 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned i
     ENTER(d, "GetGraphicsRunningProcesses_v3");
     if (!g->has_graphics) RETURN(NVML_ERROR_NOT_SUPPORTED);
     RETURN(list_procs(g->graphics, g->n_graphics, count, infos));
+}
+#endif
+
+/* Every listed process has one sample, stamped now (µs since the epoch), so each call finds
+ * samples newer than the caller's last one, as a driver does while processes run. No
+ * process listed: NOT_FOUND, as NVML answers when it has no samples. */
+#ifndef OMIT_nvmlDeviceGetProcessUtilization
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d,
+                                             nvmlProcessUtilizationSample_t *samples,
+                                             unsigned int *count,
+                                             unsigned long long last_seen) {
+    ENTER(d, "GetProcessUtilization");
+    (void)last_seen;
+    if (!g->has_putil) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    if (count == NULL) RETURN(NVML_ERROR_INVALID_ARGUMENT);
+    int n = g->n_putil;
+    if (n == 0) RETURN(NVML_ERROR_NOT_FOUND);
+    if (samples == NULL || *count < (unsigned int)n) {
+        *count = (unsigned int)n;
+        RETURN(NVML_ERROR_INSUFFICIENT_SIZE);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    unsigned long long stamp =
+        (unsigned long long)now.tv_sec * 1000000ULL + (unsigned long long)now.tv_nsec / 1000;
+    for (int i = 0; i < n; i++) {
+        samples[i].pid = g->putil[i].pid;
+        samples[i].timeStamp = stamp;
+        samples[i].smUtil = g->putil[i].sm;
+        samples[i].memUtil = g->putil[i].mem;
+        samples[i].encUtil = g->putil[i].enc;
+        samples[i].decUtil = g->putil[i].dec;
+    }
+    *count = (unsigned int)n;
+    RETURN(NVML_SUCCESS);
 }
 #endif
 

@@ -39,7 +39,7 @@ static const char *FUNCTIONS[] = {
     "GetCurrPcieLinkWidth", "GetPcieThroughput", "GetTotalEccErrors",
     "GetRemappedRows", "GetRetiredPagesPendingStatus", "GetMaxPcieLinkGeneration",
     "GetMaxPcieLinkWidth", "GetPcieReplayCounter",
-    "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3",
+    "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3", "GetProcessUtilization",
     "SetGpuLockedClocks", "ResetGpuLockedClocks", "SetPowerManagementLimit",
     "GetSupportedEventTypes", "RegisterEvents", NULL,
 };
@@ -101,6 +101,27 @@ static int parse_procs(char *s, proc_t *procs, int *n) {
     return 0;
 }
 
+/* `pid:sm:mem:enc:dec …`: each process's share of the GPU. */
+static int parse_putil(char *s, putil_t *out, int *n) {
+    *n = 0;
+    for (char *tok = strtok(s, " \t"); tok; tok = strtok(NULL, " \t")) {
+        unsigned long long v[5];
+        char *part = tok;
+        if (*n >= MAX_PROCS) return -1;
+        for (int i = 0; i < 5; i++) {
+            char *colon = strchr(part, ':');
+            if ((i < 4) != (colon != NULL)) return -1;
+            if (colon) *colon = 0;
+            if (parse_u64(part, &v[i])) return -1;
+            part = colon ? colon + 1 : part;
+        }
+        out[*n] = (putil_t){(unsigned)v[0], (unsigned)v[1], (unsigned)v[2], (unsigned)v[3],
+                            (unsigned)v[4]};
+        (*n)++;
+    }
+    return 0;
+}
+
 /* `seq:code seq:code …`: the XIDs injected on one GPU, each with a sequence number. */
 static int parse_xids(char *s, xid_t *xids, int *n) {
     *n = 0;
@@ -128,6 +149,11 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
     unsigned long long n;
     if (!strcmp(key, "driver_version")) {
         snprintf(st->driver_version, sizeof st->driver_version, "%s", val);
+        return NULL;
+    }
+    if (!strcmp(key, "count_query_success")) {
+        if (parse_u64(val, &n) || n > 1) return "bad flag (0 or 1)";
+        st->count_query_success = (int)n;
         return NULL;
     }
     if (!strcmp(key, "hang_ms")) {
@@ -160,6 +186,10 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
     if (!strcmp(f, "graphics_processes")) {
         g->has_graphics = 1;
         return parse_procs(val, g->graphics, &g->n_graphics) ? "bad process list" : NULL;
+    }
+    if (!strcmp(f, "process_utilization")) {
+        g->has_putil = 1;
+        return parse_putil(val, g->putil, &g->n_putil) ? "bad process utilization list" : NULL;
     }
     if (!strcmp(f, "xids"))
         return parse_xids(val, g->xids, &g->n_xids) ? "bad xid list" : NULL;

@@ -39,6 +39,8 @@ enum {
 };
 
 typedef struct { unsigned int pid; unsigned long long mem; } proc_t;
+/* One process's share of the GPU, as nvmlDeviceGetProcessUtilization reports it. */
+typedef struct { unsigned int pid, sm, mem, enc, dec; } putil_t;
 typedef struct { char fn[48]; int code; } err_t;
 /* An injected XID: delivered once to every event set with XID events on its GPU. */
 typedef struct { unsigned long long seq; unsigned int code; } xid_t;
@@ -49,6 +51,8 @@ typedef struct {
     unsigned char has[F_COUNT];
     proc_t compute[MAX_PROCS], graphics[MAX_PROCS];
     int n_compute, n_graphics, has_compute, has_graphics;
+    putil_t putil[MAX_PROCS]; /* gpuN.process_utilization */
+    int n_putil, has_putil;
     int device_error; /* gpuN.error: every call on the device returns it */
     err_t errs[MAX_ERRS];
     int n_errs;
@@ -61,6 +65,8 @@ typedef struct {
     int device_count, init_error;
     /* A hung driver: nvmlDeviceGetCount blocks this long (ms) while the key stays set. */
     unsigned long long hang_ms;
+    /* A library that answers the process-count query with SUCCESS, not INSUFFICIENT_SIZE. */
+    int count_query_success;
     gpu_t gpus[MAX_GPUS];
 } state_t;
 

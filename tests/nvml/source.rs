@@ -17,10 +17,10 @@ fn sample(source: &mut NvmlSource) -> Snapshot {
 }
 
 /// A child process whose pid the fake reports as a GPU user; killed when dropped.
-struct Sleeper(Child);
+pub(crate) struct Sleeper(Child);
 
 impl Sleeper {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let child = Command::new("sleep")
             .arg("300")
             .spawn()
@@ -35,7 +35,7 @@ impl Sleeper {
         }
         Sleeper(child)
     }
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.0.id()
     }
 }

@@ -52,6 +52,7 @@ pub const OPTIONAL_SYMBOLS: &[&str] = &[
     "nvmlEventSetWait_v2",
     "nvmlDeviceGetRemappedRows",
     "nvmlDeviceGetRetiredPagesPendingStatus",
+    "nvmlDeviceGetProcessUtilization",
 ];
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml");
@@ -215,6 +216,9 @@ pub struct FakeState {
     pub init_error: u32,
     /// A hung driver: `nvmlDeviceGetCount` blocks this long (ms) while it stays set.
     pub hang_ms: u64,
+    /// The library answers the process-count query with SUCCESS instead of
+    /// INSUFFICIENT_SIZE (as some do).
+    pub count_query_success: bool,
     pub gpus: Vec<FakeGpu>,
 }
 
@@ -225,6 +229,7 @@ impl FakeState {
             driver_version: "550.54.15".into(),
             init_error: 0,
             hang_ms: 0,
+            count_query_success: false,
             gpus: (0..n).map(FakeGpu::h100).collect(),
         }
     }
@@ -239,6 +244,9 @@ impl FakeState {
         }
         if self.hang_ms != 0 {
             let _ = writeln!(out, "hang_ms = {}", self.hang_ms);
+        }
+        if self.count_query_success {
+            let _ = writeln!(out, "count_query_success = 1");
         }
         for (i, g) in self.gpus.iter().enumerate() {
             g.render(i, &mut out);
@@ -259,6 +267,8 @@ pub struct FakeGpu {
     /// `(pid, used bytes)`; `None` bytes = NVML_VALUE_NOT_AVAILABLE.
     pub compute_processes: Option<Vec<(u32, Option<u64>)>>,
     pub graphics_processes: Option<Vec<(u32, Option<u64>)>>,
+    /// Each process's share of the GPU; `None` = NOT_SUPPORTED.
+    pub process_utilization: Option<Vec<ProcessShare>>,
     /// Code every call on this GPU returns (15 = lost); 0 = none.
     pub device_error: u32,
     /// Function (without the `nvmlDevice` prefix, e.g. `GetFanSpeed_v2`) → forced code.
@@ -266,6 +276,16 @@ pub struct FakeGpu {
     /// Injected XIDs `(sequence number, code)`: each is delivered once to every event set
     /// with XID events registered on this GPU (see [`xid`](Self::xid)).
     pub xids: Vec<(u64, u32)>,
+}
+
+/// One process's share of a GPU, in % (`nvmlDeviceGetProcessUtilization`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessShare {
+    pub pid: u32,
+    pub sm: u32,
+    pub memory: u32,
+    pub encoder: u32,
+    pub decoder: u32,
 }
 
 /// Every numeric key of the state file.
@@ -365,6 +385,7 @@ impl FakeGpu {
             values,
             compute_processes: Some(Vec::new()),
             graphics_processes: Some(Vec::new()),
+            process_utilization: None,
             device_error: 0,
             errors: BTreeMap::new(),
             xids: Vec::new(),
@@ -416,6 +437,12 @@ impl FakeGpu {
         self
     }
 
+    /// Per-process utilization samples the driver reports.
+    pub fn shares(mut self, shares: &[ProcessShare]) -> Self {
+        self.process_utilization = Some(shares.to_vec());
+        self
+    }
+
     pub fn value(&self, key: &str) -> u64 {
         self.values[key]
     }
@@ -442,6 +469,18 @@ impl FakeGpu {
         }
         if let Some(list) = &self.graphics_processes {
             let _ = writeln!(out, "{p}graphics_processes = {}", procs(list));
+        }
+        if let Some(list) = &self.process_utilization {
+            let list: Vec<String> = list
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}:{}:{}:{}:{}",
+                        s.pid, s.sm, s.memory, s.encoder, s.decoder
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "{p}process_utilization = {}", list.join(" "));
         }
         if self.device_error != 0 {
             let _ = writeln!(out, "{p}error = {}", self.device_error);

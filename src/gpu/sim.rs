@@ -440,6 +440,17 @@ impl SimGpu {
             .iter()
             .enumerate()
             .map(|(k, &pid)| {
+                // Host figures of each workload: CPU % of one core, RSS, run time.
+                let (cpu_pct, rss_bytes, run_time_s) = match (self.workload, k) {
+                    (Workload::Training, _) => {
+                        (100.0, 9 << 30, 11_520 + 60 * u64::from(self.index))
+                    }
+                    (_, 0) => (38.0, 5 << 30, 190_800),
+                    _ => (12.0, 2 << 30, 5_400),
+                };
+                // Shares of the SMs follow the memory shares: two for the first process.
+                let weight = if k == 0 { 2.0 } else { 1.0 } / (self.pids.len() as f64 + 1.0);
+                let sm = (self.util * weight).round().min(100.0) as u32;
                 let (user, command, unit) = match self.workload {
                     Workload::Training => (
                         "ml",
@@ -474,6 +485,10 @@ impl SimGpu {
                     command: Some(command),
                     owner: Some(ProcessOwner::new(OwnerKind::Unit, unit.clone())),
                     unit: Some(unit),
+                    utilization_sm_pct: Some(sm),
+                    cpu_pct: Some(cpu_pct),
+                    rss_bytes: Some(rss_bytes),
+                    run_time_s: Some(run_time_s),
                     ..GpuProcess::default()
                 }
             })

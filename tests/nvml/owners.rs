@@ -254,3 +254,99 @@ fn a_pod_without_kubelet_files_is_known_by_its_uid() {
         [json!({"kind": "pod", "id": POD, "runtime": "containerd", "container": &ID[..12]})]
     );
 }
+
+/// `gpuwarden serve` on 127.0.0.1, killed when dropped.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The body of `GET /metrics`, or `None` while nothing answers.
+fn metrics(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    Some(text.split_once("\r\n\r\n")?.1.to_string())
+}
+
+#[test]
+fn metrics_sum_gpu_memory_per_owner_of_real_processes() {
+    use std::io::BufRead;
+    let mut cg = Cgroups::v2();
+    let a = sleeper_in(
+        &mut cg,
+        "system.slice/slurmstepd.scope/job_91/step_0/user/task_0",
+    );
+    let b = sleeper_in(
+        &mut cg,
+        "system.slice/slurmstepd.scope/job_91/step_1/user/task_0",
+    );
+    let c = sleeper_in(&mut cg, &format!("system.slice/docker-{ID}.scope"));
+    let mut state = FakeState::with_gpus(1);
+    state.gpus[0] = state.gpus[0].clone().compute(&[
+        (a.pid(), Some(3 << 30)),
+        (b.pid(), Some(1 << 30)),
+        (c.pid(), Some(5 << 20)),
+    ]);
+    let fake = FakeNvml::new(&state);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gpuwarden"))
+        .envs(fake.envs())
+        .env_remove("GPUWARDEN_LOG")
+        .args(["--vendor", "nvidia", "serve", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let _serve = Serve(child);
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    // The first sample's page, however long the first sample takes (bounded, to fail).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        match metrics(&addr) {
+            Some(p) if p.contains("gpuwarden_owner_gpu_memory_bytes{") => break p,
+            last => assert!(
+                std::time::Instant::now() < deadline,
+                "no owner metrics from {addr}: {last:?}"
+            ),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let value = |kind: &str, owner: &str, family: &str| -> Option<f64> {
+        page.lines()
+            .find(|l| {
+                l.starts_with(&format!("{family}{{"))
+                    && l.contains(&format!("owner_kind=\"{kind}\",owner=\"{owner}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    let memory = "gpuwarden_owner_gpu_memory_bytes";
+    assert_eq!(
+        value("slurm_job", "91", memory),
+        Some((4u64 << 30) as f64),
+        "{page}"
+    );
+    assert_eq!(
+        value("slurm_job", "91", "gpuwarden_owner_processes"),
+        Some(2.0)
+    );
+    assert_eq!(
+        value("container", &ID[..12], memory),
+        Some((5u64 << 20) as f64)
+    );
+}

@@ -12,8 +12,12 @@
 //! - Containers: `docker-<id>.scope`, `/docker/<id>`, `cri-containerd-<id>.scope`,
 //!   `crio-<id>.scope`, `libpod-<id>.scope`, `/libpod_parent/libpod-<id>` (the `-conmon-`
 //!   monitor scopes are not the container).
-//! - Slurm: v2 `/system.slice/slurmstepd.scope/job_<id>/step_<step>/...`, v1
+//! - Slurm: v2 `/system.slice/slurmstepd.scope/job_<id>/step_<step>/...` (or
+//!   `<node>_slurmstepd.scope` with several slurmd on a node), v1
 //!   `/slurm/uid_<uid>/job_<id>/step_<step>/...`.
+//!
+//! Seen from inside another cgroup namespace, paths start with `/..`: those elements name
+//! nothing and are skipped like any other.
 
 use super::{OwnerKind, ProcessOwner};
 
@@ -111,7 +115,9 @@ fn owner_in_path(path: &str) -> Option<(ProcessOwner, Option<u32>)> {
             }
             previous = part;
         }
-        if segment.starts_with("slurm") {
+        // `slurmstepd.scope`, `/slurm`, `/slurm_<node>`; several slurmd on one node run
+        // as `<node>_slurmstepd.scope`.
+        if segment.starts_with("slurm") || segment.ends_with("_slurmstepd.scope") {
             slurm = true;
         }
         if let Some(n) = segment.strip_prefix("uid_").and_then(|n| n.parse().ok()) {

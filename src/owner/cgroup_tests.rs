@@ -184,6 +184,10 @@ fn slurm_jobs_v2_and_v1() {
     assert_eq!(v1.unit.as_deref(), Some("slurmd.service"));
     // A node running several slurmd: `slurm_<node>`.
     assert_eq!(owner("4:memory:/slurm_node7/uid_0/job_9"), job("9", None));
+    assert_eq!(
+        owner("0::/system.slice/node7_slurmstepd.scope/job_12/step_3/user/task_0"),
+        job("12", Some("3"))
+    );
     // `job_` outside a Slurm tree is somebody else's name.
     assert_eq!(parse("0::/batch/job_5/step_0").owner, None);
 }
@@ -196,6 +200,11 @@ fn the_most_specific_owner_wins_across_hierarchies() {
     );
     assert_eq!(owner(&text), container(Some("docker")));
     assert_eq!(parse(&text).unit.as_deref(), Some("x.service"));
+    // Read from inside another cgroup namespace: the path climbs out first.
+    assert_eq!(
+        owner(&format!("0::/../../system.slice/docker-{ID}.scope")),
+        container(Some("docker"))
+    );
     // Garbage lines are ignored rather than fatal.
     assert_eq!(
         parse("nonsense\n\n0::/system.slice/y.service")

@@ -152,6 +152,26 @@ pub struct GpuProcess {
     /// Seconds since the process started.
     #[serde(default)]
     pub run_time_s: Option<u64>,
+    /// The MIG device the process runs on, by UUID (`MIG-…`), on a GPU in MIG mode.
+    #[serde(default)]
+    pub mig_uuid: Option<String>,
+}
+
+/// One MIG device (a GPU instance with its compute instance) of a GPU in MIG mode.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MigDevice {
+    /// Stable identity, `MIG-…`.
+    pub uuid: String,
+    /// The instance's profile, e.g. `3g.40gb`.
+    #[serde(default)]
+    pub profile: Field<String>,
+    #[serde(default)]
+    pub memory_used_bytes: Field<u64>,
+    #[serde(default)]
+    pub memory_total_bytes: Field<u64>,
+    /// Busy share of the instance, where the driver gives it (most do not under MIG).
+    #[serde(default)]
+    pub utilization_gpu_pct: Field<u32>,
 }
 
 /// Everything gpuwarden knows about one GPU at one moment.
@@ -241,6 +261,9 @@ pub struct GpuSample {
 
     #[serde(default)]
     pub processes: Field<Vec<GpuProcess>>,
+    /// The GPU's MIG devices: empty with MIG mode off, `not_supported` on GPUs without MIG.
+    #[serde(default)]
+    pub mig: Field<Vec<MigDevice>>,
 }
 
 impl GpuSample {
@@ -284,6 +307,7 @@ impl GpuSample {
             row_remap: Field::missing(GpuLost),
             retired_pages_pending: Field::missing(GpuLost),
             processes: Field::missing(GpuLost),
+            mig: Field::missing(GpuLost),
         }
     }
 

@@ -428,6 +428,8 @@ impl SimGpu {
             row_remap: Field::Value(RowRemap::default()),
             retired_pages_pending: Field::Value(false),
             processes: Field::Value(processes),
+            // H100s with MIG mode off.
+            mig: Field::Value(Vec::new()),
         }
     }
 

@@ -68,7 +68,8 @@ static nvmlReturn_t enter(nvmlDevice_t dev, const char *fn, gpu_t **g, int *idx)
     if (broken) return NVML_ERROR_UNKNOWN;
     if (dev < handles || dev >= handles + MAX_GPUS) return NVML_ERROR_INVALID_ARGUMENT;
     *idx = (int)(dev - handles);
-    if (*idx >= state.device_count) return NVML_ERROR_INVALID_ARGUMENT;
+    /* MIG device handles are the slots past device_count their GPU lists. */
+    if (*idx >= state.device_count && !state.gpus[*idx].is_mig) return NVML_ERROR_INVALID_ARGUMENT;
     *g = &state.gpus[*idx];
     return check_errs(*g, fn);
 }
@@ -508,6 +509,36 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d,
     RETURN(NVML_SUCCESS);
 }
 #endif
+
+/* ---- MIG ---- */
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *current, unsigned int *pending) {
+    ENTER(d, "GetMigMode");
+    if (!g->has_mig_mode) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    *current = *pending = (unsigned int)g->mig_mode;
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t d, unsigned int *count) {
+    ENTER(d, "GetMaxMigDeviceCount");
+    if (!g->has_mig_mode) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    *count = MAX_MIGS;
+    RETURN(NVML_SUCCESS);
+}
+
+/* Index i names the i-th slot of `gpuN.mig_devices`; past them: NOT_FOUND, as for a MIG
+ * slot without an instance. */
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t d, unsigned int index,
+                                                 nvmlDevice_t *mig) {
+    ENTER(d, "GetMigDeviceHandleByIndex");
+    if (!g->has_mig_mode) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    if (!g->mig_mode) RETURN(NVML_ERROR_INVALID_ARGUMENT);
+    if (index >= (unsigned int)g->n_migs) RETURN(NVML_ERROR_NOT_FOUND);
+    int slot = g->migs[index];
+    handles[slot].index = slot;
+    *mig = &handles[slot];
+    RETURN(NVML_SUCCESS);
+}
 
 /* ---- setters: logged, applied to what the getters report ---- */
 

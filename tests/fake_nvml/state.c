@@ -40,6 +40,7 @@ static const char *FUNCTIONS[] = {
     "GetRemappedRows", "GetRetiredPagesPendingStatus", "GetMaxPcieLinkGeneration",
     "GetMaxPcieLinkWidth", "GetPcieReplayCounter",
     "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3", "GetProcessUtilization",
+    "GetMigMode", "GetMaxMigDeviceCount", "GetMigDeviceHandleByIndex",
     "SetGpuLockedClocks", "ResetGpuLockedClocks", "SetPowerManagementLimit",
     "GetSupportedEventTypes", "RegisterEvents", NULL,
 };
@@ -187,6 +188,21 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
         g->has_graphics = 1;
         return parse_procs(val, g->graphics, &g->n_graphics) ? "bad process list" : NULL;
     }
+    if (!strcmp(f, "mig_mode")) {
+        if (parse_u64(val, &n) || n > 1) return "bad flag (0 or 1)";
+        g->mig_mode = (int)n;
+        g->has_mig_mode = 1;
+        return NULL;
+    }
+    if (!strcmp(f, "mig_devices")) {
+        g->n_migs = 0;
+        for (char *tok = strtok(val, " \t"); tok; tok = strtok(NULL, " \t")) {
+            if (g->n_migs >= MAX_MIGS || parse_u64(tok, &n) || n >= MAX_GPUS)
+                return "bad MIG device list";
+            g->migs[g->n_migs++] = (int)n;
+        }
+        return NULL;
+    }
     if (!strcmp(f, "process_utilization")) {
         g->has_putil = 1;
         return parse_putil(val, g->putil, &g->n_putil) ? "bad process utilization list" : NULL;
@@ -254,6 +270,16 @@ void reload(int force) {
     }
     fclose(fp);
     if (scratch.device_count < 0) scratch.device_count = max_index + 1;
+    for (int i = 0; i < MAX_GPUS; i++)
+        for (int k = 0; k < scratch.gpus[i].n_migs; k++) {
+            int slot = scratch.gpus[i].migs[k];
+            if (slot < scratch.device_count || slot == i) {
+                fprintf(stderr, "fake_nvml: %s: gpu%d.mig_devices: gpu%d is not past device_count\n",
+                        state_path, i, slot);
+                bad = 1;
+            }
+            scratch.gpus[slot].is_mig = 1;
+        }
     broken = bad;
     if (!bad) {
         memcpy(&state, &scratch, sizeof state);

@@ -24,6 +24,7 @@ typedef int nvmlReturn_t;
 #define MAX_PROCS 64
 #define MAX_ERRS 64
 #define MAX_XIDS 64
+#define MAX_MIGS 7 /* MIG devices per GPU, as on an A100/H100 */
 #define NOT_AVAILABLE 0xFFFFFFFFFFFFFFFFULL
 
 /* Numeric per-GPU values; a value the state file does not set is NOT_SUPPORTED. */
@@ -58,6 +59,10 @@ typedef struct {
     int n_errs;
     xid_t xids[MAX_XIDS]; /* gpuN.xids, in the file's order */
     int n_xids;
+    /* MIG: gpuN.mig_mode, and the slots (gpuM, M >= device_count) of its MIG devices. */
+    int mig_mode, has_mig_mode;
+    int migs[MAX_MIGS], n_migs;
+    int is_mig; /* this slot is a MIG device of another GPU */
 } gpu_t;
 
 typedef struct {

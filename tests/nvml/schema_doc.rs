@@ -2,7 +2,7 @@
 //! `missing` reason and every throttle reason must appear in it, and its example must parse.
 
 use gpuwarden::gpu::{
-    Field, GpuProcess, GpuSample, Missing, OwnerKind, PcieLink, ProcessOwner, RowRemap,
+    Field, GpuProcess, GpuSample, MigDevice, Missing, OwnerKind, PcieLink, ProcessOwner, RowRemap,
     SCHEMA_VERSION, Snapshot, ThrottleReason, ThrottleReasons,
 };
 use serde_json::Value;
@@ -50,6 +50,11 @@ fn full_snapshot() -> Snapshot {
             cpu_pct: Some(1.0),
             rss_bytes: Some(1),
             run_time_s: Some(1),
+            mig_uuid: Some("MIG-x".into()),
+        }]),
+        mig: Field::Value(vec![MigDevice {
+            uuid: "MIG-x".into(),
+            ..MigDevice::default()
         }]),
         ..GpuSample::default()
     });

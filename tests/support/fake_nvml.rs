@@ -220,6 +220,9 @@ pub struct FakeState {
     /// INSUFFICIENT_SIZE (as some do).
     pub count_query_success: bool,
     pub gpus: Vec<FakeGpu>,
+    /// MIG devices: (index of their GPU in `gpus`, the device). The GPU needs
+    /// [`FakeGpu::mig`] on; each device serves its own name, UUID, memory and processes.
+    pub mig_devices: Vec<(usize, FakeGpu)>,
 }
 
 impl FakeState {
@@ -231,6 +234,7 @@ impl FakeState {
             hang_ms: 0,
             count_query_success: false,
             gpus: (0..n).map(FakeGpu::h100).collect(),
+            mig_devices: Vec::new(),
         }
     }
 
@@ -250,6 +254,19 @@ impl FakeState {
         }
         for (i, g) in self.gpus.iter().enumerate() {
             g.render(i, &mut out);
+            let slots: Vec<String> = self
+                .mig_devices
+                .iter()
+                .enumerate()
+                .filter(|(_, (parent, _))| *parent == i)
+                .map(|(k, _)| (self.gpus.len() + k).to_string())
+                .collect();
+            if !slots.is_empty() {
+                let _ = writeln!(out, "gpu{i}.mig_devices = {}", slots.join(" "));
+            }
+        }
+        for (k, (_, m)) in self.mig_devices.iter().enumerate() {
+            m.render(self.gpus.len() + k, &mut out);
         }
         out
     }
@@ -273,6 +290,8 @@ pub struct FakeGpu {
     pub device_error: u32,
     /// Function (without the `nvmlDevice` prefix, e.g. `GetFanSpeed_v2`) → forced code.
     pub errors: BTreeMap<String, u32>,
+    /// MIG mode (`nvmlDeviceGetMigMode`); `None` = the GPU has no MIG (NOT_SUPPORTED).
+    pub mig_mode: Option<bool>,
     /// Injected XIDs `(sequence number, code)`: each is delivered once to every event set
     /// with XID events registered on this GPU (see [`xid`](Self::xid)).
     pub xids: Vec<(u64, u32)>,
@@ -386,6 +405,7 @@ impl FakeGpu {
             compute_processes: Some(Vec::new()),
             graphics_processes: Some(Vec::new()),
             process_utilization: None,
+            mig_mode: None,
             device_error: 0,
             errors: BTreeMap::new(),
             xids: Vec::new(),
@@ -437,6 +457,32 @@ impl FakeGpu {
         self
     }
 
+    /// MIG mode on or off (the GPU supports MIG).
+    pub fn mig(mut self, on: bool) -> Self {
+        self.mig_mode = Some(on);
+        self
+    }
+
+    /// A MIG device: only a name (`NVIDIA H100 80GB HBM3 MIG 3g.40gb`), a UUID, memory
+    /// and processes, as NVML gives for one.
+    pub fn mig_device(uuid: &str, profile: &str, used: u64, total: u64) -> Self {
+        FakeGpu {
+            name: format!("NVIDIA H100 80GB HBM3 MIG {profile}"),
+            uuid: uuid.to_string(),
+            pci_bus_id: String::new(),
+            values: [("memory_used_bytes", used), ("memory_total_bytes", total)]
+                .into_iter()
+                .collect(),
+            compute_processes: Some(Vec::new()),
+            graphics_processes: None,
+            process_utilization: None,
+            mig_mode: None,
+            device_error: 0,
+            errors: BTreeMap::new(),
+            xids: Vec::new(),
+        }
+    }
+
     /// Per-process utilization samples the driver reports.
     pub fn shares(mut self, shares: &[ProcessShare]) -> Self {
         self.process_utilization = Some(shares.to_vec());
@@ -451,7 +497,12 @@ impl FakeGpu {
         let p = format!("gpu{index}.");
         let _ = writeln!(out, "{p}name = {}", self.name);
         let _ = writeln!(out, "{p}uuid = {}", self.uuid);
-        let _ = writeln!(out, "{p}pci_bus_id = {}", self.pci_bus_id);
+        if !self.pci_bus_id.is_empty() {
+            let _ = writeln!(out, "{p}pci_bus_id = {}", self.pci_bus_id);
+        }
+        if let Some(on) = self.mig_mode {
+            let _ = writeln!(out, "{p}mig_mode = {}", u8::from(on));
+        }
         for (k, v) in &self.values {
             let _ = writeln!(out, "{p}{k} = {v}");
         }

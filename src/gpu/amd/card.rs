@@ -114,6 +114,8 @@ pub fn read_card(
         row_remap: Field::missing(Missing::NotSupported),
         retired_pages_pending: Field::missing(Missing::NotSupported),
         processes: Field::missing(Missing::NotRecorded),
+        // MIG is NVIDIA's.
+        mig: Field::missing(Missing::NotSupported),
     };
     AmdCard {
         sample,

@@ -16,6 +16,8 @@ use nvml_wrapper::enum_wrappers::device::{
 use nvml_wrapper::error::{NvmlError, nvml_sym, nvml_try};
 use nvml_wrapper::{Device, Nvml};
 
+#[path = "mig.rs"]
+mod mig;
 #[path = "process_list.rs"]
 mod process_list;
 
@@ -148,7 +150,7 @@ impl<'n> DeviceReader<'n> {
         });
         let utilization = self.get("utilization", |d| d.utilization_rates());
         let memory = self.get("memory", |d| d.memory_info());
-        let sample = GpuSample {
+        let mut sample = GpuSample {
             index: self.index,
             uuid: String::new(),
             vendor: Vendor::Nvidia,
@@ -228,7 +230,9 @@ impl<'n> DeviceReader<'n> {
             retired_pages_pending: self
                 .get("retired pages pending", |d| d.are_pages_pending_retired()),
             processes: self.processes(described, &mut statics.utilization_seen_us),
+            mig: Field::default(),
         };
+        sample.mig = self.mig_devices(&mut sample.processes, described);
         self.finish(sample, statics)
     }
 

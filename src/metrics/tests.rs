@@ -266,6 +266,11 @@ fn gpu_memory_is_summed_per_owner_and_passes_promtool() {
         l(1)
     )));
     // Lint the page with the owner families in it.
+    assert_promtool_accepts(&text);
+}
+
+/// `promtool check metrics` on `text` (promtool is a peer tests/peers/install.sh installs).
+fn assert_promtool_accepts(text: &str) {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new("promtool")
@@ -288,4 +293,28 @@ fn gpu_memory_is_summed_per_owner_and_passes_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn each_mig_device_has_its_memory_under_the_gpus_labels() {
+    use crate::gpu::{Field, MigDevice, Missing};
+    let mut snap = demo(1);
+    snap.gpus[0].mig = Field::Value(vec![MigDevice {
+        uuid: "MIG-5d2c1b0a-0000-4000-8000-00000000000a".into(),
+        profile: Field::Value("3g.40gb".into()),
+        memory_used_bytes: Field::Value(1 << 30),
+        memory_total_bytes: Field::Value(40 << 30),
+        utilization_gpu_pct: Field::missing(Missing::NotSupported),
+    }]);
+    let text = render(Some(&snap), &SamplingMetrics::default(), None);
+    let want = format!(
+        "gpuwarden_mig_memory_total_bytes{{gpu=\"0\",uuid=\"{}\",model=\"NVIDIA H100 80GB HBM3\",vendor=\"nvidia\",mig_uuid=\"MIG-5d2c1b0a-0000-4000-8000-00000000000a\",profile=\"3g.40gb\"}} {}\n",
+        snap.gpus[0].uuid,
+        40u64 << 30
+    );
+    assert!(text.contains(&want), "no {want:?} in:\n{text}");
+    assert!(text.contains("gpuwarden_mig_memory_used_bytes{"));
+    // No MIG device reports utilization: no family, not zeros.
+    assert!(!text.contains("gpuwarden_mig_utilization_ratio"));
+    assert_promtool_accepts(&text);
 }

@@ -584,3 +584,39 @@ fn the_process_table_names_each_owner_and_sorts_by_cpu() {
     let pids: Vec<u32> = app.processes().iter().map(|r| r.process.pid).collect();
     assert_eq!(pids, [12, 13, 11]);
 }
+
+#[test]
+fn the_detail_view_lists_the_mig_devices_of_a_gpu_in_mig_mode() {
+    use gpuwarden::gpu::{Field, MigDevice, Missing};
+    let mut source = fleet(Scenario::Mixed, 1);
+    let mut snap = sample(&mut source, 0);
+    let device = |uuid: &str, profile: &str, used, total| MigDevice {
+        uuid: uuid.into(),
+        profile: Field::Value(profile.into()),
+        memory_used_bytes: Field::Value(used),
+        memory_total_bytes: Field::Value(total),
+        utilization_gpu_pct: Field::missing(Missing::NotSupported),
+    };
+    snap.gpus[0].mig = Field::Value(vec![
+        device("MIG-aaaa", "3g.40gb", 12 * GIB, 40 * GIB),
+        device("MIG-bbbb", "2g.20gb", GIB / 2, 20 * GIB),
+    ]);
+    let mut app = App::new(Theme::new(false));
+    app.update(Msg::Sample(Box::new(snap)));
+    press(&mut app, "\n");
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("MIG · 2 devices"), "{screen}");
+    for (profile, mem, uuid) in [
+        ("3g.40gb", "12 / 40 GiB", "MIG-aaaa"),
+        ("2g.20gb", "0.5 / 20 GiB", "MIG-bbbb"),
+    ] {
+        let row = screen
+            .lines()
+            .find(|l| l.contains(uuid))
+            .unwrap_or_else(|| panic!("no {uuid}:\n{screen}"));
+        assert!(
+            row.contains(profile) && row.contains(mem) && row.contains("util n/a"),
+            "{row}"
+        );
+    }
+}

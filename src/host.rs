@@ -1,10 +1,12 @@
 //! The machine itself: host name, CPU and RAM (sysinfo), and who owns a GPU process —
-//! its user, command line and systemd unit, read from `/proc/PID`.
+//! its user (from NSS), command line, systemd unit and owner (see `owner`), read from
+//! `/proc/PID`.
 //!
 //! The driver reports host PIDs; inside a container `/proc/PID` may not exist, in which case
 //! the process keeps its PID and memory and the rest stays unknown rather than wrong.
 
 use crate::gpu::GpuProcess;
+use crate::owner::{self, OwnerKind};
 use std::fs;
 use std::path::Path;
 use sysinfo::{MemoryRefreshKind, RefreshKind, System};
@@ -68,7 +70,7 @@ impl Default for HostStats {
     }
 }
 
-/// Fills user, command and unit of `process` from `/proc` under `proc_root`.
+/// Fills user, command, unit and owner of `process` from `/proc` under `proc_root`.
 ///
 /// Returns false when the command line was not readable yet and only the short name was
 /// used: a process caught between `exec` and the kernel setting up its arguments shows an
@@ -88,10 +90,25 @@ pub fn describe_process(proc_root: &Path, process: &mut GpuProcess) -> bool {
     if process.user.is_none() {
         process.user = read_uid(&dir.join("status")).map(user_name);
     }
-    if process.unit.is_none() {
-        process.unit = fs::read_to_string(dir.join("cgroup"))
-            .ok()
-            .and_then(|c| unit_from_cgroup(&c));
+    if process.unit.is_none()
+        && process.owner.is_none()
+        && let Ok(text) = fs::read_to_string(dir.join("cgroup"))
+    {
+        let found = owner::cgroup::parse(&text);
+        process.unit = found.unit;
+        process.owner = found.owner.map(|mut o| {
+            match o.kind {
+                OwnerKind::Pod => o.name = owner::pods::pod_name(owner::pods::pod_logs(), &o.id),
+                OwnerKind::SlurmJob => {
+                    o.user = found
+                        .slurm_uid
+                        .map(user_name)
+                        .or_else(|| process.user.clone());
+                }
+                OwnerKind::Unit | OwnerKind::Container => {}
+            }
+            o
+        });
     }
     complete
 }
@@ -112,40 +129,41 @@ fn read_uid(status: &Path) -> Option<u32> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The login name for `uid` from `/etc/passwd`, or the number when there is none.
+/// The login name for `uid` from the system's user database (NSS: files, LDAP, SSSD — what
+/// `getent passwd` sees), or the number when there is none.
 pub fn user_name(uid: u32) -> String {
-    fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
-                let mut f = l.split(':');
-                let name = f.next()?;
-                let id: u32 = f.nth(1)?.parse().ok()?;
-                (id == uid).then(|| name.to_string())
-            })
-        })
-        .unwrap_or_else(|| uid.to_string())
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: `passwd` is plain data that getpwuid_r fills; zeroed is a valid value.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call and `buf.len()` is the buffer's size;
+        // the strings `pwd` points to live in `buf`, which outlives their use below.
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return uid.to_string();
+        }
+        // SAFETY: on success `pw_name` is a NUL-terminated string inside `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return name.to_string_lossy().into_owned();
+    }
 }
 
-/// The systemd unit in a `/proc/PID/cgroup` text: the last path element that names a
-/// service or scope, skipping the user manager's own `user@UID.service` when a unit below
-/// it is more specific (`.../user@1000.service/app.slice/vllm.service` → `vllm.service`).
+/// The systemd unit in a `/proc/PID/cgroup` text (see [`owner::cgroup`] for the owner).
 pub fn unit_from_cgroup(cgroup: &str) -> Option<String> {
-    // cgroup v2: "0::/system.slice/vllm@0.service"; v1 has several lines, prefer name=systemd.
-    let path = cgroup
-        .lines()
-        .find(|l| l.starts_with("0::"))
-        .or_else(|| cgroup.lines().find(|l| l.contains(":name=systemd:")))?
-        .splitn(3, ':')
-        .nth(2)?;
-    path.split('/')
-        .rev()
-        .find(|part| {
-            (part.ends_with(".service") || part.ends_with(".scope"))
-                && !part.starts_with("user@")
-                && !part.starts_with("init.scope")
-        })
-        .map(str::to_string)
+    owner::cgroup::parse(cgroup).unit
 }
 
 #[cfg(test)]
@@ -174,6 +192,13 @@ mod tests {
             unit_from_cgroup("0::/user.slice/user-0.slice/session-3.scope\n").as_deref(),
             Some("session-3.scope")
         );
+    }
+
+    #[test]
+    fn users_come_from_nss() {
+        assert_eq!(user_name(0), "root");
+        // No user has this uid: the number stands in.
+        assert_eq!(user_name(3_999_999_999), "3999999999");
     }
 
     #[test]

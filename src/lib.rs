@@ -5,7 +5,8 @@
 //! `daemon` is the `watch` loop that ties sampling, policy and actuators together;
 //! `gpu` is the sampling core (model, sources, sampler); `health` collects the driver's
 //! XID errors (NVML events, the kernel log) and explains them; `host` reads the machine itself
-//! (CPU, RAM, which user and systemd unit own a process); `policy` is the watchdog's config
+//! (CPU, RAM, which user and systemd unit own a process); `owner` says whose a process is
+//! (unit, container, pod, Slurm job) from its cgroup; `policy` is the watchdog's config
 //! (`watchdog.toml`) and its pure engine; `history` keeps recent samples for charts; `tui`
 //! is the dashboard; `trace` reads recorded traces back as snapshots; `cli` turns the
 //! command line into a run of one of the jobs; `bench` is the verifying burn (CUDA kernels,
@@ -25,6 +26,7 @@ pub mod health;
 pub mod history;
 pub mod host;
 pub mod metrics;
+pub mod owner;
 pub mod policy;
 pub mod rlimit;
 pub mod serve;

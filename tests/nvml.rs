@@ -1,6 +1,6 @@
 //! The NVML source against a fake `libnvidia-ml.so.1` built from `tests/fake_nvml/`:
 //! values, reasons for missing fields, lost GPUs, control setters, XID event sets, the CLI on
-//! top of it, and the snapshot schema document.
+//! top of it, the owners of processes in real cgroups, MIG devices, and the snapshot schema document.
 
 #[path = "support/fake_nvml.rs"]
 mod fake_nvml;
@@ -15,8 +15,14 @@ mod control;
 mod events;
 #[path = "nvml/memory.rs"]
 mod memory;
+#[path = "nvml/mig.rs"]
+mod mig;
+#[path = "nvml/owners.rs"]
+mod owners;
 #[path = "nvml/pcie.rs"]
 mod pcie;
+#[path = "nvml/processes.rs"]
+mod processes;
 #[path = "nvml/schema_doc.rs"]
 mod schema_doc;
 #[path = "nvml/source.rs"]

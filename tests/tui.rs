@@ -613,3 +613,92 @@ fn memory_that_needs_a_person_is_marked_on_its_row() {
         assert!(!row(0).contains(mark), "{}", row(0));
     }
 }
+
+#[test]
+fn the_process_table_names_each_owner_and_sorts_by_cpu() {
+    use gpuwarden::gpu::{Field, GpuProcess, OwnerKind, ProcessOwner};
+    let mut source = fleet(Scenario::Mixed, 1);
+    let mut snap = sample(&mut source, 0);
+    let owned = |pid, owner: ProcessOwner, cpu| GpuProcess {
+        pid,
+        used_memory_bytes: Some(GIB),
+        user: Some("ml".into()),
+        command: Some(format!("worker {pid}")),
+        owner: Some(owner),
+        cpu_pct: Some(cpu),
+        ..GpuProcess::default()
+    };
+    let pod = ProcessOwner {
+        name: Some("ml-team/trainer-0".into()),
+        ..ProcessOwner::new(OwnerKind::Pod, "6d1f0a2b-93c4-4e85-a7f6-0b1c2d3e4f5a")
+    };
+    let container = ProcessOwner {
+        runtime: Some("docker".into()),
+        ..ProcessOwner::new(OwnerKind::Container, "4f2a9c1e7b3d")
+    };
+    let job = ProcessOwner {
+        step: Some("0".into()),
+        ..ProcessOwner::new(OwnerKind::SlurmJob, "4242")
+    };
+    snap.gpus[0].processes = Field::Value(vec![
+        owned(11, pod, 5.0),
+        owned(12, container, 250.0),
+        owned(13, job, 40.0),
+    ]);
+    let mut app = App::new(Theme::new(false));
+    app.update(Msg::Sample(Box::new(snap)));
+    let screen = text(&draw(&app, 120, 40));
+    for (pid, owner) in [
+        (11, "pod ml-team/trainer-0"),
+        (12, "docker 4f2a9c1e7b3d"),
+        (13, "slurm 4242.0"),
+    ] {
+        let row = screen
+            .lines()
+            .find(|l| l.contains(&format!("worker {pid}")))
+            .unwrap_or_else(|| panic!("no row for {pid}:\n{screen}"));
+        assert!(row.contains(owner), "{row}");
+    }
+    // Sorting by CPU %: the busiest first.
+    while app.sort != SortKey::Cpu {
+        press(&mut app, "s");
+    }
+    let pids: Vec<u32> = app.processes().iter().map(|r| r.process.pid).collect();
+    assert_eq!(pids, [12, 13, 11]);
+}
+
+#[test]
+fn the_detail_view_lists_the_mig_devices_of_a_gpu_in_mig_mode() {
+    use gpuwarden::gpu::{Field, MigDevice, Missing};
+    let mut source = fleet(Scenario::Mixed, 1);
+    let mut snap = sample(&mut source, 0);
+    let device = |uuid: &str, profile: &str, used, total| MigDevice {
+        uuid: uuid.into(),
+        profile: Field::Value(profile.into()),
+        memory_used_bytes: Field::Value(used),
+        memory_total_bytes: Field::Value(total),
+        utilization_gpu_pct: Field::missing(Missing::NotSupported),
+    };
+    snap.gpus[0].mig = Field::Value(vec![
+        device("MIG-aaaa", "3g.40gb", 12 * GIB, 40 * GIB),
+        device("MIG-bbbb", "2g.20gb", GIB / 2, 20 * GIB),
+    ]);
+    let mut app = App::new(Theme::new(false));
+    app.update(Msg::Sample(Box::new(snap)));
+    press(&mut app, "\n");
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("MIG · 2 devices"), "{screen}");
+    for (profile, mem, uuid) in [
+        ("3g.40gb", "12 / 40 GiB", "MIG-aaaa"),
+        ("2g.20gb", "0.5 / 20 GiB", "MIG-bbbb"),
+    ] {
+        let row = screen
+            .lines()
+            .find(|l| l.contains(uuid))
+            .unwrap_or_else(|| panic!("no {uuid}:\n{screen}"));
+        assert!(
+            row.contains(profile) && row.contains(mem) && row.contains("util n/a"),
+            "{row}"
+        );
+    }
+}

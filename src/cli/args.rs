@@ -58,6 +58,10 @@ pub struct SourceArgs {
     /// card*/device works too)
     #[arg(long, global = true, env = "GPUWARDEN_SYSFS_ROOT", value_name = "DIR")]
     pub sysfs_root: Option<PathBuf>,
+    /// Where the kubelet keeps pod logs (`<namespace>_<name>_<uid>` directories), which name
+    /// the pods owning GPU processes [default: /var/log/pods]
+    #[arg(long, global = true, env = "GPUWARDEN_POD_LOGS", value_name = "DIR")]
+    pub pod_logs: Option<PathBuf>,
     /// Only these GPUs, by index, like nvidia-smi: `-i 0,2`
     #[arg(
         short = 'i',
@@ -79,6 +83,7 @@ impl SourceArgs {
                 nvml_lib: self.nvml_lib.clone(),
                 vendor: self.vendor,
                 sysfs_root: self.sysfs_root.clone(),
+                pod_logs: self.pod_logs.clone(),
             }
         }
     }

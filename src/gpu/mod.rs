@@ -21,7 +21,8 @@ pub mod trace;
 
 pub use field::{Field, Missing};
 pub use model::{
-    GpuProcess, GpuSample, GpuStatus, PcieLink, RowRemap, SCHEMA_VERSION, Snapshot, UnixMs, Vendor,
+    GpuProcess, GpuSample, GpuStatus, MigDevice, OwnerKind, PcieLink, ProcessOwner, RowRemap,
+    SCHEMA_VERSION, Snapshot, UnixMs, Vendor,
 };
 pub use source::{ControlError, GpuControl, Source, SourceError};
 pub use throttle::{ThrottleReason, ThrottleReasons};

@@ -9,6 +9,7 @@
 
 use super::field::Field;
 use super::throttle::ThrottleReasons;
+pub use crate::owner::{OwnerKind, ProcessOwner};
 use serde::{Deserialize, Serialize};
 
 /// Version of the snapshot JSON schema; bumped on any incompatible change.
@@ -122,15 +123,57 @@ pub struct RowRemap {
 }
 
 /// A process using a GPU, as the driver reports it, enriched from `/proc`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GpuProcess {
     pub pid: u32,
     /// GPU memory the process holds, when the driver says (not under some MIG/WSL setups).
     pub used_memory_bytes: Option<u64>,
     pub user: Option<String>,
     pub command: Option<String>,
-    /// The systemd unit owning the process, read from `/proc/PID/cgroup`.
+    /// The systemd unit the process runs in, read from `/proc/PID/cgroup`.
     pub unit: Option<String>,
+    /// Who the process belongs to: its unit, container, Kubernetes pod or Slurm job.
+    #[serde(default)]
+    pub owner: Option<ProcessOwner>,
+    /// Share of the driver's last sample period this process kept the SMs busy (0–100).
+    #[serde(default)]
+    pub utilization_sm_pct: Option<u32>,
+    /// Share of that period it was reading or writing device memory (0–100).
+    #[serde(default)]
+    pub utilization_memory_pct: Option<u32>,
+    #[serde(default)]
+    pub encoder_pct: Option<u32>,
+    #[serde(default)]
+    pub decoder_pct: Option<u32>,
+    /// Host CPU time since the previous sample, in % of one core (above 100 with threads).
+    #[serde(default)]
+    pub cpu_pct: Option<f64>,
+    /// Resident host memory.
+    #[serde(default)]
+    pub rss_bytes: Option<u64>,
+    /// Seconds since the process started.
+    #[serde(default)]
+    pub run_time_s: Option<u64>,
+    /// The MIG device the process runs on, by UUID (`MIG-…`), on a GPU in MIG mode.
+    #[serde(default)]
+    pub mig_uuid: Option<String>,
+}
+
+/// One MIG device (a GPU instance with its compute instance) of a GPU in MIG mode.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MigDevice {
+    /// Stable identity, `MIG-…`.
+    pub uuid: String,
+    /// The instance's profile, e.g. `3g.40gb`.
+    #[serde(default)]
+    pub profile: Field<String>,
+    #[serde(default)]
+    pub memory_used_bytes: Field<u64>,
+    #[serde(default)]
+    pub memory_total_bytes: Field<u64>,
+    /// Busy share of the instance, where the driver gives it (most do not under MIG).
+    #[serde(default)]
+    pub utilization_gpu_pct: Field<u32>,
 }
 
 /// Everything gpuwarden knows about one GPU at one moment.
@@ -226,6 +269,9 @@ pub struct GpuSample {
 
     #[serde(default)]
     pub processes: Field<Vec<GpuProcess>>,
+    /// The GPU's MIG devices: empty with MIG mode off, `not_supported` on GPUs without MIG.
+    #[serde(default)]
+    pub mig: Field<Vec<MigDevice>>,
 }
 
 impl GpuSample {
@@ -271,6 +317,7 @@ impl GpuSample {
             ecc_enabled: Field::missing(GpuLost),
             mig_enabled: Field::missing(GpuLost),
             processes: Field::missing(GpuLost),
+            mig: Field::missing(GpuLost),
         }
     }
 

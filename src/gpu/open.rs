@@ -1,6 +1,7 @@
 //! Opens the source the command line asks for: the simulated fleet (`--demo`) or the real
-//! drivers (NVIDIA, AMD, Intel or several, see `multi`). Every command goes through here, so `--demo`,
-//! `--nvml-lib`, `--vendor`, `--sysfs-root` and `-i` mean the same thing everywhere.
+//! drivers (NVIDIA, AMD, Intel or several, see `multi`). Every command goes through here, so
+//! `--demo`, `--nvml-lib`, `--vendor`, `--sysfs-root`, `--pod-logs` and `-i` mean the same thing
+//! everywhere.
 
 use super::multi::{VendorChoice, open_drivers};
 use super::sim::{Scenario, SimConfig, SimSource};
@@ -18,6 +19,8 @@ pub struct SourceSpec {
     pub vendor: VendorChoice,
     /// Where AMD and Intel cards are read from instead of `/sys` (`--sysfs-root`).
     pub sysfs_root: Option<PathBuf>,
+    /// Where pod names are read from instead of `/var/log/pods` (`--pod-logs`).
+    pub pod_logs: Option<PathBuf>,
 }
 
 impl SourceSpec {
@@ -37,6 +40,9 @@ impl SourceSpec {
 pub fn open(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
     if let Some(sim) = &spec.demo {
         return Ok(Box::new(SimSource::new(sim)));
+    }
+    if let Some(dir) = &spec.pod_logs {
+        crate::owner::pods::set_pod_logs(dir.clone());
     }
     open_drivers(spec)
 }

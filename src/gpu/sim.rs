@@ -12,7 +12,8 @@
 
 use super::field::{Field, Missing};
 use super::model::{
-    GpuProcess, GpuSample, GpuStatus, PcieLink, RowRemap, Snapshot, UnixMs, Vendor,
+    GpuProcess, GpuSample, GpuStatus, OwnerKind, PcieLink, ProcessOwner, RowRemap, Snapshot,
+    UnixMs, Vendor,
 };
 use super::source::{ControlError, GpuControl, Source, SourceError};
 use super::throttle::{ThrottleReason, ThrottleReasons};
@@ -429,6 +430,8 @@ impl SimGpu {
             ecc_enabled: Field::Value(true),
             mig_enabled: Field::Value(false),
             processes: Field::Value(processes),
+            // H100s with MIG mode off.
+            mig: Field::Value(Vec::new()),
         }
     }
 
@@ -441,6 +444,17 @@ impl SimGpu {
             .iter()
             .enumerate()
             .map(|(k, &pid)| {
+                // Host figures of each workload: CPU % of one core, RSS, run time.
+                let (cpu_pct, rss_bytes, run_time_s) = match (self.workload, k) {
+                    (Workload::Training, _) => {
+                        (100.0, 9 << 30, 11_520 + 60 * u64::from(self.index))
+                    }
+                    (_, 0) => (38.0, 5 << 30, 190_800),
+                    _ => (12.0, 2 << 30, 5_400),
+                };
+                // Shares of the SMs follow the memory shares: two for the first process.
+                let weight = if k == 0 { 2.0 } else { 1.0 } / (self.pids.len() as f64 + 1.0);
+                let sm = (self.util * weight).round().min(100.0) as u32;
                 let (user, command, unit) = match self.workload {
                     Workload::Training => (
                         "ml",
@@ -473,7 +487,13 @@ impl SimGpu {
                     }),
                     user: Some(user.to_string()),
                     command: Some(command),
+                    owner: Some(ProcessOwner::new(OwnerKind::Unit, unit.clone())),
                     unit: Some(unit),
+                    utilization_sm_pct: Some(sm),
+                    cpu_pct: Some(cpu_pct),
+                    rss_bytes: Some(rss_bytes),
+                    run_time_s: Some(run_time_s),
+                    ..GpuProcess::default()
                 }
             })
             .collect()

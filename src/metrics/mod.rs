@@ -3,7 +3,8 @@
 //! `text` writes the classic exposition format that `promtool check metrics` lints; `gpu` holds
 //! the per-GPU families (labels `gpu`, `uuid`, `model`, `vendor`; base units: celsius, bytes,
 //! watts, hertz, ratios 0..1), `memory` the memory health ones (remapped rows, pending
-//! resets); `watchdog` holds the daemon's own families (rule states,
+//! resets), `owners` what each owner of GPU processes (unit, container, pod, Slurm job)
+//! holds, `mig` the memory of each MIG device; `watchdog` holds the daemon's own families (rule states,
 //! actions, restart budget, XID counts, alert outboxes); `http` the endpoint's connection
 //! counters. [`render`] puts the first three together; the endpoint appends `http`.
 
@@ -11,6 +12,8 @@ pub mod gpu;
 pub mod health;
 pub mod http;
 pub mod memory;
+pub mod mig;
+pub mod owners;
 pub mod text;
 pub mod watchdog;
 
@@ -46,6 +49,8 @@ pub fn render(
         let labels = gpu::GpuLabels::new(snap);
         gpu::write(&mut e, snap, &labels);
         health::write(&mut e, snap, &labels);
+        owners::write(&mut e, snap, &labels);
+        mig::write(&mut e, snap, &labels);
     }
     if let Some(w) = watchdog {
         let mut scratch = String::with_capacity(256);

@@ -203,3 +203,118 @@ fn each_gpu_has_a_health_per_check_and_a_lost_one_is_critical() {
     assert!(line(1, "lost").ends_with(" 2"), "{}", line(1, "lost"));
     assert!(line(0, "lost").ends_with(" 0"), "{}", line(0, "lost"));
 }
+
+#[test]
+fn gpu_memory_is_summed_per_owner_and_passes_promtool() {
+    use crate::gpu::{Field, GpuProcess, OwnerKind, ProcessOwner};
+    let mut snap = demo(2);
+    let pod = ProcessOwner {
+        name: Some("ml/trainer-0".into()),
+        ..ProcessOwner::new(OwnerKind::Pod, "6d1f0a2b-93c4-4e85-a7f6-0b1c2d3e4f5a")
+    };
+    let process = |pid, bytes, owner: Option<ProcessOwner>| GpuProcess {
+        pid,
+        used_memory_bytes: bytes,
+        owner,
+        ..GpuProcess::default()
+    };
+    snap.gpus[0].processes = Field::Value(vec![
+        process(1, Some(3 << 30), Some(pod.clone())),
+        process(2, Some(1 << 30), Some(pod.clone())),
+        process(3, None, Some(pod)),
+        process(
+            4,
+            Some(5),
+            Some(ProcessOwner::new(OwnerKind::SlurmJob, "4242")),
+        ),
+        process(5, Some(7), None),
+    ]);
+    snap.gpus[1].processes = Field::Value(vec![process(
+        6,
+        None,
+        Some(ProcessOwner::new(OwnerKind::Container, "4f2a9c1e7b3d")),
+    )]);
+    let text = render(Some(&snap), &SamplingMetrics::default(), None);
+    let l = |i: usize| {
+        format!(
+            "gpu=\"{i}\",uuid=\"{}\",model=\"NVIDIA H100 80GB HBM3\",vendor=\"nvidia\"",
+            snap.gpus[i].uuid
+        )
+    };
+    let pod_labels = "owner_kind=\"pod\",owner=\"6d1f0a2b-93c4-4e85-a7f6-0b1c2d3e4f5a\",owner_name=\"ml/trainer-0\"";
+    for want in [
+        format!(
+            "gpuwarden_owner_gpu_memory_bytes{{{},{pod_labels}}} {}\n",
+            l(0),
+            4u64 << 30
+        ),
+        format!("gpuwarden_owner_processes{{{},{pod_labels}}} 3\n", l(0)),
+        format!(
+            "gpuwarden_owner_gpu_memory_bytes{{{},owner_kind=\"slurm_job\",owner=\"4242\"}} 5\n",
+            l(0)
+        ),
+        format!(
+            "gpuwarden_owner_processes{{{},owner_kind=\"container\",owner=\"4f2a9c1e7b3d\"}} 1\n",
+            l(1)
+        ),
+    ] {
+        assert!(text.contains(&want), "no {want:?} in:\n{text}");
+    }
+    // No memory known for the container's process: no sum, not a false 0.
+    assert!(!text.contains(&format!(
+        "gpuwarden_owner_gpu_memory_bytes{{{},owner_kind=\"container\"",
+        l(1)
+    )));
+    // Lint the page with the owner families in it.
+    assert_promtool_accepts(&text);
+}
+
+/// `promtool check metrics` on `text` (promtool is a peer tests/peers/install.sh installs).
+fn assert_promtool_accepts(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running promtool (tests/peers/install.sh installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn each_mig_device_has_its_memory_under_the_gpus_labels() {
+    use crate::gpu::{Field, MigDevice, Missing};
+    let mut snap = demo(1);
+    snap.gpus[0].mig = Field::Value(vec![MigDevice {
+        uuid: "MIG-5d2c1b0a-0000-4000-8000-00000000000a".into(),
+        profile: Field::Value("3g.40gb".into()),
+        memory_used_bytes: Field::Value(1 << 30),
+        memory_total_bytes: Field::Value(40 << 30),
+        utilization_gpu_pct: Field::missing(Missing::NotSupported),
+    }]);
+    let text = render(Some(&snap), &SamplingMetrics::default(), None);
+    let want = format!(
+        "gpuwarden_mig_memory_total_bytes{{gpu=\"0\",uuid=\"{}\",model=\"NVIDIA H100 80GB HBM3\",vendor=\"nvidia\",mig_uuid=\"MIG-5d2c1b0a-0000-4000-8000-00000000000a\",profile=\"3g.40gb\"}} {}\n",
+        snap.gpus[0].uuid,
+        40u64 << 30
+    );
+    assert!(text.contains(&want), "no {want:?} in:\n{text}");
+    assert!(text.contains("gpuwarden_mig_memory_used_bytes{"));
+    // No MIG device reports utilization: no family, not zeros.
+    assert!(!text.contains("gpuwarden_mig_utilization_ratio"));
+    assert_promtool_accepts(&text);
+}

@@ -148,8 +148,8 @@ pub struct Units {
 }
 
 impl Units {
-    /// The units to restart for this GPU: pinned ones plus (with `auto`) the owners of its
-    /// processes, sorted and without repeats. The allowlist is NOT applied here: the engine
+    /// The units to restart for this GPU: pinned ones plus (with `auto`) the units that own
+    /// its processes, sorted and without repeats. The allowlist is NOT applied here: the engine
     /// applies it so that every refusal becomes a visible action.
     pub fn for_gpu(&self, gpu: &GpuSample) -> Vec<String> {
         let mut out: Vec<String> = self
@@ -161,11 +161,23 @@ impl Units {
         if self.auto
             && let Some(procs) = gpu.processes.value()
         {
-            out.extend(procs.iter().filter_map(|p| p.unit.clone()));
+            out.extend(procs.iter().filter_map(restartable_unit));
         }
         out.sort();
         out.dedup();
         out
+    }
+}
+
+/// The unit `auto` restarts for a process: the unit that owns it. A process owned by a
+/// container, a pod or a Slurm job is not restarted through the scope it runs in
+/// (`docker-<id>.scope`, `slurmstepd.scope`): restarting that would not restart its owner.
+/// A process recorded before owners were read (no owner) is taken by its unit.
+fn restartable_unit(p: &crate::gpu::GpuProcess) -> Option<String> {
+    match &p.owner {
+        Some(o) if o.kind == crate::gpu::OwnerKind::Unit => Some(o.id.clone()),
+        Some(_) => None,
+        None => p.unit.clone(),
     }
 }
 

@@ -64,19 +64,23 @@ pub enum SortKey {
     Memory,
     Pid,
     User,
-    Unit,
+    Owner,
     Gpu,
     Command,
+    Sm,
+    Cpu,
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 6] = [
+    pub const ALL: [SortKey; 8] = [
         SortKey::Memory,
         SortKey::Pid,
         SortKey::User,
-        SortKey::Unit,
+        SortKey::Owner,
         SortKey::Gpu,
         SortKey::Command,
+        SortKey::Sm,
+        SortKey::Cpu,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,9 +88,11 @@ impl SortKey {
             SortKey::Memory => "gpu mem",
             SortKey::Pid => "pid",
             SortKey::User => "user",
-            SortKey::Unit => "unit",
+            SortKey::Owner => "owner",
             SortKey::Gpu => "gpu",
             SortKey::Command => "command",
+            SortKey::Sm => "sm",
+            SortKey::Cpu => "cpu",
         }
     }
 
@@ -95,9 +101,9 @@ impl SortKey {
         SortKey::ALL[(i + 1) % SortKey::ALL.len()]
     }
 
-    /// Memory reads best largest first; names and numbers smallest first.
+    /// Memory and load read best largest first; names and numbers smallest first.
     fn natural_descending(self) -> bool {
-        self == SortKey::Memory
+        matches!(self, SortKey::Memory | SortKey::Sm | SortKey::Cpu)
     }
 }
 
@@ -453,9 +459,14 @@ impl App {
                 SortKey::Memory => pa.used_memory_bytes.cmp(&pb.used_memory_bytes),
                 SortKey::Pid => pa.pid.cmp(&pb.pid),
                 SortKey::User => text(&pa.user).cmp(&text(&pb.user)),
-                SortKey::Unit => text(&pa.unit).cmp(&text(&pb.unit)),
+                SortKey::Owner => owner_label(pa).cmp(&owner_label(pb)),
                 SortKey::Gpu => a.gpu.cmp(&b.gpu),
                 SortKey::Command => text(&pa.command).cmp(&text(&pb.command)),
+                SortKey::Sm => pa.utilization_sm_pct.cmp(&pb.utilization_sm_pct),
+                SortKey::Cpu => pa
+                    .cpu_pct
+                    .unwrap_or(-1.0)
+                    .total_cmp(&pb.cpu_pct.unwrap_or(-1.0)),
             };
             // Ties fall back to the PID so the order never flickers between frames.
             let ord = ord.then(pa.pid.cmp(&pb.pid));
@@ -509,4 +520,13 @@ fn step(now: usize, delta: i32, len: usize) -> usize {
     }
     let next = now as i64 + i64::from(delta);
     next.clamp(0, len as i64 - 1) as usize
+}
+
+/// What the OWNER column shows: the owner in few words, else the unit, else nothing.
+pub fn owner_label(p: &GpuProcess) -> String {
+    match (&p.owner, &p.unit) {
+        (Some(o), _) => o.label(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => String::new(),
+    }
 }

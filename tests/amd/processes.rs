@@ -3,7 +3,7 @@
 
 use crate::support::{fake_proc, fixture, source};
 use gpuwarden::gpu::amd::RealSysfs;
-use gpuwarden::gpu::{GpuProcess, Missing, Source};
+use gpuwarden::gpu::{GpuProcess, Missing, OwnerKind, ProcessOwner, Source};
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::Arc;
@@ -81,6 +81,8 @@ fn drm_clients_of_the_card_become_its_processes() {
             user: Some("root".into()),
             command: Some("python train.py".into()),
             unit: Some("train.service".into()),
+            owner: Some(ProcessOwner::new(OwnerKind::Unit, "train.service")),
+            ..GpuProcess::default()
         }]
     );
 }

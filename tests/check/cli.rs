@@ -127,7 +127,7 @@ fn require_ecc_on_and_mig_off_judges_each_gpus_mode() {
     let (code, stdout, stderr) = output(gpuwarden().args(require).envs(fake.envs()));
     assert_eq!(code, 0, "{stdout}{stderr}");
 
-    state.gpus[1] = state.gpus[1].clone().with("mig_mode", 1);
+    state.gpus[1] = state.gpus[1].clone().mig(true);
     state.gpus[2] = state.gpus[2]
         .clone()
         .fail("GetEccMode", crate::fake_nvml::NOT_SUPPORTED);

@@ -33,6 +33,12 @@ typedef struct {
     unsigned int gpuInstanceId, computeInstanceId;
 } nvmlProcessInfo_t;
 
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp;
+    unsigned int smUtil, memUtil, encUtil, decUtil;
+} nvmlProcessUtilizationSample_t;
+
 struct nvmlDevice_st { int index; };
 typedef struct nvmlDevice_st *nvmlDevice_t;
 
@@ -62,7 +68,8 @@ static nvmlReturn_t enter(nvmlDevice_t dev, const char *fn, gpu_t **g, int *idx)
     if (broken) return NVML_ERROR_UNKNOWN;
     if (dev < handles || dev >= handles + MAX_GPUS) return NVML_ERROR_INVALID_ARGUMENT;
     *idx = (int)(dev - handles);
-    if (*idx >= state.device_count) return NVML_ERROR_INVALID_ARGUMENT;
+    /* MIG device handles are the slots past device_count their GPU lists. */
+    if (*idx >= state.device_count && !state.gpus[*idx].is_mig) return NVML_ERROR_INVALID_ARGUMENT;
     *g = &state.gpus[*idx];
     return check_errs(*g, fn);
 }
@@ -384,18 +391,11 @@ nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t d, unsigned int *value)
     RETURN(NVML_SUCCESS);
 }
 
-/* ECC and MIG mode: the value is the current mode (0/1); the pending mode is the same. */
+/* ECC mode: the value is the current mode (0/1); the pending mode is the same. */
 nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, int *current, int *pending) {
     ENTER(d, "GetEccMode");
     VALUE(F_ECC_MODE);
     *current = *pending = (int)g->v[F_ECC_MODE];
-    RETURN(NVML_SUCCESS);
-}
-
-nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *current, unsigned int *pending) {
-    ENTER(d, "GetMigMode");
-    VALUE(F_MIG_MODE);
-    *current = *pending = (unsigned int)g->v[F_MIG_MODE];
     RETURN(NVML_SUCCESS);
 }
 
@@ -453,7 +453,9 @@ static nvmlReturn_t list_procs(const proc_t *procs, int n, unsigned int *count,
                                nvmlProcessInfo_t *infos) {
     if (infos == NULL || *count < (unsigned int)n) {
         *count = (unsigned int)n;
-        return n == 0 ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
+        /* NVML answers the count query with INSUFFICIENT_SIZE; some libraries say SUCCESS. */
+        return n == 0 || state.count_query_success ? NVML_SUCCESS
+                                                   : NVML_ERROR_INSUFFICIENT_SIZE;
     }
     for (int i = 0; i < n; i++) {
         infos[i].pid = procs[i].pid;
@@ -480,6 +482,71 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned i
     RETURN(list_procs(g->graphics, g->n_graphics, count, infos));
 }
 #endif
+
+/* Every listed process has one sample, stamped now (µs since the epoch), so each call finds
+ * samples newer than the caller's last one, as a driver does while processes run. No
+ * process listed: NOT_FOUND, as NVML answers when it has no samples. */
+#ifndef OMIT_nvmlDeviceGetProcessUtilization
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d,
+                                             nvmlProcessUtilizationSample_t *samples,
+                                             unsigned int *count,
+                                             unsigned long long last_seen) {
+    ENTER(d, "GetProcessUtilization");
+    (void)last_seen;
+    if (!g->has_putil) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    if (count == NULL) RETURN(NVML_ERROR_INVALID_ARGUMENT);
+    int n = g->n_putil;
+    if (n == 0) RETURN(NVML_ERROR_NOT_FOUND);
+    if (samples == NULL || *count < (unsigned int)n) {
+        *count = (unsigned int)n;
+        RETURN(NVML_ERROR_INSUFFICIENT_SIZE);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    unsigned long long stamp =
+        (unsigned long long)now.tv_sec * 1000000ULL + (unsigned long long)now.tv_nsec / 1000;
+    for (int i = 0; i < n; i++) {
+        samples[i].pid = g->putil[i].pid;
+        samples[i].timeStamp = stamp;
+        samples[i].smUtil = g->putil[i].sm;
+        samples[i].memUtil = g->putil[i].mem;
+        samples[i].encUtil = g->putil[i].enc;
+        samples[i].decUtil = g->putil[i].dec;
+    }
+    *count = (unsigned int)n;
+    RETURN(NVML_SUCCESS);
+}
+#endif
+
+/* ---- MIG ---- */
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *current, unsigned int *pending) {
+    ENTER(d, "GetMigMode");
+    if (!g->has_mig_mode) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    *current = *pending = (unsigned int)g->mig_mode;
+    RETURN(NVML_SUCCESS);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t d, unsigned int *count) {
+    ENTER(d, "GetMaxMigDeviceCount");
+    if (!g->has_mig_mode) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    *count = MAX_MIGS;
+    RETURN(NVML_SUCCESS);
+}
+
+/* Index i names the i-th slot of `gpuN.mig_devices`; past them: NOT_FOUND, as for a MIG
+ * slot without an instance. */
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t d, unsigned int index,
+                                                 nvmlDevice_t *mig) {
+    ENTER(d, "GetMigDeviceHandleByIndex");
+    if (!g->has_mig_mode) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    if (!g->mig_mode) RETURN(NVML_ERROR_INVALID_ARGUMENT);
+    if (index >= (unsigned int)g->n_migs) RETURN(NVML_ERROR_NOT_FOUND);
+    int slot = g->migs[index];
+    handles[slot].index = slot;
+    *mig = &handles[slot];
+    RETURN(NVML_SUCCESS);
+}
 
 /* ---- setters: logged, applied to what the getters report ---- */
 

@@ -25,7 +25,7 @@ static const char *FIELD_NAMES[F_COUNT] = {
     "ecc_uncorrected_aggregate", "ecc_corrected_aggregate", "remapped_rows_correctable",
     "remapped_rows_uncorrectable", "remapped_rows_pending", "remapped_rows_failure",
     "retired_pages_pending", "pcie_link_gen_max", "pcie_link_width_max", "pcie_replay_counter",
-    "ecc_mode", "mig_mode",
+    "ecc_mode",
 };
 
 
@@ -39,8 +39,9 @@ static const char *FUNCTIONS[] = {
     "GetEncoderUtilization", "GetDecoderUtilization", "GetCurrPcieLinkGeneration",
     "GetCurrPcieLinkWidth", "GetPcieThroughput", "GetTotalEccErrors",
     "GetRemappedRows", "GetRetiredPagesPendingStatus", "GetMaxPcieLinkGeneration",
-    "GetMaxPcieLinkWidth", "GetPcieReplayCounter", "GetEccMode", "GetMigMode",
-    "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3",
+    "GetMaxPcieLinkWidth", "GetPcieReplayCounter", "GetEccMode",
+    "GetComputeRunningProcesses_v3", "GetGraphicsRunningProcesses_v3", "GetProcessUtilization",
+    "GetMigMode", "GetMaxMigDeviceCount", "GetMigDeviceHandleByIndex",
     "SetGpuLockedClocks", "ResetGpuLockedClocks", "SetPowerManagementLimit",
     "GetSupportedEventTypes", "RegisterEvents", NULL,
 };
@@ -102,6 +103,27 @@ static int parse_procs(char *s, proc_t *procs, int *n) {
     return 0;
 }
 
+/* `pid:sm:mem:enc:dec …`: each process's share of the GPU. */
+static int parse_putil(char *s, putil_t *out, int *n) {
+    *n = 0;
+    for (char *tok = strtok(s, " \t"); tok; tok = strtok(NULL, " \t")) {
+        unsigned long long v[5];
+        char *part = tok;
+        if (*n >= MAX_PROCS) return -1;
+        for (int i = 0; i < 5; i++) {
+            char *colon = strchr(part, ':');
+            if ((i < 4) != (colon != NULL)) return -1;
+            if (colon) *colon = 0;
+            if (parse_u64(part, &v[i])) return -1;
+            part = colon ? colon + 1 : part;
+        }
+        out[*n] = (putil_t){(unsigned)v[0], (unsigned)v[1], (unsigned)v[2], (unsigned)v[3],
+                            (unsigned)v[4]};
+        (*n)++;
+    }
+    return 0;
+}
+
 /* `seq:code seq:code …`: the XIDs injected on one GPU, each with a sequence number. */
 static int parse_xids(char *s, xid_t *xids, int *n) {
     *n = 0;
@@ -129,6 +151,11 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
     unsigned long long n;
     if (!strcmp(key, "driver_version")) {
         snprintf(st->driver_version, sizeof st->driver_version, "%s", val);
+        return NULL;
+    }
+    if (!strcmp(key, "count_query_success")) {
+        if (parse_u64(val, &n) || n > 1) return "bad flag (0 or 1)";
+        st->count_query_success = (int)n;
         return NULL;
     }
     if (!strcmp(key, "hang_ms")) {
@@ -166,6 +193,25 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
     if (!strcmp(f, "graphics_processes")) {
         g->has_graphics = 1;
         return parse_procs(val, g->graphics, &g->n_graphics) ? "bad process list" : NULL;
+    }
+    if (!strcmp(f, "mig_mode")) {
+        if (parse_u64(val, &n) || n > 1) return "bad flag (0 or 1)";
+        g->mig_mode = (int)n;
+        g->has_mig_mode = 1;
+        return NULL;
+    }
+    if (!strcmp(f, "mig_devices")) {
+        g->n_migs = 0;
+        for (char *tok = strtok(val, " \t"); tok; tok = strtok(NULL, " \t")) {
+            if (g->n_migs >= MAX_MIGS || parse_u64(tok, &n) || n >= MAX_GPUS)
+                return "bad MIG device list";
+            g->migs[g->n_migs++] = (int)n;
+        }
+        return NULL;
+    }
+    if (!strcmp(f, "process_utilization")) {
+        g->has_putil = 1;
+        return parse_putil(val, g->putil, &g->n_putil) ? "bad process utilization list" : NULL;
     }
     if (!strcmp(f, "xids"))
         return parse_xids(val, g->xids, &g->n_xids) ? "bad xid list" : NULL;
@@ -230,6 +276,16 @@ void reload(int force) {
     }
     fclose(fp);
     if (scratch.device_count < 0) scratch.device_count = max_index + 1;
+    for (int i = 0; i < MAX_GPUS; i++)
+        for (int k = 0; k < scratch.gpus[i].n_migs; k++) {
+            int slot = scratch.gpus[i].migs[k];
+            if (slot < scratch.device_count || slot == i) {
+                fprintf(stderr, "fake_nvml: %s: gpu%d.mig_devices: gpu%d is not past device_count\n",
+                        state_path, i, slot);
+                bad = 1;
+            }
+            scratch.gpus[slot].is_mig = 1;
+        }
     broken = bad;
     if (!bad) {
         memcpy(&state, &scratch, sizeof state);

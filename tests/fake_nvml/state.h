@@ -24,6 +24,7 @@ typedef int nvmlReturn_t;
 #define MAX_PROCS 64
 #define MAX_ERRS 64
 #define MAX_XIDS 64
+#define MAX_MIGS 7 /* MIG devices per GPU, as on an A100/H100 */
 #define NOT_AVAILABLE 0xFFFFFFFFFFFFFFFFULL
 
 /* Numeric per-GPU values; a value the state file does not set is NOT_SUPPORTED. */
@@ -34,11 +35,13 @@ enum {
     F_FAN, F_PSTATE, F_REASONS, F_ENCODER, F_DECODER, F_PCIE_GEN, F_PCIE_WIDTH,
     F_PCIE_RX, F_PCIE_TX, F_ECC_UNCORR_VOL, F_ECC_CORR_VOL, F_ECC_UNCORR_AGG, F_ECC_CORR_AGG,
     F_REMAP_CORR, F_REMAP_UNC, F_REMAP_PENDING, F_REMAP_FAILURE, F_RETIRED_PENDING,
-    F_PCIE_GEN_MAX, F_PCIE_WIDTH_MAX, F_PCIE_REPLAYS, F_ECC_MODE, F_MIG_MODE,
+    F_PCIE_GEN_MAX, F_PCIE_WIDTH_MAX, F_PCIE_REPLAYS, F_ECC_MODE,
     F_COUNT
 };
 
 typedef struct { unsigned int pid; unsigned long long mem; } proc_t;
+/* One process's share of the GPU, as nvmlDeviceGetProcessUtilization reports it. */
+typedef struct { unsigned int pid, sm, mem, enc, dec; } putil_t;
 typedef struct { char fn[48]; int code; } err_t;
 /* An injected XID: delivered once to every event set with XID events on its GPU. */
 typedef struct { unsigned long long seq; unsigned int code; } xid_t;
@@ -49,11 +52,17 @@ typedef struct {
     unsigned char has[F_COUNT];
     proc_t compute[MAX_PROCS], graphics[MAX_PROCS];
     int n_compute, n_graphics, has_compute, has_graphics;
+    putil_t putil[MAX_PROCS]; /* gpuN.process_utilization */
+    int n_putil, has_putil;
     int device_error; /* gpuN.error: every call on the device returns it */
     err_t errs[MAX_ERRS];
     int n_errs;
     xid_t xids[MAX_XIDS]; /* gpuN.xids, in the file's order */
     int n_xids;
+    /* MIG: gpuN.mig_mode, and the slots (gpuM, M >= device_count) of its MIG devices. */
+    int mig_mode, has_mig_mode;
+    int migs[MAX_MIGS], n_migs;
+    int is_mig; /* this slot is a MIG device of another GPU */
 } gpu_t;
 
 typedef struct {
@@ -63,6 +72,8 @@ typedef struct {
     unsigned long long hang_ms;
     /* a setter (lock, reset, power limit) blocks this long, holding the library lock */
     unsigned long long setter_hang_ms;
+    /* A library that answers the process-count query with SUCCESS, not INSUFFICIENT_SIZE. */
+    int count_query_success;
     gpu_t gpus[MAX_GPUS];
 } state_t;
 

@@ -7,7 +7,7 @@ use gpuwarden::gpu::GpuSample;
 use serde_json::Value;
 
 /// The binary with an environment that cannot reach a fake or a driver by accident.
-fn gpuwarden() -> Command {
+pub(crate) fn gpuwarden() -> Command {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("gpuwarden");
     for var in [
         "GPUWARDEN_NVML_LIB",
@@ -21,7 +21,7 @@ fn gpuwarden() -> Command {
     cmd
 }
 
-fn json_of(cmd: &mut Command) -> Value {
+pub(crate) fn json_of(cmd: &mut Command) -> Value {
     json_exiting(cmd, 0)
 }
 

@@ -3,8 +3,8 @@
 
 use gpuwarden::check::health::snapshot_json;
 use gpuwarden::gpu::{
-    Field, GpuProcess, GpuSample, Missing, PcieLink, RowRemap, SCHEMA_VERSION, Snapshot,
-    ThrottleReason, ThrottleReasons,
+    Field, GpuProcess, GpuSample, MigDevice, Missing, OwnerKind, PcieLink, ProcessOwner, RowRemap,
+    SCHEMA_VERSION, Snapshot, ThrottleReason, ThrottleReasons,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -34,6 +34,28 @@ fn full_snapshot() -> Snapshot {
             user: Some("root".into()),
             command: Some("x".into()),
             unit: Some("x.service".into()),
+            // Every optional part of an owner, so each key is serialized.
+            owner: Some(ProcessOwner {
+                kind: OwnerKind::Pod,
+                id: "8f9c1e2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+                name: Some("ml/trainer-0".into()),
+                runtime: Some("containerd".into()),
+                container: Some("0123456789ab".into()),
+                step: Some("0".into()),
+                user: Some("root".into()),
+            }),
+            utilization_sm_pct: Some(1),
+            utilization_memory_pct: Some(1),
+            encoder_pct: Some(0),
+            decoder_pct: Some(0),
+            cpu_pct: Some(1.0),
+            rss_bytes: Some(1),
+            run_time_s: Some(1),
+            mig_uuid: Some("MIG-x".into()),
+        }]),
+        mig: Field::Value(vec![MigDevice {
+            uuid: "MIG-x".into(),
+            ..MigDevice::default()
         }]),
         ..GpuSample::default()
     });

@@ -47,6 +47,11 @@ pub fn with_unit(mut g: GpuSample, pid: u32, unit: &str) -> GpuSample {
         user: Some("llm".into()),
         command: Some("python -m vllm".into()),
         unit: Some(unit.into()),
+        owner: Some(gpuwarden::gpu::ProcessOwner::new(
+            gpuwarden::gpu::OwnerKind::Unit,
+            unit,
+        )),
+        ..GpuProcess::default()
     });
     g.processes = Field::Value(procs);
     g

@@ -52,6 +52,7 @@ pub const OPTIONAL_SYMBOLS: &[&str] = &[
     "nvmlEventSetWait_v2",
     "nvmlDeviceGetRemappedRows",
     "nvmlDeviceGetRetiredPagesPendingStatus",
+    "nvmlDeviceGetProcessUtilization",
 ];
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_nvml");
@@ -217,7 +218,13 @@ pub struct FakeState {
     pub hang_ms: u64,
     /// Setters block (holding the library lock) this many ms, or until cleared.
     pub setter_hang_ms: u64,
+    /// The library answers the process-count query with SUCCESS instead of
+    /// INSUFFICIENT_SIZE (as some do).
+    pub count_query_success: bool,
     pub gpus: Vec<FakeGpu>,
+    /// MIG devices: (index of their GPU in `gpus`, the device). The GPU needs
+    /// [`FakeGpu::mig`] on; each device serves its own name, UUID, memory and processes.
+    pub mig_devices: Vec<(usize, FakeGpu)>,
 }
 
 impl FakeState {
@@ -228,7 +235,9 @@ impl FakeState {
             init_error: 0,
             hang_ms: 0,
             setter_hang_ms: 0,
+            count_query_success: false,
             gpus: (0..n).map(FakeGpu::h100).collect(),
+            mig_devices: Vec::new(),
         }
     }
 
@@ -246,8 +255,24 @@ impl FakeState {
         if self.hang_ms != 0 {
             let _ = writeln!(out, "hang_ms = {}", self.hang_ms);
         }
+        if self.count_query_success {
+            let _ = writeln!(out, "count_query_success = 1");
+        }
         for (i, g) in self.gpus.iter().enumerate() {
             g.render(i, &mut out);
+            let slots: Vec<String> = self
+                .mig_devices
+                .iter()
+                .enumerate()
+                .filter(|(_, (parent, _))| *parent == i)
+                .map(|(k, _)| (self.gpus.len() + k).to_string())
+                .collect();
+            if !slots.is_empty() {
+                let _ = writeln!(out, "gpu{i}.mig_devices = {}", slots.join(" "));
+            }
+        }
+        for (k, (_, m)) in self.mig_devices.iter().enumerate() {
+            m.render(self.gpus.len() + k, &mut out);
         }
         out
     }
@@ -265,13 +290,27 @@ pub struct FakeGpu {
     /// `(pid, used bytes)`; `None` bytes = NVML_VALUE_NOT_AVAILABLE.
     pub compute_processes: Option<Vec<(u32, Option<u64>)>>,
     pub graphics_processes: Option<Vec<(u32, Option<u64>)>>,
+    /// Each process's share of the GPU; `None` = NOT_SUPPORTED.
+    pub process_utilization: Option<Vec<ProcessShare>>,
     /// Code every call on this GPU returns (15 = lost); 0 = none.
     pub device_error: u32,
     /// Function (without the `nvmlDevice` prefix, e.g. `GetFanSpeed_v2`) → forced code.
     pub errors: BTreeMap<String, u32>,
+    /// MIG mode (`nvmlDeviceGetMigMode`); `None` = the GPU has no MIG (NOT_SUPPORTED).
+    pub mig_mode: Option<bool>,
     /// Injected XIDs `(sequence number, code)`: each is delivered once to every event set
     /// with XID events registered on this GPU (see [`xid`](Self::xid)).
     pub xids: Vec<(u64, u32)>,
+}
+
+/// One process's share of a GPU, in % (`nvmlDeviceGetProcessUtilization`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessShare {
+    pub pid: u32,
+    pub sm: u32,
+    pub memory: u32,
+    pub encoder: u32,
+    pub decoder: u32,
 }
 
 /// Every numeric key of the state file.
@@ -316,7 +355,6 @@ pub const VALUE_KEYS: &[&str] = &[
     "pcie_link_width_max",
     "pcie_replay_counter",
     "ecc_mode",
-    "mig_mode",
 ];
 
 impl FakeGpu {
@@ -365,7 +403,6 @@ impl FakeGpu {
             ("pcie_link_width_max", 16),
             ("pcie_replay_counter", 3 + i),
             ("ecc_mode", 1),
-            ("mig_mode", 0),
         ]
         .into_iter()
         .collect();
@@ -376,6 +413,8 @@ impl FakeGpu {
             values,
             compute_processes: Some(Vec::new()),
             graphics_processes: Some(Vec::new()),
+            process_utilization: None,
+            mig_mode: None,
             device_error: 0,
             errors: BTreeMap::new(),
             xids: Vec::new(),
@@ -427,6 +466,38 @@ impl FakeGpu {
         self
     }
 
+    /// MIG mode on or off (the GPU supports MIG).
+    pub fn mig(mut self, on: bool) -> Self {
+        self.mig_mode = Some(on);
+        self
+    }
+
+    /// A MIG device: only a name (`NVIDIA H100 80GB HBM3 MIG 3g.40gb`), a UUID, memory
+    /// and processes, as NVML gives for one.
+    pub fn mig_device(uuid: &str, profile: &str, used: u64, total: u64) -> Self {
+        FakeGpu {
+            name: format!("NVIDIA H100 80GB HBM3 MIG {profile}"),
+            uuid: uuid.to_string(),
+            pci_bus_id: String::new(),
+            values: [("memory_used_bytes", used), ("memory_total_bytes", total)]
+                .into_iter()
+                .collect(),
+            compute_processes: Some(Vec::new()),
+            graphics_processes: None,
+            process_utilization: None,
+            mig_mode: None,
+            device_error: 0,
+            errors: BTreeMap::new(),
+            xids: Vec::new(),
+        }
+    }
+
+    /// Per-process utilization samples the driver reports.
+    pub fn shares(mut self, shares: &[ProcessShare]) -> Self {
+        self.process_utilization = Some(shares.to_vec());
+        self
+    }
+
     pub fn value(&self, key: &str) -> u64 {
         self.values[key]
     }
@@ -435,7 +506,12 @@ impl FakeGpu {
         let p = format!("gpu{index}.");
         let _ = writeln!(out, "{p}name = {}", self.name);
         let _ = writeln!(out, "{p}uuid = {}", self.uuid);
-        let _ = writeln!(out, "{p}pci_bus_id = {}", self.pci_bus_id);
+        if !self.pci_bus_id.is_empty() {
+            let _ = writeln!(out, "{p}pci_bus_id = {}", self.pci_bus_id);
+        }
+        if let Some(on) = self.mig_mode {
+            let _ = writeln!(out, "{p}mig_mode = {}", u8::from(on));
+        }
         for (k, v) in &self.values {
             let _ = writeln!(out, "{p}{k} = {v}");
         }
@@ -453,6 +529,18 @@ impl FakeGpu {
         }
         if let Some(list) = &self.graphics_processes {
             let _ = writeln!(out, "{p}graphics_processes = {}", procs(list));
+        }
+        if let Some(list) = &self.process_utilization {
+            let list: Vec<String> = list
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}:{}:{}:{}:{}",
+                        s.pid, s.sm, s.memory, s.encoder, s.decoder
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "{p}process_utilization = {}", list.join(" "));
         }
         if self.device_error != 0 {
             let _ = writeln!(out, "{p}error = {}", self.device_error);

@@ -117,6 +117,8 @@ pub fn read_card(
         ecc_enabled: Field::missing(Missing::NotSupported),
         mig_enabled: Field::missing(Missing::NotSupported),
         processes: Field::missing(Missing::NotRecorded),
+        // MIG is NVIDIA's.
+        mig: Field::missing(Missing::NotSupported),
     };
     AmdCard {
         sample,

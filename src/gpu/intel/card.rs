@@ -137,6 +137,7 @@ pub fn read_card(
         ecc_enabled: Field::missing(Missing::NotSupported),
         mig_enabled: Field::missing(Missing::NotSupported),
         processes: rates.processes,
+        mig: Field::missing(Missing::NotSupported),
     };
     IntelCard {
         sample,

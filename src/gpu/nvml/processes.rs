@@ -1,12 +1,15 @@
-//! Who a GPU process is (user, command, systemd unit), remembered between samples.
+//! Who a GPU process is (user, command, unit, owner), remembered between samples, and what
+//! it uses of the host now (CPU %, RSS, run time).
 //!
-//! Describing a process reads four files under `/proc` plus `/etc/passwd`, which costs far
-//! more than the NVML calls of a whole GPU. A process keeps its description for life, so it
-//! is cached under its pid *and start time* (`/proc/PID/stat` field 22): a recycled pid has
-//! a new start time and is described afresh. Entries of processes no longer on any GPU are
-//! dropped after each sample.
+//! Describing a process reads four files under `/proc` plus a user database lookup, which
+//! costs far more than the NVML calls of a whole GPU. A process keeps its description for
+//! life, so it is cached under its pid *and start time* (`/proc/PID/stat` field 22): a
+//! recycled pid has a new start time and is described afresh. The one file read on every
+//! sample, `stat`, also gives CPU time and RSS; CPU % is the CPU time used since the
+//! previous sample over the boot-clock time between them. Entries of processes no longer
+//! on any GPU are dropped after each sample.
 
-use crate::gpu::model::GpuProcess;
+use crate::gpu::model::{GpuProcess, ProcessOwner};
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
@@ -18,7 +21,29 @@ struct Described {
     user: Option<String>,
     command: Option<String>,
     unit: Option<String>,
+    owner: Option<ProcessOwner>,
+    /// CPU time (user + system, clock ticks) and boot-clock time when last read.
+    cpu_ticks: u64,
+    read_at_s: f64,
+    /// This sample's host figures, for a process on several GPUs.
+    usage: Usage,
     seen: bool,
+}
+
+/// What a process uses of the host, from one `/proc/PID/stat` read.
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    cpu_pct: Option<f64>,
+    rss_bytes: Option<u64>,
+    run_time_s: Option<u64>,
+}
+
+/// The fields of `/proc/PID/stat` the cache reads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Stat {
+    start_ticks: u64,
+    cpu_ticks: u64,
+    rss_pages: u64,
 }
 
 /// The cache, owned by the source and shared by all its GPUs.
@@ -40,22 +65,46 @@ impl ProcessDescriptions {
         }
     }
 
-    /// Fills `user`, `command` and `unit` of `process`.
+    /// Fills who `process` is (`user`, `command`, `unit`, `owner`) and what it uses of the
+    /// host (`cpu_pct`, `rss_bytes`, `run_time_s`).
     pub fn describe(&mut self, process: &mut GpuProcess) {
-        let Some(start_time) = self.start_time(process.pid) else {
+        let Some(stat) = self.stat(process.pid) else {
             // Not visible here (another pid namespace): nothing to read, nothing to cache.
             self.by_pid.remove(&process.pid);
             return;
         };
+        let now_s = boot_clock_s();
+        let ticks = ticks_per_s();
+        let base = Usage {
+            cpu_pct: None,
+            rss_bytes: Some(stat.rss_pages.saturating_mul(page_size())),
+            run_time_s: now_s.map(|now| (now - stat.start_ticks as f64 / ticks).max(0.0) as u64),
+        };
         if let Some(d) = self.by_pid.get_mut(&process.pid)
-            && d.start_time == start_time
+            && d.start_time == stat.start_ticks
         {
+            if !d.seen {
+                // First GPU of this sample to list it: the figures move on.
+                let cpu_pct = now_s.and_then(|now| {
+                    cpu_pct(
+                        stat.cpu_ticks.checked_sub(d.cpu_ticks)?,
+                        ticks,
+                        now - d.read_at_s,
+                    )
+                });
+                d.usage = Usage { cpu_pct, ..base };
+                d.cpu_ticks = stat.cpu_ticks;
+                d.read_at_s = now_s.unwrap_or(d.read_at_s);
+            }
             d.seen = true;
             process.user.clone_from(&d.user);
             process.command.clone_from(&d.command);
             process.unit.clone_from(&d.unit);
+            process.owner.clone_from(&d.owner);
+            d.usage.fill(process);
             return;
         }
+        base.fill(process);
         if !crate::host::describe_process(&self.proc_root, process) {
             // Caught mid-exec: describe it again next time rather than remember a stub.
             self.by_pid.remove(&process.pid);
@@ -64,10 +113,14 @@ impl ProcessDescriptions {
         self.by_pid.insert(
             process.pid,
             Described {
-                start_time,
+                start_time: stat.start_ticks,
                 user: process.user.clone(),
                 command: process.command.clone(),
                 unit: process.unit.clone(),
+                owner: process.owner.clone(),
+                cpu_ticks: stat.cpu_ticks,
+                read_at_s: now_s.unwrap_or(0.0),
+                usage: base,
                 seen: true,
             },
         );
@@ -84,9 +137,17 @@ impl ProcessDescriptions {
     }
 }
 
+impl Usage {
+    fn fill(self, process: &mut GpuProcess) {
+        process.cpu_pct = self.cpu_pct;
+        process.rss_bytes = self.rss_bytes;
+        process.run_time_s = self.run_time_s;
+    }
+}
+
 impl ProcessDescriptions {
-    /// The process's start time in clock ticks since boot, from `/proc/PID/stat`.
-    fn start_time(&mut self, pid: u32) -> Option<u64> {
+    /// The process's `/proc/PID/stat`: start time, CPU time, RSS.
+    fn stat(&mut self, pid: u32) -> Option<Stat> {
         self.path.clear();
         self.path.push(&self.proc_root);
         self.path.push(itoa(pid, &mut [0; 10]));
@@ -95,15 +156,57 @@ impl ProcessDescriptions {
         fs::File::open(&self.path)
             .and_then(|mut f| f.read_to_string(&mut self.stat))
             .ok()?;
-        parse_start_time(&self.stat)
+        parse_stat(&self.stat)
     }
 }
 
-/// starttime is field 22 of `/proc/PID/stat`. The command name (field 2) may contain
-/// spaces and parentheses, so fields are counted from behind its last ')'.
-fn parse_start_time(stat: &str) -> Option<u64> {
+/// utime, stime, starttime and rss are fields 14, 15, 22 and 24 of `/proc/PID/stat`
+/// (`man 5 proc`). The command name (field 2) may contain spaces and parentheses, so fields
+/// are counted from behind its last ')', where field 3 is the first.
+fn parse_stat(stat: &str) -> Option<Stat> {
     let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = rest.split_whitespace();
+    let mut field = |n: usize| -> Option<u64> { fields.nth(n)?.parse().ok() };
+    let utime = field(11)?;
+    let stime = field(0)?;
+    let start_ticks = field(6)?;
+    let rss_pages = field(1)?;
+    Some(Stat {
+        start_ticks,
+        cpu_ticks: utime + stime,
+        rss_pages,
+    })
+}
+
+/// CPU time `ticks` used over `elapsed_s` seconds, in % of one core; `None` over an
+/// interval too short to say anything.
+fn cpu_pct(ticks: u64, ticks_per_s: f64, elapsed_s: f64) -> Option<f64> {
+    (elapsed_s > 0.0).then(|| ticks as f64 / ticks_per_s / elapsed_s * 100.0)
+}
+
+/// Seconds since boot on the clock process start times are measured on (CLOCK_BOOTTIME:
+/// monotonic, and counts suspend, as `/proc/PID/stat` does).
+fn boot_clock_s() -> Option<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer for the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9)
+}
+
+/// Clock ticks per second of `/proc/PID/stat` times (USER_HZ, 100 on Linux).
+fn ticks_per_s() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if n > 0 { n as f64 } else { 100.0 }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(4096)
 }
 
 /// `n` in decimal without allocating.
@@ -176,15 +279,72 @@ mod tests {
     }
 
     #[test]
-    fn start_time_survives_odd_command_names() {
+    fn stat_survives_odd_command_names() {
         let dir = tempfile::tempdir().unwrap();
         fake_proc(dir.path(), 9, 4242, "x");
         let mut fake = ProcessDescriptions::new(dir.path());
-        assert_eq!(fake.start_time(9), Some(4242));
-        assert_eq!(fake.start_time(10), None);
+        let stat = fake.stat(9).expect("stat");
+        assert_eq!(stat.start_ticks, 4242);
+        // utime and stime are fields 14 and 15, which fake_proc fills with their numbers.
+        assert_eq!(stat.cpu_ticks, 14 + 15);
+        assert_eq!(fake.stat(10), None);
         let mut real = ProcessDescriptions::new("/proc");
-        assert!(real.start_time(std::process::id()).is_some_and(|t| t > 0));
-        assert_eq!(parse_start_time("1 (a) b) c"), None);
+        let me = real.stat(std::process::id()).expect("our own stat");
+        assert!(me.start_ticks > 0 && me.rss_pages > 0, "{me:?}");
+        assert_eq!(parse_stat("1 (a) b) c"), None);
+        let line = "5 (x) S 1 5 5 0 -1 4194560 10 0 0 0 250 50 0 0 20 0 1 0 777 1000 33 18446744073709551615";
+        assert_eq!(
+            parse_stat(line),
+            Some(Stat {
+                start_ticks: 777,
+                cpu_ticks: 300,
+                rss_pages: 33
+            })
+        );
+    }
+
+    #[test]
+    fn cpu_share_is_ticks_over_time() {
+        assert_eq!(cpu_pct(50, 100.0, 1.0), Some(50.0));
+        assert_eq!(cpu_pct(300, 100.0, 1.5), Some(200.0));
+        assert_eq!(cpu_pct(0, 100.0, 2.0), Some(0.0));
+        assert_eq!(cpu_pct(5, 100.0, 0.0), None);
+    }
+
+    #[test]
+    fn host_figures_move_on_once_per_sample() {
+        let dir = tempfile::tempdir().unwrap();
+        fake_proc(dir.path(), 7, 100, "first");
+        let mut cache = ProcessDescriptions::new(dir.path());
+        let mut p = GpuProcess {
+            pid: 7,
+            ..Default::default()
+        };
+        cache.describe(&mut p);
+        assert_eq!(p.cpu_pct, None, "no earlier reading to compare with");
+        assert_eq!(p.rss_bytes, Some(0));
+        assert!(p.run_time_s.is_some());
+        cache.end_sample();
+        let stat = fs::read_to_string(dir.path().join("7/stat")).unwrap();
+        // 1000 more ticks of CPU time (10 s at 100 Hz): a high share of whatever time passed.
+        fs::write(
+            dir.path().join("7/stat"),
+            stat.replace(" 14 15 ", " 1014 15 "),
+        )
+        .unwrap();
+        let mut again = GpuProcess {
+            pid: 7,
+            ..Default::default()
+        };
+        cache.describe(&mut again);
+        assert!(again.cpu_pct.is_some_and(|c| c > 100.0), "{again:?}");
+        // The same process on a second GPU in the same sample: the same figures.
+        let mut second = GpuProcess {
+            pid: 7,
+            ..Default::default()
+        };
+        cache.describe(&mut second);
+        assert_eq!(second.cpu_pct, again.cpu_pct);
     }
 
     #[test]

@@ -7,16 +7,19 @@
 
 use super::processes::ProcessDescriptions;
 use crate::gpu::field::{Field, Missing};
-use crate::gpu::model::{GpuProcess, GpuSample, PcieLink, RowRemap, Vendor};
+use crate::gpu::model::{GpuSample, PcieLink, RowRemap, Vendor};
 use crate::gpu::throttle::ThrottleReasons;
 use nvml_wrapper::enum_wrappers::device::{
     Clock, EccCounter, MemoryError, PcieUtilCounter, PerformanceState, TemperatureSensor,
     TemperatureThreshold,
 };
-use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::{NvmlError, nvml_sym, nvml_try};
-use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 use nvml_wrapper::{Device, Nvml};
+
+#[path = "mig.rs"]
+mod mig;
+#[path = "process_list.rs"]
+mod process_list;
 
 /// What does not change while NVML is initialised, read on the first sample that gets it.
 #[derive(Default)]
@@ -31,6 +34,9 @@ pub struct StaticInfo {
     pcie_link_max: Field<PcieLink>,
     ecc_enabled: Field<bool>,
     mig_enabled: Field<bool>,
+    /// Not static, but kept per GPU with the rest: the newest per-process utilization
+    /// sample read, so the next read asks only for newer ones.
+    utilization_seen_us: u64,
     /// Whether the previous sample found the GPU lost (to log changes, not every sample).
     was_lost: bool,
 }
@@ -146,7 +152,7 @@ impl<'n> DeviceReader<'n> {
         });
         let utilization = self.get("utilization", |d| d.utilization_rates());
         let memory = self.get("memory", |d| d.memory_info());
-        let sample = GpuSample {
+        let mut sample = GpuSample {
             index: self.index,
             uuid: String::new(),
             vendor: Vendor::Nvidia,
@@ -231,8 +237,10 @@ impl<'n> DeviceReader<'n> {
             mig_enabled: self.cached(&mut statics.mig_enabled, "mig mode", |d| {
                 d.mig_mode().map(|m| m.current == 1)
             }),
-            processes: self.processes(described),
+            processes: self.processes(described, &mut statics.utilization_seen_us),
+            mig: Field::default(),
         };
+        sample.mig = self.mig_devices(&mut sample.processes, described);
         self.finish(sample, statics)
     }
 
@@ -321,44 +329,6 @@ impl<'n> DeviceReader<'n> {
                 Field::missing(missing)
             }
         }
-    }
-
-    /// Compute and graphics processes, one entry per pid, described from `/proc`.
-    fn processes(&mut self, described: &mut ProcessDescriptions) -> Field<Vec<GpuProcess>> {
-        let compute = self.get("compute processes", |d| d.running_compute_processes());
-        let graphics = self.get("graphics processes", |d| d.running_graphics_processes());
-        let lists = match (compute, graphics) {
-            (Field::Value(c), Field::Value(g)) => [c, g],
-            (Field::Value(c), Field::Missing { .. }) => [c, Vec::new()],
-            (Field::Missing { .. }, Field::Value(g)) => [g, Vec::new()],
-            (Field::Missing { missing }, Field::Missing { .. }) => {
-                return Field::missing(missing);
-            }
-        };
-        let mut out: Vec<GpuProcess> = Vec::with_capacity(lists[0].len() + lists[1].len());
-        for info in lists.into_iter().flatten() {
-            let ProcessInfo {
-                pid,
-                used_gpu_memory,
-                ..
-            } = info;
-            let used = match used_gpu_memory {
-                UsedGpuMemory::Used(b) => Some(b),
-                UsedGpuMemory::Unavailable => None,
-            };
-            if let Some(seen) = out.iter_mut().find(|p| p.pid == pid) {
-                seen.used_memory_bytes = seen.used_memory_bytes.or(used);
-                continue;
-            }
-            let mut process = GpuProcess {
-                pid,
-                used_memory_bytes: used,
-                ..GpuProcess::default()
-            };
-            described.describe(&mut process);
-            out.push(process);
-        }
-        Field::Value(out)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The detail view of the selected GPU: every number the sample has (identity, clocks with
 //! their maxima, thresholds, PCIe, encoder/decoder, ECC, throttle reasons), the four history
 //! charts in a grid, and the GPU's own processes; the GPU's health (ok / degraded / failed)
-//! in the title, with what is wrong and what to do under the numbers.
+//! in the title, with what is wrong and what to do under the numbers; a GPU in MIG mode also
+//! lists its MIG devices (UUID, profile, memory, utilization where the driver gives it).
 
 use super::super::app::App;
 use super::super::theme::{Level, Theme};
@@ -33,14 +34,24 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         0
     };
-    let [info, chart_area, proc_area] = Layout::vertical([
+    let migs = gpu.mig.value().map_or(0, Vec::len) as u16;
+    let mig_h = if migs > 0 && area.height >= 24 {
+        (migs + 2).min(9)
+    } else {
+        0
+    };
+    let [info, mig_area, chart_area, proc_area] = Layout::vertical([
         Constraint::Length(info_h),
+        Constraint::Length(mig_h),
         Constraint::Fill(1),
         Constraint::Length(procs_h),
     ])
     .areas(area);
     if info_h > 0 {
         render_info(app, gpu, &health, info, buf);
+    }
+    if mig_h > 0 {
+        render_mig(app, gpu, mig_area, buf);
     }
     charts::render_grid(app, chart_area, buf);
     if procs_h > 0 {
@@ -228,6 +239,40 @@ fn render_info(app: &App, gpu: &GpuSample, health: &GpuHealth, area: Rect, buf: 
             .collect();
         Paragraph::new(lines).render(a, buf);
     }
+}
+
+/// One line per MIG device: UUID, profile, memory used of its own, utilization.
+fn render_mig(app: &App, gpu: &GpuSample, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let devices = gpu.mig.value().map_or(&[][..], Vec::as_slice);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border())
+        .title(Line::from(vec![
+            Span::styled(" MIG ", t.title()),
+            Span::styled(format!("· {} devices ", devices.len()), t.dim()),
+        ]));
+    let lines: Vec<Line<'_>> = devices
+        .iter()
+        .map(|m| {
+            let mem = match (m.memory_used_bytes.get(), m.memory_total_bytes.get()) {
+                (Some(u), Some(total)) => {
+                    format!("{} / {} GiB", gib_short(u), gib_short(total))
+                }
+                _ => or_missing(&m.memory_used_bytes, |_| String::new()),
+            };
+            let util = or_missing(&m.utilization_gpu_pct, |u| format!("{u}%"));
+            Line::from(vec![
+                Span::styled(
+                    format!("{:<9} ", or_missing(&m.profile, String::clone)),
+                    t.label(),
+                ),
+                Span::raw(format!("{mem:<16} util {util:<5} ")),
+                Span::styled(m.uuid.clone(), t.dim()),
+            ])
+        })
+        .collect();
+    Paragraph::new(lines).block(block).render(area, buf);
 }
 
 fn kv<'a>(t: &Theme, label: &str, w: usize, value: Line<'a>) -> Line<'a> {

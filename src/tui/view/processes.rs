@@ -1,9 +1,11 @@
-//! The process table: GPU, PID, user, systemd unit, GPU memory and command, for every GPU or
-//! only the selected one, sorted by the column `s` picks (marked ▼/▲ in the header).
+//! The process table: GPU, PID, user, owner (unit, container, pod or Slurm job), SM %, GPU
+//! memory, host CPU %, RSS, run time and command, for every GPU or only the selected one,
+//! sorted by the column `s` picks (marked ▼/▲ in the header). Narrower terminals drop the
+//! host columns first, then user and owner.
 
-use super::super::app::{App, Focus, SortKey};
+use super::super::app::{App, Focus, SortKey, owner_label};
 use super::bar::fit;
-use crate::units::gib;
+use crate::units::{bytes_short, duration_short, gib};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -46,9 +48,17 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
 
-    let narrow = area.width < 90;
-    let head = |key: SortKey, text: &str| {
-        let arrow = match (app.sort == key, app.sort_descending) {
+    // Host columns (CPU %, RSS, run time) need a wide terminal; user and owner a normal one.
+    let host = area.width >= 110;
+    let named = area.width >= 60;
+    // Pod names are long (`pod ml-team/trainer-0`): a wide terminal gives them room.
+    let owner_w: u16 = match area.width {
+        ..90 => 15,
+        90..120 => 20,
+        _ => 26,
+    };
+    let head = |key: Option<SortKey>, text: &str| {
+        let arrow = match (key == Some(app.sort), app.sort_descending) {
             (true, true) => "▼",
             (true, false) => "▲",
             (false, _) => "",
@@ -56,54 +66,69 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Cell::from(format!("{text}{arrow}"))
     };
     let mut header = vec![
-        head(SortKey::Gpu, "GPU"),
-        head(SortKey::Pid, "PID"),
-        head(SortKey::User, "USER"),
-        head(SortKey::Unit, "UNIT"),
-        head(SortKey::Memory, "GPU MEM"),
-        head(SortKey::Command, "COMMAND"),
+        head(Some(SortKey::Gpu), "GPU"),
+        head(Some(SortKey::Pid), "PID"),
     ];
-    let mut widths = vec![
-        Constraint::Length(4),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(if narrow { 15 } else { 20 }),
-        Constraint::Length(9),
-        Constraint::Fill(1),
-    ];
-    if area.width < 60 {
-        // Unit and user give way to the command on very narrow terminals.
-        header.drain(2..4);
-        widths.drain(2..4);
+    let mut widths = vec![Constraint::Length(4), Constraint::Length(8)];
+    if named {
+        header.push(head(Some(SortKey::User), "USER"));
+        header.push(head(Some(SortKey::Owner), "OWNER"));
+        widths.extend([Constraint::Length(8), Constraint::Length(owner_w)]);
     }
-    let unit_w = if narrow { 15 } else { 20 };
+    header.push(head(Some(SortKey::Sm), "SM%"));
+    header.push(head(Some(SortKey::Memory), "GPU MEM"));
+    widths.extend([Constraint::Length(4), Constraint::Length(9)]);
+    if host {
+        header.push(head(Some(SortKey::Cpu), "CPU%"));
+        header.push(head(None, "RSS"));
+        header.push(head(None, "TIME"));
+        widths.extend([
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Length(6),
+        ]);
+    }
+    header.push(head(Some(SortKey::Command), "COMMAND"));
+    widths.push(Constraint::Fill(1));
     let body = rows.iter().map(|r| {
         let p = r.process;
         let mem = p.used_memory_bytes.map_or("n/a".to_string(), gib);
+        let sm = p
+            .utilization_sm_pct
+            .map_or("-".to_string(), |v| v.to_string());
         let mut cells = vec![
             Cell::from(format!("{:>3}", r.gpu)),
             Cell::from(format!("{:>7}", p.pid)),
-            Cell::from(fit(p.user.as_deref().unwrap_or("?"), 8)),
-            Cell::from(Span::styled(
-                fit(p.unit.as_deref().unwrap_or("—"), unit_w),
-                t.label(),
-            )),
-            Cell::from(format!("{mem:>9}")),
-            Cell::from(if r.lost {
-                Span::styled(
-                    format!(
-                        "(GPU lost; last seen) {}",
-                        p.command.as_deref().unwrap_or("?")
-                    ),
-                    t.alarm(),
-                )
-            } else {
-                Span::raw(p.command.clone().unwrap_or_else(|| "?".to_string()))
-            }),
         ];
-        if area.width < 60 {
-            cells.drain(2..4);
+        if named {
+            let owner = owner_label(p);
+            cells.push(Cell::from(fit(p.user.as_deref().unwrap_or("?"), 8)));
+            cells.push(Cell::from(Span::styled(
+                fit(if owner.is_empty() { "—" } else { &owner }, owner_w.into()),
+                t.label(),
+            )));
         }
+        cells.push(Cell::from(format!("{sm:>3}")));
+        cells.push(Cell::from(format!("{mem:>9}")));
+        if host {
+            let cpu = p.cpu_pct.map_or("-".to_string(), |c| format!("{c:.0}"));
+            let rss = p.rss_bytes.map_or("-".to_string(), bytes_short);
+            let time = p.run_time_s.map_or("-".to_string(), duration_short);
+            cells.push(Cell::from(format!("{cpu:>4}")));
+            cells.push(Cell::from(format!("{rss:>5}")));
+            cells.push(Cell::from(format!("{time:>6}")));
+        }
+        cells.push(Cell::from(if r.lost {
+            Span::styled(
+                format!(
+                    "(GPU lost; last seen) {}",
+                    p.command.as_deref().unwrap_or("?")
+                ),
+                t.alarm(),
+            )
+        } else {
+            Span::raw(p.command.clone().unwrap_or_else(|| "?".to_string()))
+        }));
         Row::new(cells)
     });
     let table = Table::new(body, widths)

@@ -62,9 +62,9 @@ pub fn run(cli: &Cli, args: &ReplayArgs) -> Result<ExitCode> {
         Err(err) => return Err(err.into()),
     };
     let options = trace_options(cli, args.strict, args.columns.clone());
-    let (format, stream) = trace::open(&args.trace, &options)?;
+    let (format, stored, stream) = trace::open_described(&args.trace, &options)?;
     let mut out = Printer::new(args.json, io::stdout().lock());
-    out.start(&args.trace, format, &config_name)?;
+    out.start(&args.trace, format, stored, &config_name)?;
     let mut replay = Replay::new(&config);
     let mut skipped = 0u64;
     let mut previous: Option<UnixMs> = None;
@@ -136,17 +136,28 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    fn start(&mut self, trace: &Path, format: trace::TraceFormat, config: &str) -> Result<()> {
-        let format = match format {
-            trace::TraceFormat::JsonLines => "gpuwarden-jsonl",
-            trace::TraceFormat::NvidiaSmiCsv => "nvidia-smi-csv",
-        };
+    fn start(
+        &mut self,
+        trace: &Path,
+        format: trace::TraceFormat,
+        stored: trace::encoding::Encoding,
+        config: &str,
+    ) -> Result<()> {
+        let format = format.name();
         if self.json {
-            let head = serde_json::json!({ "trace": trace, "format": format, "config": config });
+            let mut head =
+                serde_json::json!({ "trace": trace, "format": format, "config": config });
+            if let Some(encoding) = stored.name() {
+                head["encoding"] = encoding.into();
+            }
             let head = serde_json::to_string(&head)?;
             // Stream the timeline: the trace may hold a day of actions.
             write!(self.out, "{},\"timeline\":[", head.trim_end_matches('}'))?;
         } else {
+            let format = match stored.name() {
+                Some(encoding) => format!("{format}, {encoding}"),
+                None => format.to_string(),
+            };
             writeln!(
                 self.out,
                 "replaying {} ({format}) against {config}; nothing is actuated\n",

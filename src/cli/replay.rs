@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Skipped lines told one by one; past this many the summary only counts them, so a file
+/// with the same problem on every line says it a few times, not thousands.
+const SKIPPED_SHOWN: u64 = 10;
+
 /// The reference policy shipped with gpuwarden, used when no config is given or installed.
 const REFERENCE_CONFIG: &str = include_str!("../../watchdog.toml");
 
@@ -75,7 +79,15 @@ pub fn run(cli: &Cli, args: &ReplayArgs) -> Result<ExitCode> {
                 Severity::Fatal => return Err(e).context("reading the trace"),
                 Severity::Skipped => {
                     skipped += 1;
-                    eprintln!("gpuwarden: warning: {e}");
+                    if skipped <= SKIPPED_SHOWN {
+                        eprintln!("gpuwarden: warning: {e}");
+                    }
+                    if skipped == SKIPPED_SHOWN {
+                        eprintln!(
+                            "gpuwarden: warning: further skipped lines are not shown; the \
+                             summary counts them (--strict stops at the first)"
+                        );
+                    }
                     continue;
                 }
                 Severity::Note => {

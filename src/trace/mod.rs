@@ -12,6 +12,7 @@
 
 pub mod clock;
 pub mod compact;
+pub mod dmon;
 pub mod encoding;
 mod error;
 pub mod jsonl;
@@ -19,6 +20,8 @@ pub mod lines;
 pub mod nvsmi;
 pub mod recording;
 pub mod replay;
+pub mod sniff;
+pub mod table;
 
 pub use error::{Problem, Severity, TraceError};
 
@@ -50,6 +53,12 @@ pub enum TraceFormat {
     /// A full snapshot, then only what changed ([`compact`]).
     Compact,
     NvidiaSmiCsv,
+    /// `nvidia-smi dmon`, one GPU per row ([`dmon`]).
+    NvidiaSmiDmon,
+    /// `nvidia-smi pmon`, one process per row ([`dmon`]).
+    NvidiaSmiPmon,
+    /// The plain `nvidia-smi` table printed in a loop ([`table`]).
+    NvidiaSmiTable,
 }
 
 impl TraceFormat {
@@ -59,6 +68,9 @@ impl TraceFormat {
             TraceFormat::JsonLines => "gpuwarden-jsonl",
             TraceFormat::Compact => "gpuwarden-compact",
             TraceFormat::NvidiaSmiCsv => "nvidia-smi-csv",
+            TraceFormat::NvidiaSmiDmon => "nvidia-smi-dmon",
+            TraceFormat::NvidiaSmiPmon => "nvidia-smi-pmon",
+            TraceFormat::NvidiaSmiTable => "nvidia-smi-table",
         }
     }
 }
@@ -80,7 +92,9 @@ pub fn open_described(
     let mut raw = BufReader::with_capacity(64 * 1024, file);
     let stored = encoding::sniff(&mut raw).map_err(io_error)?;
     let mut input = encoding::decode(raw, stored, &name).map_err(io_error)?;
-    let format = sniff(&mut input).map_err(io_error)?;
+    let head = input.fill_buf().map_err(io_error)?;
+    let format = sniff::format(head, options.columns.is_some())
+        .map_err(|what| TraceError::new(&name, None, Problem::Unreadable(what)))?;
     let host = host_name(path);
     Ok((
         format,
@@ -113,15 +127,11 @@ pub fn from_reader<R: BufRead + Send + 'static>(
         TraceFormat::JsonLines => Box::new(jsonl::JsonLinesReader::new(input, name, options)),
         TraceFormat::Compact => Box::new(compact::CompactReader::new(input, name, options)),
         TraceFormat::NvidiaSmiCsv => Box::new(nvsmi::CsvReader::new(input, name, host, options)),
+        TraceFormat::NvidiaSmiDmon | TraceFormat::NvidiaSmiPmon => {
+            Box::new(dmon::MonitorReader::new(input, name, host, options))
+        }
+        TraceFormat::NvidiaSmiTable => {
+            Box::new(table::TableReader::new(input, name, host, options))
+        }
     }
-}
-
-fn sniff<R: BufRead>(input: &mut R) -> std::io::Result<TraceFormat> {
-    let buf = input.fill_buf()?;
-    let first = buf.iter().find(|b| !b.is_ascii_whitespace());
-    Ok(match first {
-        Some(b'{') if compact::is_compact(buf) => TraceFormat::Compact,
-        Some(b'{') => TraceFormat::JsonLines,
-        _ => TraceFormat::NvidiaSmiCsv,
-    })
 }

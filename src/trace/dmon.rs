@@ -8,7 +8,7 @@
 //! ```
 //!
 //! dmon rows are one GPU's readings; pmon rows are one process on a GPU (`-` in every column
-//! when the GPU runs none). The `Date`/`Time` columns (`-o DT`, `-o T`) date the rows; without
+//! when the GPU runs none): its pid, command and `fb` memory become the GPU's processes. The `Date`/`Time` columns (`-o DT`, `-o T`) date the rows; without
 //! them rows are spaced by `--interval`, else by dmon's default of one second. Rows of one
 //! polling round (same time, or until a GPU comes again) become one [`Snapshot`]. `-` is a
 //! value nvidia-smi cannot read on that GPU (not supported).
@@ -49,8 +49,11 @@ enum Col {
     Ignored,
 }
 
-fn column(name: &str) -> Col {
+/// The column `name` of dmon, or of pmon (whose `sm`, `mem`, `enc`, `dec` are one process's
+/// share, which no GPU field holds).
+fn column(name: &str, pmon: bool) -> Col {
     match name {
+        "sm" | "mem" | "enc" | "dec" if pmon => Col::Ignored,
         "date" => Col::Date,
         "time" => Col::Time,
         "gpu" => Col::Gpu,
@@ -184,7 +187,8 @@ impl<R: BufRead> MonitorReader<R> {
             .split_whitespace()
             .map(str::to_ascii_lowercase)
             .collect();
-        let columns: Vec<Col> = names.iter().map(|n| column(n)).collect();
+        let pmon = names.iter().any(|n| n == "pid");
+        let columns: Vec<Col> = names.iter().map(|n| column(n, pmon)).collect();
         let changed = self.columns.as_ref() != Some(&columns);
         self.columns = Some(columns.clone());
         self.names = names.clone();

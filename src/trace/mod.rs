@@ -87,19 +87,29 @@ pub fn open_described(
     options: &TraceOptions,
 ) -> Result<(TraceFormat, encoding::Encoding, TraceStream), TraceError> {
     let name = path.display().to_string();
-    let io_error = |e| TraceError::new(&name, None, Problem::Io(e));
-    let file = File::open(path).map_err(io_error)?;
-    let mut raw = BufReader::with_capacity(64 * 1024, file);
+    let file = File::open(path).map_err(|e| TraceError::new(&name, None, Problem::Io(e)))?;
+    let raw = BufReader::with_capacity(64 * 1024, file);
+    detect(raw, &name, &host_name(path), options)
+}
+
+/// Reads a trace of unknown format from any buffered input: the encoding from its first
+/// bytes, the format from its first lines, as [`open`] does for a file.
+pub fn detect<R: BufRead + Send + 'static>(
+    mut raw: R,
+    name: &str,
+    host: &str,
+    options: &TraceOptions,
+) -> Result<(TraceFormat, encoding::Encoding, TraceStream), TraceError> {
+    let io_error = |e| TraceError::new(name, None, Problem::Io(e));
     let stored = encoding::sniff(&mut raw).map_err(io_error)?;
-    let mut input = encoding::decode(raw, stored, &name).map_err(io_error)?;
+    let mut input = encoding::decode(raw, stored, name).map_err(io_error)?;
     let head = input.fill_buf().map_err(io_error)?;
     let format = sniff::format(head, options.columns.is_some())
-        .map_err(|what| TraceError::new(&name, None, Problem::Unreadable(what)))?;
-    let host = host_name(path);
+        .map_err(|what| TraceError::new(name, None, Problem::Unreadable(what)))?;
     Ok((
         format,
         stored,
-        from_reader(format, input, &name, &host, options),
+        from_reader(format, input, name, host, options),
     ))
 }
 

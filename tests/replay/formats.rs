@@ -164,3 +164,39 @@ fn a_file_that_is_no_trace_says_what_it_looks_like_and_what_is_read() {
     assert!(text.contains("nvidia-smi dmon and pmon logs"), "{text}");
     assert!(err.is_fatal());
 }
+
+/// The README's table of trace formats names every format a trace can be read as.
+#[test]
+fn the_readme_lists_every_trace_format() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("<!-- trace-formats -->")
+        .nth(1)
+        .and_then(|s| s.split("What the CSV reader accepts").next())
+        .expect("README has a <!-- trace-formats --> section");
+    for format in [
+        TraceFormat::Compact,
+        TraceFormat::JsonLines,
+        TraceFormat::NvidiaSmiCsv,
+        TraceFormat::NvidiaSmiDmon,
+        TraceFormat::NvidiaSmiPmon,
+        TraceFormat::NvidiaSmiTable,
+    ] {
+        // A new format fails to compile here until it is listed above and in the README.
+        match format {
+            TraceFormat::Compact
+            | TraceFormat::JsonLines
+            | TraceFormat::NvidiaSmiCsv
+            | TraceFormat::NvidiaSmiDmon
+            | TraceFormat::NvidiaSmiPmon
+            | TraceFormat::NvidiaSmiTable => {}
+        }
+        let row = format!("| `{}` |", format.name());
+        assert!(
+            section.contains(&row),
+            "README lacks a row for {}",
+            format.name()
+        );
+    }
+}

@@ -1,11 +1,12 @@
 //! The fields of a [`GpuSample`] by their snapshot-schema names, for the compact trace: which
-//! changed between two samples (writing), and setting one from its JSON (reading).
+//! changed between two samples (writing), and decoding one in place from the line being read
+//! (reading, with no copy of the line and no intermediate value).
 //!
 //! One list serves both directions; a test checks it names every serialized field, so a field
 //! added to `GpuSample` cannot be silently dropped from compact traces.
 
 use crate::gpu::GpuSample;
-use serde_json::value::RawValue;
+use serde::de::{Error, MapAccess};
 use std::fmt::Write;
 
 macro_rules! sample_fields {
@@ -32,14 +33,16 @@ macro_rules! sample_fields {
             n
         }
 
-        /// Sets the field named `name` from its JSON; the error says which field and why.
-        pub fn set(sample: &mut GpuSample, name: &str, value: &RawValue) -> Result<(), String> {
+        /// Sets the field named `name` from the map's next value; the error names the field.
+        pub fn set_next<'de, M: MapAccess<'de>>(
+            sample: &mut GpuSample,
+            name: &str,
+            map: &mut M,
+        ) -> Result<(), M::Error> {
+            let named = |e: M::Error| M::Error::custom(format_args!("field {name}: {e}"));
             match name {
-                $(stringify!($field) => {
-                    sample.$field = serde_json::from_str(value.get())
-                        .map_err(|e| format!("field {name}: {e}"))?;
-                })*
-                _ => return Err(format!("no GPU field is named {name:?}")),
+                $(stringify!($field) => sample.$field = map.next_value().map_err(named)?,)*
+                _ => return Err(M::Error::custom(format_args!("no GPU field is named {name:?}"))),
             }
             Ok(())
         }

@@ -5,7 +5,9 @@
 # The day is the simulated fleet (`--demo --demo-gpus 8`, scenario $SCENARIO) sampled every
 # second for 24 h on the simulated clock, so all three hold the very same samples. For each:
 # bytes on disk, and the whole `gpuwarden replay` process's CPU time (user + sys) and peak
-# RSS from /usr/bin/time, best of $RUNS runs. Results go to BENCHMARKS.md ("Trace size").
+# RSS from /usr/bin/time, best of $RUNS runs, against the reference watchdog.toml and against
+# a one-rule policy (which leaves mostly the cost of reading the trace). Results go to
+# BENCHMARKS.md ("Trace size").
 # Targets: compact ≤ 30 MB per 8-GPU day, its replay ≤ 0.5 s CPU in flat memory.
 #
 #   benches/trace_day.sh                     # builds the release binary if needed
@@ -27,20 +29,29 @@ record -o "$W/day.jsonl.zst"
 record -o "$W/day.jsonl"
 record --format nvidia-smi-csv -o "$W/day.csv"
 
-printf '%-22s %14s %10s %16s %12s\n' format bytes "MB" "replay CPU (s)" "peak RSS"
-for f in day.jsonl.zst day.jsonl day.csv; do
-    bytes=$(stat -c %s "$W/$f")
-    best=""
-    rss=""
+printf '[[rule]]\nname = "hot"\nmetric = "temperature_c"\nabove = 149\n' > "$W/one-rule.toml"
+
+# Best CPU seconds (user + sys) of $RUNS replays of $1 against $2, and that run's peak RSS.
+measure() {
+    local best="" rss="" user sys kb cpu
     for _ in $(seq "$RUNS"); do
-        /usr/bin/time -f '%U %S %M' -o "$W/time" "$BIN" replay --instant --trace "$W/$f" \
-            --config watchdog.toml > "$W/replay.out"
+        /usr/bin/time -f '%U %S %M' -o "$W/time" "$BIN" replay --instant --trace "$1" \
+            --config "$2" > "$W/replay.out"
         read -r user sys kb < "$W/time"
         cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')
         if [[ -z $best ]] || awk -v c="$cpu" -v b="$best" 'BEGIN {exit !(c < b)}'; then
             best=$cpu; rss=$kb
         fi
     done
-    printf '%-22s %14s %10.1f %16s %9s kB\n' "$f" "$bytes" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$best" "$rss"
+    echo "$best $rss"
+}
+
+printf '%-15s %12s %8s %22s %22s\n' format bytes MB "CPU s (reference)" "CPU s (one rule)"
+for f in day.jsonl.zst day.jsonl day.csv; do
+    bytes=$(stat -c %s "$W/$f")
+    read -r ref ref_rss < <(measure "$W/$f" watchdog.toml)
+    read -r one one_rss < <(measure "$W/$f" "$W/one-rule.toml")
+    printf '%-15s %12s %8.1f %12s %6s kB %12s %6s kB\n' "$f" "$bytes" \
+        "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$ref" "$ref_rss" "$one" "$one_rss"
 done
 grep -m1 'samples of' "$W/replay.out" || true

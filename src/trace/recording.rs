@@ -122,6 +122,10 @@ impl Sink {
 /// zstd's level for recordings: fast enough for a 1 s sampler, most of the ratio of higher ones.
 const ZSTD_LEVEL: i32 = 9;
 
+/// A 256 KiB window: change lines repeat within seconds, so a larger window buys nothing on a
+/// day of samples (it measured slightly worse) and costs every reader that much memory.
+const ZSTD_WINDOW_LOG: u32 = 18;
+
 /// An open recording.
 pub struct Recording {
     path: Option<PathBuf>,
@@ -163,7 +167,9 @@ impl Recording {
             bytes: 0,
         };
         Ok(if self.compress {
-            Sink::Zstd(zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?)
+            let mut encoder = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
+            encoder.window_log(ZSTD_WINDOW_LOG)?;
+            Sink::Zstd(encoder)
         } else {
             Sink::Plain(out)
         })

@@ -26,7 +26,7 @@ const REFERENCE_CONFIG: &str = include_str!("../../watchdog.toml");
 
 #[derive(Clone, Debug, Default, Args)]
 pub struct ReplayArgs {
-    /// The trace: `gpuwarden record` JSON lines or an nvidia-smi CSV log
+    /// The trace: `gpuwarden record` (.jsonl, .jsonl.zst), or an nvidia-smi CSV, dmon, pmon or table log
     #[arg(long, value_name = "FILE")]
     pub trace: PathBuf,
     /// The policy to test (default: /etc/gpuwarden/watchdog.toml, else the reference policy)

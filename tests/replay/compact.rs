@@ -1,6 +1,7 @@
 //! `gpuwarden record -o FILE.jsonl.zst` through the real binary: a standard zstd stream of the
 //! compact trace, replayed to the very actions of the plain recording, closed properly on
-//! SIGTERM, readable after SIGKILL, and rotated by age with every file replaying on its own.
+//! SIGTERM, readable after SIGKILL, rotated by age with every file replaying on its own, and
+//! played by `top --trace`'s source; and `replay` capping its skipped-line warnings.
 
 use assert_cmd::Command;
 use gpuwarden::trace::recording::rotated_files;
@@ -182,4 +183,54 @@ fn rotation_by_age_through_the_binary() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rotate-size or --rotate-age"));
+}
+
+/// `top --trace` plays through the same source: a compressed compact recording plays back,
+/// sample by sample at the trace's pace.
+#[test]
+fn the_dashboard_source_plays_a_zst_recording() {
+    use gpuwarden::gpu::Source;
+    use gpuwarden::gpu::trace::TraceSource;
+    let dir = tempfile::tempdir().unwrap();
+    let packed = dir.path().join("overheat.jsonl.zst");
+    record_overheat(&packed, &[]);
+    let (_, stream) =
+        gpuwarden::trace::open(&packed, &gpuwarden::trace::TraceOptions::default()).unwrap();
+    let recorded: Vec<_> = stream.take(3).map(Result::unwrap).collect();
+    let mut source =
+        TraceSource::open(&packed, &gpuwarden::trace::TraceOptions::default(), 1.0).unwrap();
+    let wall = 5_000_000;
+    for (i, want) in recorded.iter().enumerate() {
+        assert_eq!(&source.sample(wall + i as u64 * 1000).unwrap(), want);
+    }
+}
+
+/// A log with the same problem on every line (1,657 lines of it, say) says so ten times and
+/// counts the rest, instead of a warning per line.
+#[test]
+fn a_log_bad_on_every_line_warns_ten_times_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.csv");
+    let mut text = String::from("timestamp, index, temperature.gpu\n");
+    for i in 0..1657 {
+        text.push_str(&format!(
+            "2024/05/13 14:{:02}:{:02}.000, 0, hot\n",
+            i / 60 % 60,
+            i % 60
+        ));
+    }
+    text.push_str("2024/05/13 15:00:00.000, 0, 40\n");
+    std::fs::write(&path, text).unwrap();
+    let out = gpuwarden()
+        .args(["replay", "--trace"])
+        .arg(&path)
+        .arg("--config")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("watchdog.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 11, "{err}");
+    assert!(err.contains("further skipped lines are not shown"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1657 lines skipped"));
 }

@@ -459,6 +459,32 @@ mod tests {
     }
 
     #[test]
+    fn nvidia_smi_csv_has_its_header_in_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.csv");
+        let rotation = Rotation {
+            max_age_ms: Some(10_000),
+            ..Rotation::default()
+        };
+        record(&path, LineFormat::NvidiaSmiCsv, rotation, 25);
+        let files: Vec<PathBuf> = rotated_files(&path)
+            .unwrap()
+            .into_iter()
+            .chain([path.clone()])
+            .collect();
+        assert_eq!(files.len(), 3);
+        for f in &files {
+            let text = fs::read_to_string(f).unwrap();
+            assert!(text.starts_with("timestamp, index, name, uuid"), "{text}");
+            assert_eq!(text.matches("timestamp").count(), 1);
+            let (format, _) = trace::open(f, &TraceOptions::default()).unwrap();
+            assert_eq!(format, TraceFormat::NvidiaSmiCsv);
+        }
+        let counts: Vec<usize> = files.iter().map(|p| samples(p).len()).collect();
+        assert_eq!(counts, [10, 10, 5]);
+    }
+
+    #[test]
     fn names_rotated_files_apart_within_one_second() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.csv");

@@ -200,3 +200,28 @@ fn the_readme_lists_every_trace_format() {
         );
     }
 }
+
+/// `replay` names the format and, when it is not plain text, how the file is stored.
+#[test]
+fn replay_names_a_utf16_dmon_log_as_such() {
+    let out = assert_cmd::Command::cargo_bin("gpuwarden")
+        .unwrap()
+        .env_remove("GPUWARDEN_LOG")
+        .args(["replay", "--trace"])
+        .arg(fixture("dmon-dt-utf16.log"))
+        .arg("--config")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/watchdog.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("dmon-dt-utf16.log (nvidia-smi-dmon, UTF-16)"),
+        "{text}"
+    );
+    assert!(text.contains("3 samples of 2 GPUs"), "{text}");
+}

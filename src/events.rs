@@ -6,6 +6,11 @@
 //! never a silent side effect. Lines are written with one `write` each and no user-space buffer,
 //! so a reader (the dashboard, the HTTP API) sees whole lines; a torn last line (a write in
 //! progress, a crash) is skipped by [`read_last`], never fatal.
+//!
+//! The log rotates like logrotate's numbered scheme: once `events.jsonl` holds
+//! [`ROTATE_BYTES`] it becomes `events.jsonl.1` (`.1` becomes `.2`, …) and the oldest beyond
+//! [`ROTATE_KEEP`] is removed, so the audit trail takes bounded disk. [`read_last`] reads
+//! across the rotated files, newest last, as if they were one log.
 
 use crate::gpu::UnixMs;
 use serde::{Deserialize, Serialize};
@@ -15,6 +20,12 @@ use std::path::{Path, PathBuf};
 
 /// The file name of the event log inside the state directory.
 pub const EVENT_LOG_FILE: &str = "events.jsonl";
+
+/// The live log is rotated once it holds this many bytes (some 40,000 events).
+pub const ROTATE_BYTES: u64 = 8 << 20;
+
+/// How many rotated files (`events.jsonl.1` … `.N`) are kept.
+pub const ROTATE_KEEP: u32 = 4;
 
 /// One line of the event log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -225,6 +236,10 @@ impl Event {
 pub struct EventLog {
     path: PathBuf,
     file: File,
+    /// Bytes in the live file.
+    len: u64,
+    rotate_bytes: u64,
+    keep: u32,
 }
 
 impl EventLog {
@@ -241,10 +256,21 @@ impl EventLog {
             .append(true)
             .open(path)
             .map_err(|e| with_path(e, path))?;
+        let len = file.metadata().map_err(|e| with_path(e, path))?.len();
         Ok(EventLog {
             path: path.to_path_buf(),
             file,
+            len,
+            rotate_bytes: ROTATE_BYTES,
+            keep: ROTATE_KEEP,
         })
+    }
+
+    /// Rotates at `bytes` instead of [`ROTATE_BYTES`], keeping `keep` (at least 1) old files.
+    pub fn with_rotation(mut self, bytes: u64, keep: u32) -> Self {
+        self.rotate_bytes = bytes.max(1);
+        self.keep = keep.max(1);
+        self
     }
 
     /// Where the log lives.
@@ -259,18 +285,64 @@ impl EventLog {
         self.file
             .write_all(&line)
             .and_then(|()| self.file.flush())
-            .map_err(|e| with_path(e, &self.path))
+            .map_err(|e| with_path(e, &self.path))?;
+        self.len += line.len() as u64;
+        if self.len >= self.rotate_bytes {
+            self.rotate()?;
+        }
+        Ok(())
     }
+
+    /// `events.jsonl` → `.1`, `.1` → `.2`, …; the one past `keep` goes; a new live file opens.
+    fn rotate(&mut self) -> io::Result<()> {
+        let _ = fs::remove_file(rotated(&self.path, self.keep));
+        for k in (1..self.keep).rev() {
+            let from = rotated(&self.path, k);
+            if from.exists() {
+                let to = rotated(&self.path, k + 1);
+                fs::rename(&from, &to).map_err(|e| with_path(e, &to))?;
+            }
+        }
+        let first = rotated(&self.path, 1);
+        fs::rename(&self.path, &first).map_err(|e| with_path(e, &first))?;
+        *self = EventLog::open_file(&self.path)?.with_rotation(self.rotate_bytes, self.keep);
+        Ok(())
+    }
+}
+
+/// The `k`th rotated file of the log at `path`: `events.jsonl.k`.
+pub fn rotated(path: &Path, k: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(format!(".{k}"));
+    PathBuf::from(name)
 }
 
 fn with_path(err: io::Error, path: &Path) -> io::Error {
     io::Error::new(err.kind(), format!("{}: {err}", path.display()))
 }
 
-/// The last `n` events of the log at `path`, oldest first. Reads the file backwards, so a long
-/// log costs no more than its tail. A missing file is an empty log; lines that are not events
-/// (a torn last line, a hand edit) are skipped with a warning naming the line.
+/// The last `n` events of the log at `path` and its rotated files (`path.1`, `path.2`, …),
+/// oldest first. Reads each file backwards, so a long log costs no more than its tail. A
+/// missing file is an empty log; lines that are not events (a torn last line, a hand edit)
+/// are skipped with a warning naming the line.
 pub fn read_last(path: &Path, n: usize) -> io::Result<Vec<Event>> {
+    let mut events = read_last_of_file(path, n)?;
+    let mut k = 1;
+    while events.len() < n {
+        let older_path = rotated(path, k);
+        if !older_path.exists() {
+            break;
+        }
+        let mut older = read_last_of_file(&older_path, n - events.len())?;
+        older.append(&mut events);
+        events = older;
+        k += 1;
+    }
+    Ok(events)
+}
+
+/// The last `n` events of one file.
+fn read_last_of_file(path: &Path, n: usize) -> io::Result<Vec<Event>> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -446,6 +518,43 @@ mod tests {
         assert_eq!(last.len(), 1_000);
         assert_eq!(last[0], event(2_000));
         assert_eq!(last[999], event(2_999));
+    }
+
+    #[test]
+    fn rotates_by_size_keeps_a_count_and_reads_across_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(EVENT_LOG_FILE);
+        let line = serde_json::to_vec(&event(0)).unwrap().len() as u64 + 1;
+        // Ten events per file, three old files kept.
+        let mut log = EventLog::open_file(&path)
+            .unwrap()
+            .with_rotation(10 * line, 3);
+        for i in 0..45 {
+            log.append(&event(i)).unwrap();
+        }
+        let lines = |p: &Path| fs::read_to_string(p).unwrap().lines().count();
+        assert_eq!(lines(&path), 5);
+        assert_eq!(lines(&rotated(&path, 1)), 10);
+        assert_eq!(lines(&rotated(&path, 3)), 10);
+        assert!(!rotated(&path, 4).exists());
+        // events 0..10 went with the oldest file; the rest read as one log
+        let all = read_last(&path, 1_000).unwrap();
+        assert_eq!(all, (10..45).map(event).collect::<Vec<_>>());
+        let last = read_last(&path, 12).unwrap();
+        assert_eq!(last, (33..45).map(event).collect::<Vec<_>>());
+        // a log reopened after a restart goes on counting its size
+        drop(log);
+        let mut log = EventLog::open_file(&path)
+            .unwrap()
+            .with_rotation(10 * line, 3);
+        for i in 45..50 {
+            log.append(&event(i)).unwrap();
+        }
+        assert_eq!(lines(&path), 0);
+        assert_eq!(
+            read_last(&path, 3).unwrap(),
+            (47..50).map(event).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -1,10 +1,15 @@
-//! Record and replay: the trace readers on real-world nvidia-smi logs, property tests and a
-//! mutation fuzz loop over the CSV parser, and the `record` / `replay` commands end to end.
+//! Record and replay: the trace readers on real-world nvidia-smi logs (CSV, dmon, pmon, the
+//! table), property tests and a mutation fuzz loop over every reader, the compact zstd
+//! recording, and the `record` / `replay` commands end to end.
 
 #[path = "replay/cli.rs"]
 mod cli;
+#[path = "replay/compact.rs"]
+mod compact;
 #[path = "replay/fixtures.rs"]
 mod fixtures;
+#[path = "replay/formats.rs"]
+mod formats;
 #[path = "replay/fuzz.rs"]
 mod fuzz;
 #[path = "replay/long_trace.rs"]

@@ -160,7 +160,7 @@ pub enum Command {
     Watch(WatchArgs),
     /// Burn every selected GPU, check every result and judge each GPU (PASS/WARN/FAIL)
     Bench(super::bench::BenchArgs),
-    /// Record samples as JSON lines, for `replay` and `top --trace`
+    /// Record samples as a trace (compact and zstd-compressed for FILE.jsonl.zst), for `replay` and `top --trace`
     Record(super::record::RecordArgs),
     /// What the watchdog would have done on a recorded trace (nothing is actuated)
     Replay(super::replay::ReplayArgs),
@@ -198,7 +198,7 @@ pub struct TopArgs {
     /// watchdog panel (default: /etc/gpuwarden/watchdog.toml when it exists)
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Play a recorded trace (`gpuwarden record` JSON lines or an nvidia-smi CSV log)
+    /// Play a recorded trace (`gpuwarden record`, or an nvidia-smi CSV, dmon, pmon or table log)
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
     /// With --trace: N times the trace's own pace, e.g. 10

@@ -1,16 +1,20 @@
-//! `gpuwarden record`: writes snapshots from any source as JSON lines (the snapshot schema,
-//! one line per sample), flushed after every line so a recorder that is killed leaves a
-//! valid trace. `gpuwarden replay` and `top --trace` read it back.
+//! `gpuwarden record`: writes snapshots from any source as a trace ([`crate::trace::recording`]):
+//! JSON lines in the snapshot schema, or with `-o FILE.jsonl.zst` the compact form compressed,
+//! optionally rotated. Each sample is flushed as written so a recorder that is killed leaves a
+//! valid trace; SIGINT and SIGTERM close the file properly. `gpuwarden replay` and
+//! `top --trace` read it back.
 
 use super::{Cli, EXIT_OK};
+use crate::gpu::Snapshot;
 use crate::gpu::sampler::now_ms;
 use crate::gpu::{Source, open};
+use crate::trace::recording::{LineFormat, Recording, Rotation};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, Default, Args)]
@@ -25,6 +29,64 @@ pub struct RecordArgs {
     /// recorded at once (the timestamps are the same as a real-time run's would be)
     #[arg(long, requires = "duration")]
     pub simulated_time: bool,
+    /// What each line holds (default: compact for a FILE ending in .zst, else jsonl)
+    #[arg(long, value_enum)]
+    pub format: Option<LineFormat>,
+    /// Start a new file once this one holds SIZE bytes, e.g. 64M (K, M, G: binary units)
+    #[arg(long, value_name = "SIZE", requires = "output", value_parser = parse_size)]
+    pub rotate_size: Option<u64>,
+    /// Start a new file once this one spans DURATION, e.g. 1h, 1d
+    #[arg(long, value_name = "DURATION", requires = "output", value_parser = humantime::parse_duration)]
+    pub rotate_age: Option<Duration>,
+    /// Remove the oldest rotated files while the recording takes more than SIZE, e.g. 1G
+    #[arg(long, value_name = "SIZE", requires = "output", value_parser = parse_size)]
+    pub max_total: Option<u64>,
+}
+
+/// `64M` → 64 MiB; `1G`, `512K`, `100000` (bytes); a trailing `B` or `iB` is allowed.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("{s:?}: the unit is K, M, G or T")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (try 64M, 1G, 100000)"))?;
+    match n.checked_mul(1 << shift) {
+        Some(0) | None => Err(format!("{s:?} is not a size above zero that fits")),
+        Some(bytes) => Ok(bytes),
+    }
+}
+
+/// Set by SIGINT/SIGTERM: finish the current file and stop.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn stop_on_signals() {
+    let handler = request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
 }
 
 pub fn run(cli: &Cli, args: &RecordArgs) -> Result<ExitCode> {
@@ -32,13 +94,39 @@ pub fn run(cli: &Cli, args: &RecordArgs) -> Result<ExitCode> {
         bail!("--simulated-time needs --demo: real GPUs can only be sampled in real time");
     }
     let mut source = open::open(&cli.source.spec())?;
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => {
-            Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
-        }
-        None => Box::new(io::stdout().lock()),
+    let compressed = args
+        .output
+        .as_ref()
+        .is_some_and(|p| p.extension().is_some_and(|e| e == "zst"));
+    let format = args.format.unwrap_or(if compressed {
+        LineFormat::Compact
+    } else {
+        LineFormat::Jsonl
+    });
+    let rotation = Rotation {
+        max_bytes: args.rotate_size,
+        max_age_ms: args.rotate_age.map(|d| d.as_millis() as u64),
+        max_total_bytes: args.max_total,
     };
-    let mut out = BufWriter::new(out);
+    if rotation.max_total_bytes.is_some() && !rotation.is_on() {
+        bail!("--max-total caps rotated files: give --rotate-size or --rotate-age too");
+    }
+    if let (Some(total), Some(size)) = (rotation.max_total_bytes, rotation.max_bytes)
+        && total < size.saturating_mul(2)
+    {
+        bail!(
+            "--max-total must hold at least two files of --rotate-size (the live one and one more)"
+        );
+    }
+    let name = args
+        .output
+        .as_ref()
+        .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
+    let mut out = Recording::create(args.output.as_deref(), format, rotation)
+        .with_context(|| format!("creating {name}"))?;
+    if !args.simulated_time {
+        stop_on_signals();
+    }
     let interval = cli.common.interval;
     let recorder = Recorder {
         gpus: cli.source.gpus.as_deref(),
@@ -51,6 +139,10 @@ pub fn run(cli: &Cli, args: &RecordArgs) -> Result<ExitCode> {
     } else {
         recorder.real_time(source.as_mut(), &mut out)?
     };
+    match out.finish() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        done => done.with_context(|| format!("closing {name}"))?,
+    }
     tracing::info!("recorded {written} samples");
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -65,7 +157,7 @@ struct Recorder<'a> {
 
 impl Recorder<'_> {
     /// Samples on the wall clock, sleeping between samples.
-    fn real_time(&self, source: &mut dyn Source, out: &mut impl Write) -> Result<u64> {
+    fn real_time(&self, source: &mut dyn Source, out: &mut Recording) -> Result<u64> {
         let start = Instant::now();
         let mut next = start;
         let mut written = 0;
@@ -78,17 +170,22 @@ impl Recorder<'_> {
             }
             written += 1;
             next += self.interval;
-            let now = Instant::now();
-            if next > now {
-                std::thread::sleep(next - now);
-            } else {
-                next = now;
+            // Sleep in short steps so a signal ends the recording promptly.
+            loop {
+                if STOP.load(Ordering::SeqCst) {
+                    return Ok(written);
+                }
+                let now = Instant::now();
+                if next <= now {
+                    break;
+                }
+                std::thread::sleep((next - now).min(Duration::from_millis(200)));
             }
         }
     }
 
     /// Samples the simulated fleet at the times a real-time run would, without waiting.
-    fn simulated(&self, source: &mut dyn Source, out: &mut impl Write) -> Result<u64> {
+    fn simulated(&self, source: &mut dyn Source, out: &mut Recording) -> Result<u64> {
         let step = self.interval.as_millis() as u64;
         let total = self.duration.map_or(0, |d| d.as_millis() as u64);
         // Whole seconds, so traces of the same scenario line up from run to run.
@@ -106,7 +203,7 @@ impl Recorder<'_> {
     }
 
     /// Writes one sample; `false` when the reader went away (e.g. `| head`).
-    fn write_one(&self, source: &mut dyn Source, at_ms: u64, out: &mut impl Write) -> Result<bool> {
+    fn write_one(&self, source: &mut dyn Source, at_ms: u64, out: &mut Recording) -> Result<bool> {
         let mut snap = match source.sample(at_ms) {
             Ok(s) => s,
             Err(e) => {
@@ -122,12 +219,15 @@ impl Recorder<'_> {
             anyhow::bail!("no GPU with index {missing} (found: {found})");
         }
         snap.select(self.gpus);
-        let mut line = serde_json::to_string(&snap).context("encoding a snapshot")?;
-        line.push('\n');
-        match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
-            Err(e) => Err(e).context("writing the trace"),
-        }
+        write_sample(out, &snap)
+    }
+}
+
+/// Writes one sample; `false` when the reader went away (e.g. `| head`).
+fn write_sample(out: &mut Recording, snap: &Snapshot) -> Result<bool> {
+    match out.write(snap) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("writing the trace"),
     }
 }

@@ -17,12 +17,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Skipped lines told one by one; past this many the summary only counts them, so a file
+/// with the same problem on every line says it a few times, not thousands.
+const SKIPPED_SHOWN: u64 = 10;
+
 /// The reference policy shipped with gpuwarden, used when no config is given or installed.
 const REFERENCE_CONFIG: &str = include_str!("../../watchdog.toml");
 
 #[derive(Clone, Debug, Default, Args)]
 pub struct ReplayArgs {
-    /// The trace: `gpuwarden record` JSON lines or an nvidia-smi CSV log
+    /// The trace: `gpuwarden record` (.jsonl, .jsonl.zst), or an nvidia-smi CSV, dmon, pmon or table log
     #[arg(long, value_name = "FILE")]
     pub trace: PathBuf,
     /// The policy to test (default: /etc/gpuwarden/watchdog.toml, else the reference policy)
@@ -62,9 +66,9 @@ pub fn run(cli: &Cli, args: &ReplayArgs) -> Result<ExitCode> {
         Err(err) => return Err(err.into()),
     };
     let options = trace_options(cli, args.strict, args.columns.clone());
-    let (format, stream) = trace::open(&args.trace, &options)?;
+    let (format, stored, stream) = trace::open_described(&args.trace, &options)?;
     let mut out = Printer::new(args.json, io::stdout().lock());
-    out.start(&args.trace, format, &config_name)?;
+    out.start(&args.trace, format, stored, &config_name)?;
     let mut replay = Replay::new(&config);
     let mut skipped = 0u64;
     let mut previous: Option<UnixMs> = None;
@@ -75,7 +79,15 @@ pub fn run(cli: &Cli, args: &ReplayArgs) -> Result<ExitCode> {
                 Severity::Fatal => return Err(e).context("reading the trace"),
                 Severity::Skipped => {
                     skipped += 1;
-                    eprintln!("gpuwarden: warning: {e}");
+                    if skipped <= SKIPPED_SHOWN {
+                        eprintln!("gpuwarden: warning: {e}");
+                    }
+                    if skipped == SKIPPED_SHOWN {
+                        eprintln!(
+                            "gpuwarden: warning: further skipped lines are not shown; the \
+                             summary counts them (--strict stops at the first)"
+                        );
+                    }
                     continue;
                 }
                 Severity::Note => {
@@ -136,17 +148,28 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    fn start(&mut self, trace: &Path, format: trace::TraceFormat, config: &str) -> Result<()> {
-        let format = match format {
-            trace::TraceFormat::JsonLines => "gpuwarden-jsonl",
-            trace::TraceFormat::NvidiaSmiCsv => "nvidia-smi-csv",
-        };
+    fn start(
+        &mut self,
+        trace: &Path,
+        format: trace::TraceFormat,
+        stored: trace::encoding::Encoding,
+        config: &str,
+    ) -> Result<()> {
+        let format = format.name();
         if self.json {
-            let head = serde_json::json!({ "trace": trace, "format": format, "config": config });
+            let mut head =
+                serde_json::json!({ "trace": trace, "format": format, "config": config });
+            if let Some(encoding) = stored.name() {
+                head["encoding"] = encoding.into();
+            }
             let head = serde_json::to_string(&head)?;
             // Stream the timeline: the trace may hold a day of actions.
             write!(self.out, "{},\"timeline\":[", head.trim_end_matches('}'))?;
         } else {
+            let format = match stored.name() {
+                Some(encoding) => format!("{format}, {encoding}"),
+                None => format.to_string(),
+            };
             writeln!(
                 self.out,
                 "replaying {} ({format}) against {config}; nothing is actuated\n",

@@ -143,16 +143,20 @@ impl Series {
         if self.since >= first {
             return Some(0);
         }
+        // Each segment's lowest floor, in one pass over the window's floors (a replay calls
+        // this for every GPU, unit and leak rule of every sample).
+        let mut lowest = [None::<u64>; SEGMENTS as usize];
+        for &(bucket, bytes) in &self.floors {
+            let Some(offset) = bucket.checked_sub(first) else {
+                continue;
+            };
+            if let Some(floor) = lowest.get_mut((offset / PER_SEGMENT) as usize) {
+                *floor = Some(floor.map_or(bytes, |f| f.min(bytes)));
+            }
+        }
         let mut floors = [0u64; SEGMENTS as usize];
-        for (s, floor) in floors.iter_mut().enumerate() {
-            let lo = first + s as u64 * PER_SEGMENT;
-            let hi = lo + PER_SEGMENT;
-            *floor = self
-                .floors
-                .iter()
-                .filter(|f| (lo..hi).contains(&f.0))
-                .map(|f| f.1)
-                .min()?;
+        for (floor, low) in floors.iter_mut().zip(lowest) {
+            *floor = low?;
         }
         let slowest = floors.windows(2).map(|w| w[1] as i64 - w[0] as i64).min()?;
         Some(slowest.saturating_mul(SEGMENTS as i64))

@@ -1,5 +1,7 @@
 //! Recorded traces read back as a stream of [`Snapshot`]s: gpuwarden's own JSON lines
-//! (`gpuwarden record`) and nvidia-smi CSV logs (`nvidia-smi --query-gpu=... --format=csv -l 1`).
+//! (`gpuwarden record`, whole snapshots or the compact changes-only form) and nvidia-smi CSV
+//! logs (`nvidia-smi --query-gpu=... --format=csv -l 1`). The format and the encoding
+//! (plain, zstd, UTF-16) are told from the content, never from the file name.
 //!
 //! Readers are iterators that hold one line and one pending snapshot at a time, so a day of
 //! an 8-GPU node replays in constant memory. Problems come out of the same iterator as
@@ -9,11 +11,17 @@
 //! engine over them.
 
 pub mod clock;
+pub mod compact;
+pub mod dmon;
+pub mod encoding;
 mod error;
 pub mod jsonl;
 pub mod lines;
 pub mod nvsmi;
+pub mod recording;
 pub mod replay;
+pub mod sniff;
+pub mod table;
 
 pub use error::{Problem, Severity, TraceError};
 
@@ -40,21 +48,81 @@ pub struct TraceOptions {
 /// Which kind of file a trace is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceFormat {
+    /// One whole snapshot per line.
     JsonLines,
+    /// A full snapshot, then only what changed ([`compact`]).
+    Compact,
     NvidiaSmiCsv,
+    /// `nvidia-smi dmon`, one GPU per row ([`dmon`]).
+    NvidiaSmiDmon,
+    /// `nvidia-smi pmon`, one process per row ([`dmon`]).
+    NvidiaSmiPmon,
+    /// The plain `nvidia-smi` table printed in a loop ([`table`]).
+    NvidiaSmiTable,
 }
 
-/// Opens a trace file, telling its format from its first non-blank byte (`{` is JSON).
+impl TraceFormat {
+    /// The name `replay` prints and `--json` carries.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceFormat::JsonLines => "gpuwarden-jsonl",
+            TraceFormat::Compact => "gpuwarden-compact",
+            TraceFormat::NvidiaSmiCsv => "nvidia-smi-csv",
+            TraceFormat::NvidiaSmiDmon => "nvidia-smi-dmon",
+            TraceFormat::NvidiaSmiPmon => "nvidia-smi-pmon",
+            TraceFormat::NvidiaSmiTable => "nvidia-smi-table",
+        }
+    }
+}
+
+/// Opens a trace file, telling its encoding from its first bytes and its format from its
+/// first line.
 pub fn open(path: &Path, options: &TraceOptions) -> Result<(TraceFormat, TraceStream), TraceError> {
+    open_described(path, options).map(|(format, _, stream)| (format, stream))
+}
+
+/// [`open`], also saying how the file is stored.
+pub fn open_described(
+    path: &Path,
+    options: &TraceOptions,
+) -> Result<(TraceFormat, encoding::Encoding, TraceStream), TraceError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| TraceError::new(&name, None, Problem::Io(e)))?;
-    let mut input = BufReader::with_capacity(64 * 1024, file);
-    let format = sniff(&mut input).map_err(|e| TraceError::new(&name, None, Problem::Io(e)))?;
-    let host = path
-        .file_stem()
+    let raw = BufReader::with_capacity(64 * 1024, file);
+    detect(raw, &name, &host_name(path), options)
+}
+
+/// Reads a trace of unknown format from any buffered input: the encoding from its first
+/// bytes, the format from its first lines, as [`open`] does for a file.
+pub fn detect<R: BufRead + Send + 'static>(
+    mut raw: R,
+    name: &str,
+    host: &str,
+    options: &TraceOptions,
+) -> Result<(TraceFormat, encoding::Encoding, TraceStream), TraceError> {
+    let io_error = |e| TraceError::new(name, None, Problem::Io(e));
+    let stored = encoding::sniff(&mut raw).map_err(io_error)?;
+    let mut input = encoding::decode(raw, stored, name).map_err(io_error)?;
+    let head = input.fill_buf().map_err(io_error)?;
+    let format = sniff::format(head, options.columns.is_some())
+        .map_err(|what| TraceError::new(name, None, Problem::Unreadable(what)))?;
+    Ok((
+        format,
+        stored,
+        from_reader(format, input, name, host, options),
+    ))
+}
+
+/// The host a trace without one is said to come from: the file name without its extension
+/// (both of them for `gpu.csv.zst`).
+fn host_name(path: &Path) -> String {
+    let path = match path.extension() {
+        Some(ext) if ext == "zst" => path.with_extension(""),
+        _ => path.to_path_buf(),
+    };
+    path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "trace".into());
-    Ok((format, from_reader(format, input, &name, &host, options)))
+        .unwrap_or_else(|| "trace".into())
 }
 
 /// Reads a trace of a known format from any buffered input (tests, benchmarks, stdin).
@@ -67,15 +135,13 @@ pub fn from_reader<R: BufRead + Send + 'static>(
 ) -> TraceStream {
     match format {
         TraceFormat::JsonLines => Box::new(jsonl::JsonLinesReader::new(input, name, options)),
+        TraceFormat::Compact => Box::new(compact::CompactReader::new(input, name, options)),
         TraceFormat::NvidiaSmiCsv => Box::new(nvsmi::CsvReader::new(input, name, host, options)),
+        TraceFormat::NvidiaSmiDmon | TraceFormat::NvidiaSmiPmon => {
+            Box::new(dmon::MonitorReader::new(input, name, host, options))
+        }
+        TraceFormat::NvidiaSmiTable => {
+            Box::new(table::TableReader::new(input, name, host, options))
+        }
     }
-}
-
-fn sniff<R: BufRead>(input: &mut R) -> std::io::Result<TraceFormat> {
-    let buf = input.fill_buf()?;
-    let first = buf.iter().find(|b| !b.is_ascii_whitespace());
-    Ok(match first {
-        Some(b'{') => TraceFormat::JsonLines,
-        _ => TraceFormat::NvidiaSmiCsv,
-    })
 }

@@ -171,6 +171,18 @@ impl Layout {
     }
 }
 
+/// Whether every cell looks like a field name (lowercase, `_` and `.`, an optional `[unit]`),
+/// known or not: a header of some other tool, when [`is_header`] says no.
+pub fn names_only<'a>(cells: impl IntoIterator<Item = &'a str>) -> bool {
+    cells.into_iter().all(|cell| {
+        let name = field_name(cell);
+        name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    })
+}
+
 /// Whether a line looks like a header: every cell a field name starting lowercase (with an optional
 /// `[unit]`) and at least one of them a field gpuwarden knows. Data rows never look like
 /// this: values are numbers, `[N/A]`, `P0`, uppercase names, or UUIDs starting `GPU-`.
@@ -232,5 +244,7 @@ mod tests {
         assert!(!is_header(["GPU-0b1c", " NVIDIA H100"]));
         assert!(!is_header(["foo", "bar"]));
         assert!(is_header(["index", "encoder.stats.sessionCount"]));
+        assert!(names_only(["time", "gpu_temp"]) && !is_header(["time", "gpu_temp"]));
+        assert!(!names_only(["2024/01/15 10:00:00.000", " 0"]));
     }
 }

@@ -116,6 +116,14 @@ impl<R: BufRead> CsvReader<R> {
         }
         let parsed = match &self.layout {
             Some(layout) => parse_row(layout, &cells),
+            None if columns::names_only(cells.iter().copied()) => {
+                let what = format!(
+                    "this line looks like a header but names no nvidia-smi --query-gpu field \
+                     gpuwarden reads ({text}); {}",
+                    super::sniff::SUPPORTED
+                );
+                return Some(Err(self.error(Problem::Unreadable(what))));
+            }
             None => {
                 return Some(Err(self.error(Problem::Unreadable(
                     "this line is not a header and no --columns were given, so the columns \

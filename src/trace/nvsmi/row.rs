@@ -112,7 +112,10 @@ fn apply(row: &mut Row, parts: &mut Parts, column: Column, cell: &str) -> Result
     match column {
         Column::Timestamp => {
             let at = super::super::clock::parse_timestamp(cell).ok_or_else(|| {
-                format!("expected a timestamp like 2024/01/15 10:23:45.123, found {cell:?}")
+                format!(
+                    "expected a timestamp like 2024/01/15 10:23:45.123, 2024-01-15T10:23:45+00:00 \
+                     or 1705314225, found {cell:?}"
+                )
             })?;
             row.at_ms = Some(at);
         }

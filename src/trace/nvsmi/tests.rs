@@ -112,3 +112,23 @@ fn time_going_back_is_reported() {
     let err = items[0].as_ref().unwrap_err();
     assert!(matches!(err.problem, Problem::TimeWentBack { .. }), "{err}");
 }
+
+#[test]
+fn a_header_of_another_tool_is_named_as_such_not_sent_to_columns() {
+    let items = read(
+        "time, gpu_temp, gpu_util\n1, 40, 3\n",
+        &TraceOptions::default(),
+    );
+    let err = items[0].as_ref().unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_fatal(), "{text}");
+    assert!(
+        text.starts_with(
+            "t.csv:1: this line looks like a header but names no nvidia-smi --query-gpu field \
+             gpuwarden reads (time, gpu_temp, gpu_util); gpuwarden reads"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("pass --columns"), "{text}");
+    assert_eq!(items.len(), 1);
+}

@@ -84,5 +84,8 @@ sample_fields!(
     ecc_uncorrected_aggregate,
     row_remap,
     retired_pages_pending,
+    ecc_enabled,
+    mig_enabled,
     processes,
+    mig,
 );

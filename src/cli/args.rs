@@ -189,6 +189,16 @@ pub struct TopArgs {
     /// File holding the bearer token the agents want
     #[arg(long, value_name = "PATH", requires = "agents")]
     pub token_file: Option<PathBuf>,
+    /// With --agents or --prometheus over https: trust only the CA(s) in this PEM file
+    /// instead of the system's roots
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// With --agents or --prometheus over https: present this PEM certificate (mutual TLS)
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key of --client-cert
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
     /// Watchdog config whose thresholds color the bars and whose event log fills the
     /// watchdog panel (default: /etc/gpuwarden/watchdog.toml when it exists)
     #[arg(long, value_name = "PATH")]

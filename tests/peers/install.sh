@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 
 packages=(gcc libc6-dev make curl python3-venv systemd dbus dbus-user-session dbus-daemon dbus-bin
           xvfb dunst libnotify-bin prometheus prometheus-alertmanager tmux util-linux procps
-          nodejs slurmctld slurmd slurm-client munge faketime)
+          nodejs slurmctld slurmd slurm-client munge faketime openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

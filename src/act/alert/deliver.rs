@@ -4,10 +4,13 @@
 //! A sink that is down (connection refused, timeout, HTTP 5xx, 408, 429) is retried with
 //! exponential backoff and jitter (`delay = c/2 + random(0..c/2)`, `c = min(max, initial·2ⁿ)`);
 //! an HTTP 4xx is a permanent refusal: the alert is recorded as rejected and logged, so one
-//! malformed alert cannot block the ones behind it. Every HTTP call runs with timeouts.
+//! malformed alert cannot block the ones behind it. A TLS failure (an untrusted certificate)
+//! is retried like a sink that is down, so the alert is kept until the CA is fixed. Every
+//! HTTP call runs with timeouts.
 
 use super::Alert;
 use super::outbox::{Outbox, Outcome};
+use crate::http_client::{ClientTls, TlsFileError, explain};
 use crate::policy::alerts::Backoff;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -211,18 +214,16 @@ pub fn post_json(
                 _ => Err(SendError::Retry(format!("{url}: HTTP {status}"))),
             }
         }
-        Err(e) => Err(SendError::Retry(format!("{url}: {e}"))),
+        // A certificate problem is retried too: the alert waits in the outbox until the
+        // config names the right CA (a reload), rather than being dropped.
+        Err(e) => Err(SendError::Retry(explain(url, &e))),
     }
 }
 
-/// An HTTP client for sinks: never waits longer than `timeout` for one request.
-pub fn agent(timeout: Duration) -> ureq::Agent {
-    let config = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
-        .http_status_as_error(false)
-        .build();
-    ureq::Agent::new_with_config(config)
+/// An HTTP(S) client for sinks: never waits longer than `timeout` for one request; trusts
+/// what `tls` says.
+pub fn agent(timeout: Duration, tls: &ClientTls) -> Result<ureq::Agent, TlsFileError> {
+    tls.agent(timeout, Duration::from_secs(5))
 }
 
 #[cfg(test)]

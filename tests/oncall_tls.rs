@@ -1,0 +1,234 @@
+//! Alerts over HTTPS to a receiver on 127.0.0.1 whose certificate comes from a CA made here
+//! with openssl: PagerDuty (Events API v2) and Slack (incoming webhook) each get the alert
+//! firing then resolved, with the documented payload and headers, after answering 429 and 5xx
+//! first; a CA that did not sign the server's certificate fails with the host named, and a
+//! server that wants a client certificate gets one from `client_cert`/`client_key`.
+
+#[path = "harness/https.rs"]
+mod https;
+#[path = "harness/prom.rs"]
+mod prom;
+
+use gpuwarden::act::alert::deliver::{SendError, Sink};
+use gpuwarden::act::alert::dispatch::SinkSpec;
+use gpuwarden::act::alert::pagerduty::PagerDutySink;
+use gpuwarden::act::alert::slack::SlackSink;
+use gpuwarden::act::alert::webhook::WebhookSink;
+use gpuwarden::act::alert::{Alert, Alerts, Severity};
+use gpuwarden::gpu::sampler::now_ms;
+use gpuwarden::http_client::ClientTls;
+use gpuwarden::policy::alerts::Backoff;
+use https::{HttpsReceiver, TestCa};
+use prom::wait_for;
+use std::time::Duration;
+
+const FAST: Backoff = Backoff {
+    initial: Duration::from_millis(50),
+    max: Duration::from_millis(400),
+};
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+fn trusting(ca: &TestCa) -> ClientTls {
+    ClientTls {
+        ca_file: Some(ca.file("ca.pem")),
+        ..Default::default()
+    }
+}
+
+fn hot_alert(uuid: &str) -> Alert {
+    Alert::firing(
+        "gpu-hot",
+        "node7",
+        uuid,
+        now_ms(),
+        "temperature 91.0 °C above 85 for 30s",
+    )
+    .gpu(3)
+    .severity(Severity::Critical)
+    .unit("vllm.service")
+    .annotation("actions", "locked SM clock to 1400 MHz")
+}
+
+/// Fires then resolves `alert` through `sink` and waits for both to be accepted.
+fn fire_and_resolve(sink: Box<dyn Sink>, alert: &Alert, rx: &HttpsReceiver) -> Vec<https::Request> {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = SinkSpec { sink, resend: None };
+    let mut alerts = Alerts::with_sinks(tmp.path(), 100, FAST, "node7", vec![spec]).unwrap();
+    alerts.fire(alert.clone(), now_ms()).unwrap();
+    alerts.resolve(&alert.identity(), now_ms()).unwrap();
+    wait_for("both changes accepted", Duration::from_secs(20), || {
+        (rx.accepted().len() >= 2).then_some(())
+    });
+    wait_for("an empty outbox", Duration::from_secs(5), || {
+        let s = &alerts.stats()[0];
+        (s.pending == 0).then_some(())
+    });
+    let s = &alerts.stats()[0];
+    assert_eq!((s.delivered, s.rejected), (2, 0));
+    alerts.shutdown();
+    rx.got()
+}
+
+fn is_json_post(r: &https::Request, path: &str) {
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, path);
+    assert!(
+        r.headers["content-type"].starts_with("application/json"),
+        "{:?}",
+        r.headers
+    );
+}
+
+#[test]
+fn pagerduty_gets_a_trigger_then_a_resolve_with_one_dedup_key_after_429_and_503() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(tmp.path(), "pd");
+    let rx = HttpsReceiver::start(
+        &ca,
+        &[429, 503],
+        202,
+        r#"{"status":"success","message":"Event processed"}"#,
+        None,
+    );
+    let sink = PagerDutySink::new(
+        &rx.url("/v2/enqueue"),
+        "R0UTING-KEY".into(),
+        TIMEOUT,
+        &trusting(&ca),
+    )
+    .unwrap();
+    let alert = hot_alert("GPU-pd");
+    let got = fire_and_resolve(Box::new(sink), &alert, &rx);
+
+    let statuses: Vec<u16> = got.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [429, 503, 202, 202],
+        "retried, then both accepted"
+    );
+    for r in &got {
+        is_json_post(r, "/v2/enqueue");
+        assert_eq!(r.body["routing_key"], "R0UTING-KEY");
+        assert_eq!(r.body["dedup_key"], "node7/GPU-pd/gpu-hot");
+    }
+    // The refused attempts carried the same trigger: PagerDuty dedupes a re-sent one.
+    assert_eq!(got[0].body, got[2].body);
+    let trigger = &got[2].body;
+    assert_eq!(trigger["event_action"], "trigger");
+    let p = &trigger["payload"];
+    assert_eq!(p["severity"], "critical");
+    assert_eq!(p["source"], "node7");
+    assert_eq!(p["component"], "GPU 3 (GPU-pd)");
+    assert_eq!(p["class"], "gpu-hot");
+    assert_eq!(p["group"], "vllm.service");
+    assert!(p["summary"].as_str().unwrap().contains("91.0 °C"), "{p}");
+    assert!(p["timestamp"].as_str().unwrap().ends_with('Z'), "{p}");
+    assert_eq!(
+        p["custom_details"]["actions"],
+        "locked SM clock to 1400 MHz"
+    );
+    let resolve = &got[3].body;
+    assert_eq!(resolve["event_action"], "resolve");
+    assert!(resolve.get("payload").is_none(), "{resolve}");
+}
+
+#[test]
+fn slack_gets_a_readable_message_then_a_resolved_follow_up_after_500_and_429() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(tmp.path(), "slack");
+    let rx = HttpsReceiver::start(&ca, &[500, 429], 200, "ok", None);
+    let sink = SlackSink::new(&rx.url("/services/T0/B0/X"), TIMEOUT, &trusting(&ca)).unwrap();
+    let alert = hot_alert("GPU-sl");
+    let got = fire_and_resolve(Box::new(sink), &alert, &rx);
+
+    let statuses: Vec<u16> = got.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 429, 200, 200]);
+    for r in &got {
+        is_json_post(r, "/services/T0/B0/X");
+    }
+    let fired = &got[2].body;
+    assert!(
+        fired["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[FIRING] gpu-hot on node7 gpu 3"),
+        "{fired}"
+    );
+    let all = fired["blocks"].to_string();
+    for needle in [
+        "*FIRING* (critical)",
+        "*GPU*\\n3 (GPU-sl)",
+        "*Rule*\\ngpu-hot",
+        "*Reading*\\ntemperature 91.0 °C above 85 for 30s",
+        "*Action*\\nlocked SM clock to 1400 MHz",
+        "*Host*\\nnode7",
+        "*Unit*\\nvllm.service",
+    ] {
+        assert!(all.contains(needle), "no {needle} in {all}");
+    }
+    let resolved = &got[3].body;
+    assert!(
+        resolved["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[RESOLVED] gpu-hot on node7"),
+        "{resolved}"
+    );
+    assert!(resolved["blocks"].to_string().contains("*RESOLVED*"));
+}
+
+#[test]
+fn a_ca_that_did_not_sign_the_server_fails_naming_the_host_and_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let right = TestCa::new(tmp.path(), "right");
+    let wrong = TestCa::new(tmp.path(), "wrong");
+    let rx = HttpsReceiver::start(&right, &[], 200, "ok", None);
+    let alert = hot_alert("GPU-ca");
+
+    let mut sink = SlackSink::new(&rx.url("/hook"), TIMEOUT, &trusting(&wrong)).unwrap();
+    match sink.send(&[&alert], now_ms()) {
+        Err(SendError::Retry(why)) => {
+            assert!(why.contains(&format!("TLS to {}", rx.host())), "{why}");
+            assert!(why.contains("not trusted here"), "{why}");
+            assert!(why.contains("ca_file"), "{why}");
+        }
+        other => panic!("expected a retryable TLS failure, got {other:?}"),
+    }
+    // Without ca_file the system's roots do not know the test CA either.
+    let mut sink = SlackSink::new(&rx.url("/hook"), TIMEOUT, &ClientTls::default()).unwrap();
+    let why = sink.send(&[&alert], now_ms()).unwrap_err().to_string();
+    assert!(
+        why.contains(&rx.host()) && why.contains("not trusted"),
+        "{why}"
+    );
+    assert!(rx.got().is_empty(), "no request got through the handshake");
+
+    let mut sink = SlackSink::new(&rx.url("/hook"), TIMEOUT, &trusting(&right)).unwrap();
+    sink.send(&[&alert], now_ms()).unwrap();
+    assert_eq!(rx.accepted().len(), 1);
+}
+
+#[test]
+fn a_server_that_wants_a_client_certificate_gets_the_configured_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(tmp.path(), "mtls");
+    let rx = HttpsReceiver::start(&ca, &[], 200, "", Some(&ca));
+    let alert = hot_alert("GPU-mtls");
+
+    let mut anonymous = WebhookSink::new(&rx.url("/hook"), TIMEOUT, None, &trusting(&ca)).unwrap();
+    let why = anonymous.send(&[&alert], now_ms()).unwrap_err().to_string();
+    assert!(why.contains(&rx.host()), "{why}");
+    assert!(rx.got().is_empty());
+
+    let tls = ClientTls {
+        ca_file: Some(ca.file("ca.pem")),
+        client_cert: Some(ca.file("client.pem")),
+        client_key: Some(ca.file("client.key")),
+    };
+    let mut sink = WebhookSink::new(&rx.url("/hook"), TIMEOUT, Some("t0ken".into()), &tls).unwrap();
+    sink.send(&[&alert], now_ms()).unwrap();
+    let got = rx.accepted();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].headers["authorization"], "Bearer t0ken");
+    assert_eq!(got[0].body["identity"], "node7/GPU-mtls/gpu-hot");
+}

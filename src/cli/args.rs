@@ -165,6 +165,12 @@ pub enum Command {
     /// Talks to `gpuwarden watch` over `control.sock` in its state directory (root only).
     /// Examples: `gpuwarden reset` (every firing rule), `gpuwarden reset gpu-hot --gpu 3`.
     Reset(super::reset::ResetArgs),
+    /// Shell completion script on stdout (for packages)
+    #[command(hide = true)]
+    Completions(super::docs::CompletionsArgs),
+    /// The man page, gpuwarden(1), as roff on stdout (for packages)
+    #[command(hide = true)]
+    Man,
 }
 
 impl Default for Command {

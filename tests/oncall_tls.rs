@@ -232,3 +232,78 @@ fn a_server_that_wants_a_client_certificate_gets_the_configured_one() {
     assert_eq!(got[0].headers["authorization"], "Bearer t0ken");
     assert_eq!(got[0].body["identity"], "node7/GPU-mtls/gpu-hot");
 }
+
+#[test]
+fn serve_with_a_certificate_speaks_https_only_and_the_fleet_view_reads_it() {
+    use gpuwarden::fleet::FleetSource;
+    use gpuwarden::fleet::agents::AgentsSource;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(tmp.path(), "serve");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpuwarden"));
+    cmd.args([
+        "--demo",
+        "--demo-gpus",
+        "2",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .arg("--tls-cert")
+    .arg(ca.file("server.pem"))
+    .arg("--tls-key")
+    .arg(ca.file("server.key"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    /// Killed and reaped however the test ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut serve = Kill(cmd.spawn().expect("starting gpuwarden serve"));
+    let stderr = serve.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("gpuwarden serve exited before listening")
+            .unwrap();
+        if let Some(a) = line.split("listening on https://").nth(1) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+
+    let agent = trusting(&ca).agent(TIMEOUT, TIMEOUT).unwrap();
+    let metrics = wait_for("/metrics over https", Duration::from_secs(10), || {
+        let mut r = agent.get(&format!("https://{addr}/metrics")).call().ok()?;
+        (r.status() == 200).then(|| r.body_mut().read_to_string().unwrap())
+    });
+    assert!(metrics.contains("gpuwarden_"), "{metrics}");
+    // Plain http gets no answer from a TLS endpoint.
+    let plain = gpuwarden::http_client::system_agent(TIMEOUT, TIMEOUT)
+        .get(&format!("http://{addr}/metrics"))
+        .call();
+    assert!(plain.is_err(), "plain http was answered: {plain:?}");
+
+    let url = format!("https://{addr}");
+    let mut fleet = AgentsSource::new(vec![url.clone()], TIMEOUT, None)
+        .with_tls(&trusting(&ca))
+        .unwrap();
+    let reports = fleet.fetch(now_ms());
+    let data = reports[0].result.as_ref().unwrap();
+    assert_eq!(data.snapshot.gpus.len(), 2);
+    // The system's roots do not know the test CA: the host is named with the reason.
+    let mut untrusting = AgentsSource::new(vec![url], TIMEOUT, None);
+    let why = untrusting.fetch(now_ms())[0].result.clone().unwrap_err();
+    assert!(
+        why.contains(&format!("TLS to {addr}")) && why.contains("not trusted"),
+        "{why}"
+    );
+    drop(serve);
+}

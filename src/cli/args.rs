@@ -257,6 +257,12 @@ pub struct ServeArgs {
     /// File holding a bearer token every request but /healthz must carry
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Serve HTTPS only, with this PEM certificate chain (and --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Host name to report instead of this machine's (for several exporters on one host)
     #[arg(long, value_name = "NAME")]
     pub host_name: Option<String>,

@@ -1,13 +1,15 @@
 //! The daemon talks to whoever is on call: a page reaches a real Alertmanager with its
 //! labels, and the daemon's own `/metrics` (watchdog families included) passes promtool; a
 //! page to an HTTPS Slack webhook whose certificate the configured CA did not sign waits in
-//! the outbox, the log naming the host, and arrives once SIGHUP brings the right `ca_file`.
+//! the outbox, the log naming the host, and arrives once SIGHUP brings the right `ca_file`;
+//! that daemon serves its endpoint over HTTPS (`tls_cert`, `tls_key`).
 
 use crate::daemon::{Daemon, story, wait_for};
 use crate::https::{HttpsReceiver, TestCa};
 use crate::prom::{Alertmanager, free_port, get};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[test]
 fn a_page_reaches_alertmanager_and_metrics_pass_promtool() {
@@ -99,12 +101,13 @@ steps = [{{ after = "0s", do = "page" }}]
     drop(d);
 }
 
-fn slack_config(outbox: &Path, url: &str, ca_file: &Path) -> String {
+fn slack_config(outbox: &Path, url: &str, ca_file: &Path, endpoint: &str) -> String {
     format!(
         r#"
 [watchdog]
 interval = "100ms"
 state_dir = "@STATE@"
+{endpoint}
 
 [alerts]
 outbox_dir = "{outbox}"
@@ -139,9 +142,16 @@ fn a_page_behind_a_wrong_ca_waits_in_the_outbox_and_arrives_after_a_reload_fixes
     let url = slack.url("/services/T0/B0/X");
     let stderr = dir.path().join("stderr.log");
     let file = std::fs::File::create(&stderr).unwrap();
+    // The daemon's own endpoint serves HTTPS with a certificate from the same CA.
+    let port = free_port();
+    let endpoint = format!(
+        "listen = \"127.0.0.1:{port}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+        right.file("server.pem").display(),
+        right.file("server.key").display()
+    );
     let d = Daemon::start_with(
         dir.path(),
-        &slack_config(&outbox, &url, &wrong.file("ca.pem")),
+        &slack_config(&outbox, &url, &wrong.file("ca.pem"), &endpoint),
         &["--demo", "--scenario", "overheat", "--dry-run"],
         vec![],
         |c| {
@@ -165,7 +175,7 @@ fn a_page_behind_a_wrong_ca_waits_in_the_outbox_and_arrives_after_a_reload_fixes
     assert!(line.contains("kept"), "the alert is kept: {line}");
     assert!(slack.got().is_empty(), "no request passed the handshake");
 
-    let config = slack_config(&outbox, &url, &right.file("ca.pem"))
+    let config = slack_config(&outbox, &url, &right.file("ca.pem"), &endpoint)
         .replace("@STATE@", &d.state_dir.display().to_string());
     std::fs::write(dir.path().join("watchdog.toml"), config).unwrap();
     d.signal("HUP");
@@ -178,5 +188,23 @@ fn a_page_behind_a_wrong_ca_waits_in_the_outbox_and_arrives_after_a_reload_fixes
     let text = got.body["text"].as_str().unwrap_or_default().to_string();
     assert!(text.starts_with("[FIRING] gpu-hot on "), "{}", got.body);
     assert!(text.contains("gpu 0"), "{text}");
+
+    let tls = gpuwarden::http_client::ClientTls {
+        ca_file: Some(right.file("ca.pem")),
+        ..Default::default()
+    };
+    let agent = tls
+        .agent(Duration::from_secs(5), Duration::from_secs(5))
+        .unwrap();
+    let mut r = agent
+        .get(&format!("https://127.0.0.1:{port}/metrics"))
+        .call()
+        .expect("the daemon's endpoint over https");
+    assert_eq!(r.status(), 200);
+    let metrics = r.body_mut().read_to_string().unwrap();
+    assert!(
+        metrics.contains(r#"rule="gpu-hot",state="firing"} 1"#),
+        "{metrics}"
+    );
     drop(d);
 }

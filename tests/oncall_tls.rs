@@ -2,7 +2,10 @@
 //! with openssl: PagerDuty (Events API v2) and Slack (incoming webhook) each get the alert
 //! firing then resolved, with the documented payload and headers, after answering 429 and 5xx
 //! first; a CA that did not sign the server's certificate fails with the host named, and a
-//! server that wants a client certificate gets one from `client_cert`/`client_key`.
+//! server that wants a client certificate gets one from `client_cert`/`client_key`. With real
+//! peers over HTTPS: `serve --tls-cert` is scraped by a Prometheus that itself serves HTTPS,
+//! whose fleet view the Prometheus source reads, and a real Alertmanager behind TLS shows and
+//! resolves an alert.
 
 #[path = "harness/https.rs"]
 mod https;
@@ -20,6 +23,9 @@ use gpuwarden::http_client::ClientTls;
 use gpuwarden::policy::alerts::Backoff;
 use https::{HttpsReceiver, TestCa};
 use prom::wait_for;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const FAST: Backoff = Backoff {
@@ -233,39 +239,35 @@ fn a_server_that_wants_a_client_certificate_gets_the_configured_one() {
     assert_eq!(got[0].body["identity"], "node7/GPU-mtls/gpu-hot");
 }
 
-#[test]
-fn serve_with_a_certificate_speaks_https_only_and_the_fleet_view_reads_it() {
-    use gpuwarden::fleet::FleetSource;
-    use gpuwarden::fleet::agents::AgentsSource;
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+/// A child killed and reaped however the test ends.
+struct Kill(Child);
 
-    let tmp = tempfile::tempdir().unwrap();
-    let ca = TestCa::new(tmp.path(), "serve");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpuwarden"));
-    cmd.args([
-        "--demo",
-        "--demo-gpus",
-        "2",
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .arg("--tls-cert")
-    .arg(ca.file("server.pem"))
-    .arg("--tls-key")
-    .arg(ca.file("server.key"))
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
-    /// Killed and reaped however the test ends.
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
-    let mut serve = Kill(cmd.spawn().expect("starting gpuwarden serve"));
+}
+
+fn spawn(name: &str, cmd: &mut Command) -> Kill {
+    Kill(
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (tests/peers/install.sh)")),
+    )
+}
+
+/// `gpuwarden --demo serve` over HTTPS with the server certificate of `ca`; its address.
+fn serve_https(ca: &TestCa, gpus: &str) -> (Kill, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpuwarden"));
+    cmd.args(["--demo", "--demo-gpus", gpus, "--interval", "1h"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(ca.file("server.pem"))
+        .arg("--tls-key")
+        .arg(ca.file("server.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut serve = spawn("gpuwarden serve", &mut cmd);
     let stderr = serve.0.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let addr = loop {
@@ -278,11 +280,41 @@ fn serve_with_a_certificate_speaks_https_only_and_the_fleet_view_reads_it() {
         }
     };
     std::thread::spawn(move || for _ in lines {});
+    (serve, addr)
+}
 
+/// The `--web.config.file` of a Prometheus or Alertmanager serving HTTPS with `ca`'s server
+/// certificate.
+fn web_config(dir: &Path, ca: &TestCa) -> std::path::PathBuf {
+    let path = dir.join("web.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            ca.file("server.pem").display(),
+            ca.file("server.key").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn get_ok(agent: &ureq::Agent, url: &str) -> Option<String> {
+    let mut r = agent.get(url).call().ok()?;
+    (r.status() == 200).then(|| r.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn serve_with_a_certificate_speaks_https_only_and_the_fleet_view_reads_it() {
+    use gpuwarden::fleet::FleetSource;
+    use gpuwarden::fleet::agents::AgentsSource;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(tmp.path(), "serve");
+    let (serve, addr) = serve_https(&ca, "2");
     let agent = trusting(&ca).agent(TIMEOUT, TIMEOUT).unwrap();
     let metrics = wait_for("/metrics over https", Duration::from_secs(10), || {
-        let mut r = agent.get(&format!("https://{addr}/metrics")).call().ok()?;
-        (r.status() == 200).then(|| r.body_mut().read_to_string().unwrap())
+        get_ok(&agent, &format!("https://{addr}/metrics"))
     });
     assert!(metrics.contains("gpuwarden_"), "{metrics}");
     // Plain http gets no answer from a TLS endpoint.
@@ -306,4 +338,143 @@ fn serve_with_a_certificate_speaks_https_only_and_the_fleet_view_reads_it() {
         "{why}"
     );
     drop(serve);
+}
+
+#[test]
+fn prometheus_over_https_scrapes_serve_over_https_and_the_fleet_view_reads_it() {
+    use gpuwarden::fleet::FleetSource;
+    use gpuwarden::fleet::prometheus::PrometheusSource;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(&tmp.path().join("pki"), "prom");
+    let (_serve, target) = serve_https(&ca, "3");
+    let dir = tmp.path().join("prom");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{ scrape_interval: 1s, evaluation_interval: 1s }}\n\
+             scrape_configs:\n\
+             - job_name: gpu\n  scheme: https\n  tls_config: {{ ca_file: {} }}\n  \
+             static_configs: [ {{ targets: [ \"{target}\" ] }} ]\n",
+            ca.file("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    let port = prom::free_port();
+    let mut cmd = Command::new("prometheus");
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!(
+            "--web.config.file={}",
+            web_config(&dir, &ca).display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap());
+    let _prom = spawn("prometheus", &mut cmd);
+    let url = format!("https://127.0.0.1:{port}");
+    let agent = trusting(&ca).agent(TIMEOUT, TIMEOUT).unwrap();
+    wait_for("prometheus over https", Duration::from_secs(30), || {
+        get_ok(&agent, &format!("{url}/-/ready"))
+    });
+
+    let mut source = PrometheusSource::new(&url, TIMEOUT)
+        .with_tls(&trusting(&ca))
+        .unwrap();
+    let data = wait_for(
+        "the https target in the fleet",
+        Duration::from_secs(30),
+        || {
+            source
+                .fetch(now_ms())
+                .into_iter()
+                .find(|r| r.address == target)
+                .and_then(|r| r.result.ok())
+                .filter(|d| d.snapshot.gpus.len() == 3)
+        },
+    );
+    assert_eq!(data.snapshot.gpus.len(), 3);
+    // Without the CA, the source says which host and why instead of showing an empty fleet.
+    let reports = PrometheusSource::new(&url, TIMEOUT).fetch(now_ms());
+    let why = format!("{reports:?}");
+    assert!(
+        why.contains(&format!("TLS to 127.0.0.1:{port}")) && why.contains("not trusted"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_real_alertmanager_behind_tls_shows_the_alert_and_resolves_it() {
+    use gpuwarden::act::alert::alertmanager::AlertmanagerSink;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(&tmp.path().join("pki"), "am");
+    let dir = tmp.path().join("am");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("am.yml"),
+        "route: { receiver: null-receiver, group_wait: 0s, group_interval: 1s, repeat_interval: 1h }\n\
+         receivers: [ { name: null-receiver } ]\n",
+    )
+    .unwrap();
+    let port = prom::free_port();
+    let mut cmd = Command::new("prometheus-alertmanager");
+    cmd.arg(format!("--config.file={}", dir.join("am.yml").display()))
+        .arg(format!("--storage.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!(
+            "--web.config.file={}",
+            web_config(&dir, &ca).display()
+        ))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("am.log")).unwrap());
+    let _am = spawn("prometheus-alertmanager", &mut cmd);
+    let url = format!("https://127.0.0.1:{port}");
+    let agent = trusting(&ca).agent(TIMEOUT, TIMEOUT).unwrap();
+    wait_for("alertmanager over https", Duration::from_secs(30), || {
+        get_ok(&agent, &format!("{url}/-/ready"))
+    });
+
+    let sink = AlertmanagerSink::new(&url, TIMEOUT, Duration::from_secs(60), None, &trusting(&ca))
+        .unwrap();
+    let spec = SinkSpec {
+        sink: Box::new(sink),
+        resend: Some(Duration::from_secs(60)),
+    };
+    let outbox = tmp.path().join("outbox");
+    let mut alerts = Alerts::with_sinks(&outbox, 100, FAST, "node7", vec![spec]).unwrap();
+    let alert = hot_alert("GPU-am-tls");
+    alerts.fire(alert.clone(), now_ms()).unwrap();
+    let listed = |active: bool| {
+        let body = get_ok(
+            &agent,
+            &format!("{url}/api/v2/alerts?active={active}&silenced=false&inhibited=false"),
+        )?;
+        let all: Vec<serde_json::Value> = serde_json::from_str(&body).ok()?;
+        Some(
+            all.into_iter()
+                .filter(|a| a["labels"]["uuid"] == "GPU-am-tls")
+                .collect::<Vec<_>>(),
+        )
+    };
+    let shown = wait_for("the alert in alertmanager", Duration::from_secs(20), || {
+        listed(true).and_then(|l| l.into_iter().next())
+    });
+    assert_eq!(shown["labels"]["alertname"], "GpuwardenGpuHot");
+    assert_eq!(shown["labels"]["severity"], "critical");
+    alerts.resolve(&alert.identity(), now_ms()).unwrap();
+    wait_for("the alert to resolve", Duration::from_secs(20), || {
+        listed(true).filter(|l| l.is_empty())
+    });
+    wait_for("both changes delivered", Duration::from_secs(5), || {
+        let s = &alerts.stats()[0];
+        (s.pending == 0 && s.delivered == 2 && s.rejected == 0).then_some(())
+    });
+    alerts.shutdown();
 }

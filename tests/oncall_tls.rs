@@ -184,6 +184,33 @@ fn slack_gets_a_readable_message_then_a_resolved_follow_up_after_500_and_429() {
 }
 
 #[test]
+fn a_429_hands_its_retry_after_to_the_delivery_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(tmp.path(), "limit");
+    let rx = HttpsReceiver::start(&ca, &[429, 503], 202, "{}", None);
+    let mut sink = PagerDutySink::new(
+        &rx.url("/v2/enqueue"),
+        "key".into(),
+        TIMEOUT,
+        &trusting(&ca),
+    )
+    .unwrap();
+    let alert = hot_alert("GPU-429");
+    match sink.send(&[&alert], now_ms()) {
+        Err(SendError::RetryAfter(why, after)) => {
+            assert_eq!(after, Duration::from_secs(7));
+            assert!(why.contains("HTTP 429"), "{why}");
+        }
+        other => panic!("expected a retry after 7 s, got {other:?}"),
+    }
+    match sink.send(&[&alert], now_ms()) {
+        Err(SendError::Retry(why)) => assert!(why.contains("HTTP 503"), "{why}"),
+        other => panic!("expected a plain retry, got {other:?}"),
+    }
+    sink.send(&[&alert], now_ms()).unwrap();
+}
+
+#[test]
 fn a_ca_that_did_not_sign_the_server_fails_naming_the_host_and_why() {
     let tmp = tempfile::tempdir().unwrap();
     let right = TestCa::new(tmp.path(), "right");

@@ -1,6 +1,7 @@
 //! A private CA made with `openssl` for each test, and an HTTPS receiver on 127.0.0.1 that
-//! records every request (path, headers, JSON body) and answers a scripted status to each, so
-//! tests see what a sink sent, with which headers, and that it retried a 429 or a 5xx.
+//! records every request (path, headers, JSON body) and answers a scripted status to each (a
+//! 429 with `Retry-After: 7`), so tests see what a sink sent, with which headers, and that it
+//! retried a 429 or a 5xx.
 
 #![allow(dead_code)]
 
@@ -182,6 +183,12 @@ impl HttpsReceiver {
                 };
                 let status = s.lock().unwrap().pop_front().unwrap_or(ok);
                 let text = if status == ok { ok_body } else { "try later" };
+                // A rate limiter says when to come back, as PagerDuty and Slack do.
+                let extra = if status == 429 {
+                    "retry-after: 7\r\n"
+                } else {
+                    ""
+                };
                 r.lock().unwrap().push(Request {
                     method,
                     path,
@@ -192,7 +199,7 @@ impl HttpsReceiver {
                 let _ = write!(
                     tls,
                     "HTTP/1.1 {status} {}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
-                     connection: close\r\n\r\n{text}",
+                     {extra}connection: close\r\n\r\n{text}",
                     reason(status),
                     text.len()
                 );

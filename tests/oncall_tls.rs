@@ -184,6 +184,31 @@ fn slack_gets_a_readable_message_then_a_resolved_follow_up_after_500_and_429() {
 }
 
 #[test]
+fn the_webhook_gets_the_alert_firing_then_resolved_with_its_token_after_a_503() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(tmp.path(), "hook");
+    let rx = HttpsReceiver::start(&ca, &[503], 200, "", None);
+    let sink = WebhookSink::new(
+        &rx.url("/hooks/gpu"),
+        TIMEOUT,
+        Some("t0ken".into()),
+        &trusting(&ca),
+    )
+    .unwrap();
+    let got = fire_and_resolve(Box::new(sink), &hot_alert("GPU-hook"), &rx);
+    let seen: Vec<(u16, &str)> = got
+        .iter()
+        .map(|r| (r.status, r.body["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [(503, "firing"), (200, "firing"), (200, "resolved")]);
+    for r in &got {
+        is_json_post(r, "/hooks/gpu");
+        assert_eq!(r.headers["authorization"], "Bearer t0ken");
+        assert_eq!(r.body["identity"], "node7/GPU-hook/gpu-hot");
+    }
+}
+
+#[test]
 fn a_429_hands_its_retry_after_to_the_delivery_thread() {
     let tmp = tempfile::tempdir().unwrap();
     let ca = TestCa::new(tmp.path(), "limit");

@@ -11,7 +11,7 @@
 //! is the dashboard; `trace` reads recorded traces back as snapshots; `cli` turns the
 //! command line into a run of one of the jobs; `bench` is the verifying burn (CUDA kernels,
 //! checks, verdicts); `check` is the one-shot node health
-//! check (`gpuwarden check`, Slurm drain/resume); `units` formats numbers for people; `rlimit` raises the open-file
+//! check (`gpuwarden check`, Slurm drain/resume); `units` formats numbers for people; `http_client` builds every HTTP(S) client; `rlimit` raises the open-file
 //! limit of the long-running commands.
 
 pub mod act;
@@ -25,6 +25,7 @@ pub mod gpu;
 pub mod health;
 pub mod history;
 pub mod host;
+pub mod http_client;
 pub mod metrics;
 pub mod owner;
 pub mod policy;

@@ -10,9 +10,11 @@
 //! Connections go through our own accept loop (`conn`): at most [`Limits::max_connections`]
 //! at once, deadlines for request heads, responses and silent connections, and counters for
 //! what was refused. [`spawn_thread`] runs the endpoint on a thread and runtime of its own,
-//! so a flood of requests and the watchdog's blocking work never wait on each other.
+//! so a flood of requests and the watchdog's blocking work never wait on each other. With a
+//! certificate and key (`tls`), the endpoint speaks HTTPS only.
 
 mod conn;
+pub mod tls;
 
 pub use conn::{ConnStats, Limits};
 
@@ -224,10 +226,23 @@ pub async fn bind_with(
     SocketAddr,
     impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
 )> {
+    bind_tls(listen, state, limits, None).await
+}
+
+/// [`bind_with`], serving HTTPS when `tls` is given (see [`tls::acceptor`]).
+pub async fn bind_tls(
+    listen: SocketAddr,
+    state: Arc<ServeState>,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+)> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let stats = Arc::clone(&state.connections);
-    let server = conn::accept_loop(listener, router(state), limits, stats);
+    let server = conn::accept_loop(listener, router(state), limits, stats, tls);
     Ok((addr, server))
 }
 
@@ -237,6 +252,7 @@ pub fn spawn_thread(
     listen: SocketAddr,
     state: Arc<ServeState>,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<SocketAddr> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
@@ -253,7 +269,7 @@ pub fn spawn_thread(
                 }
             };
             runtime.block_on(async move {
-                match bind_with(listen, state, limits).await {
+                match bind_tls(listen, state, limits, tls).await {
                     Ok((addr, server)) => {
                         let _ = tx.send(Ok(addr));
                         if let Err(e) = server.await {

@@ -11,6 +11,7 @@ use gpuwarden::act::alert::outbox::Outbox;
 use gpuwarden::act::alert::webhook::WebhookSink;
 use gpuwarden::act::alert::{Alert, Alerts, Severity};
 use gpuwarden::gpu::sampler::now_ms;
+use gpuwarden::http_client::ClientTls;
 use gpuwarden::policy::alerts::Backoff;
 use prom::{Alertmanager, Proc, run_tool, wait_for};
 use serde_json::Value;
@@ -28,12 +29,16 @@ const FAST: Backoff = Backoff {
 
 fn am_sink(am: &Alertmanager) -> SinkSpec {
     SinkSpec {
-        sink: Box::new(AlertmanagerSink::new(
-            &am.url(),
-            Duration::from_secs(2),
-            Duration::from_secs(60),
-            None,
-        )),
+        sink: Box::new(
+            AlertmanagerSink::new(
+                &am.url(),
+                Duration::from_secs(2),
+                Duration::from_secs(60),
+                None,
+                &ClientTls::default(),
+            )
+            .unwrap(),
+        ),
         resend: Some(Duration::from_secs(60)),
     }
 }
@@ -143,12 +148,16 @@ fn child_raises_an_alert_while_alertmanager_is_down() {
     let dir = std::env::var("GPUWARDEN_TEST_OUTBOX").expect("started by the restart test");
     let url = std::env::var("GPUWARDEN_TEST_AM").expect("started by the restart test");
     let sink = SinkSpec {
-        sink: Box::new(AlertmanagerSink::new(
-            &url,
-            Duration::from_secs(1),
-            Duration::from_secs(60),
-            None,
-        )),
+        sink: Box::new(
+            AlertmanagerSink::new(
+                &url,
+                Duration::from_secs(1),
+                Duration::from_secs(60),
+                None,
+                &ClientTls::default(),
+            )
+            .unwrap(),
+        ),
         resend: Some(Duration::from_secs(60)),
     };
     let mut alerts = Alerts::with_sinks(Path::new(&dir), 100, FAST, "node7", vec![sink]).unwrap();
@@ -281,7 +290,15 @@ fn a_webhook_that_fails_its_first_posts_still_gets_every_alert_in_order() {
     let tmp = tempfile::tempdir().unwrap();
     let hook = FlakyWebhook::start(4);
     let sink = SinkSpec {
-        sink: Box::new(WebhookSink::new(&hook.url, Duration::from_secs(2), None)),
+        sink: Box::new(
+            WebhookSink::new(
+                &hook.url,
+                Duration::from_secs(2),
+                None,
+                &ClientTls::default(),
+            )
+            .unwrap(),
+        ),
         resend: None,
     };
     let mut alerts = Alerts::with_sinks(tmp.path(), 100, FAST, "node7", vec![sink]).unwrap();

@@ -5,6 +5,8 @@
 
 #[path = "support/fake_nvml.rs"]
 mod fake_nvml;
+#[path = "harness/https.rs"]
+mod https;
 #[path = "harness/prom.rs"]
 mod prom;
 #[path = "harness/sandbox.rs"]

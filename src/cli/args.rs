@@ -170,6 +170,12 @@ pub enum Command {
     /// Talks to `gpuwarden watch` over `control.sock` in its state directory (root only).
     /// Examples: `gpuwarden reset` (every firing rule), `gpuwarden reset gpu-hot --gpu 3`.
     Reset(super::reset::ResetArgs),
+    /// Shell completion script on stdout (for packages)
+    #[command(hide = true)]
+    Completions(super::docs::CompletionsArgs),
+    /// The man page, gpuwarden(1), as roff on stdout (for packages)
+    #[command(hide = true)]
+    Man,
 }
 
 impl Default for Command {
@@ -194,6 +200,16 @@ pub struct TopArgs {
     /// File holding the bearer token the agents want
     #[arg(long, value_name = "PATH", requires = "agents")]
     pub token_file: Option<PathBuf>,
+    /// With --agents or --prometheus over https: trust only the CA(s) in this PEM file
+    /// instead of the system's roots
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// With --agents or --prometheus over https: present this PEM certificate (mutual TLS)
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key of --client-cert
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
     /// Watchdog config whose thresholds color the bars and whose event log fills the
     /// watchdog panel (default: /etc/gpuwarden/watchdog.toml when it exists)
     #[arg(long, value_name = "PATH")]
@@ -246,6 +262,12 @@ pub struct ServeArgs {
     /// File holding a bearer token every request but /healthz must carry
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Serve HTTPS only, with this PEM certificate chain (and --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Host name to report instead of this machine's (for several exporters on one host)
     #[arg(long, value_name = "NAME")]
     pub host_name: Option<String>,

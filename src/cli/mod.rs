@@ -8,6 +8,7 @@ mod args;
 mod bench;
 mod check;
 mod check_config;
+mod docs;
 mod record;
 mod replay;
 mod reset;
@@ -47,6 +48,8 @@ pub fn main() -> ExitCode {
         Command::Record(args) => record::run(&cli, &args),
         Command::Replay(args) => replay::run(&cli, &args),
         Command::Reset(args) => reset::run(&args),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man => docs::man(),
     };
     match result {
         Ok(code) => code,

@@ -18,6 +18,11 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         .as_deref()
         .map(crate::serve::read_token)
         .transpose()?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::serve::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     crate::rlimit::raise_nofile_at_start();
     let source = open::open(&cli.source.spec())?;
     let interval = cli.common.interval;
@@ -30,10 +35,11 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let (addr, server) = crate::serve::bind(args.listen, state.clone())
+        let limits = crate::serve::Limits::default();
+        let (addr, server) = crate::serve::bind_tls(args.listen, state.clone(), limits, tls)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        eprintln!("gpuwarden serve: listening on http://{addr}");
+        eprintln!("gpuwarden serve: listening on {scheme}://{addr}");
         let (timed, last_ns) = sampler::Timed::wrap(source);
         let mut samples = sampler::spawn(Box::new(timed), interval);
         let gpus = cli.source.gpus.clone();

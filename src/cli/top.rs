@@ -72,8 +72,13 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
 
 /// The fleet source the options ask for, with its header label; `None` for the local GPUs.
 fn fleet_source(args: &TopArgs) -> Result<Option<(Box<dyn FleetSource>, String)>> {
+    let tls = crate::http_client::ClientTls {
+        ca_file: args.ca_file.clone(),
+        client_cert: args.client_cert.clone(),
+        client_key: args.client_key.clone(),
+    };
     if let Some(url) = &args.prometheus {
-        let source = PrometheusSource::new(url, FETCH_TIMEOUT);
+        let source = PrometheusSource::new(url, FETCH_TIMEOUT).with_tls(&tls)?;
         return Ok(Some((Box::new(source), format!("prometheus {url}"))));
     }
     if args.agents.is_empty() {
@@ -90,6 +95,6 @@ fn fleet_source(args: &TopArgs) -> Result<Option<(Box<dyn FleetSource>, String)>
     };
     let n = args.agents.len();
     let label = format!("{n} agent{}", if n == 1 { "" } else { "s" });
-    let source = AgentsSource::new(args.agents.clone(), FETCH_TIMEOUT, token);
+    let source = AgentsSource::new(args.agents.clone(), FETCH_TIMEOUT, token).with_tls(&tls)?;
     Ok(Some((Box::new(source), label)))
 }

@@ -279,8 +279,23 @@ impl Watch {
     async fn serve_http(&mut self) {
         let listen = self.config.watchdog.listen;
         let state = Arc::clone(&self.oncall.serve);
-        match crate::serve::spawn_thread(listen, state, crate::serve::Limits::default()) {
-            Ok(addr) => tracing::info!("serving /metrics and /api/v1 on http://{addr}"),
+        let w = &self.config.watchdog;
+        let tls = match (&w.tls_cert, &w.tls_key) {
+            (Some(cert), Some(key)) => match crate::serve::tls::acceptor(cert, key) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    // Never fall back to plain http: the admin asked for TLS.
+                    let e = Event::new(now_ms(), EventKind::Started, format!("listen on {listen}"))
+                        .result(EventResult::Failed, Some(format!("{e:#}")));
+                    self.log(e);
+                    return;
+                }
+            },
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        match crate::serve::spawn_thread(listen, state, crate::serve::Limits::default(), tls) {
+            Ok(addr) => tracing::info!("serving /metrics and /api/v1 on {scheme}://{addr}"),
             Err(e) => {
                 let e = Event::new(now_ms(), EventKind::Started, format!("listen on {listen}"))
                     .result(EventResult::Failed, Some(e.to_string()));

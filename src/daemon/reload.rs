@@ -5,7 +5,7 @@
 //! the job timeout in the systemd actuator, the `[alerts]` sinks (alerts firing carry over),
 //! the endpoint's bearer token (`token_file`, read again each time; `--interval` on the
 //! command line still wins over the file's).
-//! What needs a new process (`listen`, `state_dir`, the XID reader's `kmsg`) refuses the
+//! What needs a new process (`listen`, `tls_cert`/`tls_key`, `state_dir`, the XID reader's `kmsg`) refuses the
 //! whole reload, naming the key;
 //! so does an invalid file. Either way systemd hears `RELOADING=1` first and `READY=1` last.
 //!
@@ -86,6 +86,17 @@ impl Watch {
                 "state_dir",
                 old.state_dir.display().to_string(),
                 new.watchdog.state_dir.display().to_string(),
+            );
+        }
+        if new.watchdog.tls_cert != old.tls_cert || new.watchdog.tls_key != old.tls_key {
+            let show = |c: &Option<std::path::PathBuf>| match c {
+                None => "unset (plain http)".to_string(),
+                Some(p) => format!("{:?}", p.display().to_string()),
+            };
+            return refuse(
+                "tls_cert",
+                show(&old.tls_cert),
+                show(&new.watchdog.tls_cert),
             );
         }
         if new.watchdog.kmsg != old.kmsg {

@@ -6,36 +6,44 @@
 
 use super::{FiringRule, FleetSource, HostData, HostReport};
 use crate::gpu::{Snapshot, UnixMs};
+use crate::http_client::{ClientTls, TlsFileError, explain, system_agent};
 use serde::Deserialize;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Reads every `host:port` in `addresses`.
 pub struct AgentsSource {
     addresses: Vec<String>,
     agent: ureq::Agent,
+    timeout: Duration,
     token: Option<String>,
     workers: usize,
 }
 
 impl AgentsSource {
+    /// Reads `addresses` (`host:port`, `http://host:port` or `https://host:port`), trusting
+    /// the system's roots over https.
     pub fn new(addresses: Vec<String>, timeout: Duration, token: Option<String>) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .timeout_connect(Some(timeout.min(Duration::from_secs(2))))
-            .http_status_as_error(false)
-            .build();
         AgentsSource {
             addresses,
-            agent: ureq::Agent::new_with_config(config),
+            agent: system_agent(timeout, CONNECT_TIMEOUT),
+            timeout,
             token,
             workers: 32,
         }
     }
 
+    /// The same source trusting (and presenting) what `tls` says.
+    pub fn with_tls(mut self, tls: &ClientTls) -> Result<Self, TlsFileError> {
+        self.agent = tls.agent(self.timeout, CONNECT_TIMEOUT)?;
+        Ok(self)
+    }
+
     fn get<T: for<'de> Deserialize<'de>>(&self, addr: &str, path: &str) -> Result<T, String> {
-        let url = if addr.starts_with("http://") {
+        let url = if addr.starts_with("http://") || addr.starts_with("https://") {
             format!("{}{path}", addr.trim_end_matches('/'))
         } else {
             format!("http://{addr}{path}")
@@ -44,7 +52,9 @@ impl AgentsSource {
         if let Some(t) = &self.token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
-        let resp = req.call().map_err(|e| format!("{url}: {e}"))?;
+        let resp = req
+            .call()
+            .map_err(|e| format!("{url}: {}", explain(&url, &e)))?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(format!("{url}: HTTP {status}"));

@@ -10,6 +10,7 @@
 use super::promql::{Series, query};
 use super::{FiringRule, FleetSource, HostData, HostReport, XidSeen};
 use crate::gpu::{Field, GpuSample, GpuStatus, Snapshot, ThrottleReason, ThrottleReasons, UnixMs};
+use crate::http_client::{ClientTls, TlsFileError, system_agent};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -56,18 +57,23 @@ const MIB: f64 = 1024.0 * 1024.0;
 pub struct PrometheusSource {
     url: String,
     agent: ureq::Agent,
+    timeout: Duration,
 }
 
 impl PrometheusSource {
+    /// `url` is `http://` or `https://` (the system's roots are trusted).
     pub fn new(url: &str, timeout: Duration) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build();
         PrometheusSource {
             url: url.trim_end_matches('/').to_string(),
-            agent: ureq::Agent::new_with_config(config),
+            agent: system_agent(timeout, timeout),
+            timeout,
         }
+    }
+
+    /// The same source trusting (and presenting) what `tls` says.
+    pub fn with_tls(mut self, tls: &ClientTls) -> Result<Self, TlsFileError> {
+        self.agent = tls.agent(self.timeout, self.timeout)?;
+        Ok(self)
     }
 }
 

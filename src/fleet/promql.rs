@@ -52,7 +52,7 @@ pub fn query(agent: &ureq::Agent, base: &str, expr: &str) -> Result<Vec<Series>,
         .get(&url)
         .query("query", expr)
         .call()
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| format!("{url}: {}", crate::http_client::explain(&url, &e)))?;
     let status = resp.status().as_u16();
     let mut body = resp.into_body();
     let body = body

@@ -3,6 +3,10 @@
 //! file says (unknown keys rejected by serde with their line), [`AlertsConfig`] is checked and
 //! ready (durations parsed, URLs usable, bounds sane).
 //!
+//! Every sink speaks `http://` or `https://`. Over https it trusts the system's roots, or only
+//! the CA in `ca_file`; `client_cert` + `client_key` present a certificate to a server that
+//! asks for one (mutual TLS).
+//!
 //! ```toml
 //! [alerts]
 //! outbox_dir = "/var/lib/gpuwarden/outbox"   # default: outbox/ in the state directory
@@ -19,8 +23,19 @@
 //! url = "http://127.0.0.1:8080/hooks/gpu"
 //! timeout = "5s"
 //! token_file = "/etc/gpuwarden/webhook.token"   # optional: sent as a bearer token
+//!
+//! [alerts.pagerduty]
+//! routing_key_file = "/etc/gpuwarden/pagerduty.key"  # the integration key (Events API v2)
+//! url = "https://events.pagerduty.com/v2/enqueue"    # the default
+//!
+//! [alerts.slack]
+//! url = "https://hooks.slack.com/services/T000/B000/XXXX"  # an incoming webhook
+//! ca_file = "/etc/gpuwarden/proxy-ca.pem"                  # optional: trust only this CA
+//! client_cert = "/etc/gpuwarden/client.pem"                # optional, with client_key
+//! client_key = "/etc/gpuwarden/client.key"
 //! ```
 
+use crate::http_client::ClientTls;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,6 +85,8 @@ pub struct RawAlertsConfig {
     pub retry_max: Option<Duration>,
     pub alertmanager: Option<RawAlertmanager>,
     pub webhook: Option<RawWebhook>,
+    pub pagerduty: Option<RawPagerDuty>,
+    pub slack: Option<RawSlack>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -82,6 +99,11 @@ pub struct RawAlertmanager {
     pub resend_interval: Option<Duration>,
     /// Link shown in Alertmanager next to the alert (e.g. this host's /api/v1/events).
     pub generator_url: Option<String>,
+    /// PEM CA file to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain (mutual TLS), with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -91,6 +113,41 @@ pub struct RawWebhook {
     #[serde(default, with = "humantime_serde")]
     pub timeout: Option<Duration>,
     pub token_file: Option<PathBuf>,
+    /// PEM CA file to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain (mutual TLS), with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+/// PagerDuty's Events API v2.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawPagerDuty {
+    /// The file holding the service's integration (routing) key.
+    pub routing_key_file: PathBuf,
+    pub url: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// PEM CA file to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain (mutual TLS), with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+/// A Slack incoming webhook.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlack {
+    pub url: String,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// PEM CA file to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain (mutual TLS), with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 /// Validated alert settings.
@@ -103,9 +160,19 @@ pub struct AlertsConfig {
     pub backoff: Backoff,
     pub alertmanager: Option<AlertmanagerConfig>,
     pub webhook: Option<WebhookConfig>,
+    pub pagerduty: Option<PagerDutyConfig>,
+    pub slack: Option<SlackConfig>,
 }
 
 impl AlertsConfig {
+    /// Whether any sink is configured (a `page` step reaches someone).
+    pub fn has_sink(&self) -> bool {
+        self.alertmanager.is_some()
+            || self.webhook.is_some()
+            || self.pagerduty.is_some()
+            || self.slack.is_some()
+    }
+
     /// Where the outboxes live for a daemon whose state is in `state_dir`.
     pub fn outbox_dir(&self, state_dir: &std::path::Path) -> PathBuf {
         self.outbox_dir
@@ -122,6 +189,8 @@ pub struct AlertmanagerConfig {
     #[serde(with = "humantime_serde")]
     pub resend_interval: Duration,
     pub generator_url: Option<String>,
+    #[serde(flatten)]
+    pub tls: ClientTls,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -130,6 +199,30 @@ pub struct WebhookConfig {
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     pub token_file: Option<PathBuf>,
+    #[serde(flatten)]
+    pub tls: ClientTls,
+}
+
+/// PagerDuty's public Events API v2 endpoint.
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PagerDutyConfig {
+    pub url: String,
+    pub routing_key_file: PathBuf,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(flatten)]
+    pub tls: ClientTls,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SlackConfig {
+    pub url: String,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(flatten)]
+    pub tls: ClientTls,
 }
 
 /// A setting that parsed but makes no sense; names its key.
@@ -148,21 +241,32 @@ fn err(key: &'static str, problem: impl Into<String>) -> AlertsConfigError {
 }
 
 fn check_url(key: &'static str, url: &str) -> Result<String, AlertsConfigError> {
-    if url.starts_with("https://") {
-        return Err(err(
-            key,
-            format!(
-                "{url:?}: this build speaks plain http only; point it at a local relay or proxy"
-            ),
-        ));
-    }
     let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| err(key, format!("{url:?} is not an http:// URL")))?;
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| err(key, format!("{url:?} is not an http:// or https:// URL")))?;
     if rest.is_empty() || rest.starts_with('/') {
         return Err(err(key, format!("{url:?} has no host")));
     }
     Ok(url.to_string())
+}
+
+/// The TLS files of the sink `table`; a client certificate comes with its key.
+fn tls(
+    table: &'static str,
+    ca_file: &Option<PathBuf>,
+    client_cert: &Option<PathBuf>,
+    client_key: &Option<PathBuf>,
+) -> Result<ClientTls, AlertsConfigError> {
+    match (client_cert, client_key) {
+        (Some(_), None) => Err(err(table, "client_cert is set without client_key")),
+        (None, Some(_)) => Err(err(table, "client_key is set without client_cert")),
+        _ => Ok(ClientTls {
+            ca_file: ca_file.clone(),
+            client_cert: client_cert.clone(),
+            client_key: client_key.clone(),
+        }),
+    }
 }
 
 fn positive(
@@ -214,6 +318,12 @@ impl RawAlertsConfig {
                     )?,
                     resend_interval,
                     generator_url: am.generator_url.clone(),
+                    tls: tls(
+                        "alerts.alertmanager",
+                        &am.ca_file,
+                        &am.client_cert,
+                        &am.client_key,
+                    )?,
                 })
             }
         };
@@ -223,6 +333,36 @@ impl RawAlertsConfig {
                 url: check_url("alerts.webhook.url", &w.url)?,
                 timeout: positive("alerts.webhook.timeout", w.timeout, Duration::from_secs(5))?,
                 token_file: w.token_file.clone(),
+                tls: tls("alerts.webhook", &w.ca_file, &w.client_cert, &w.client_key)?,
+            }),
+        };
+        let pagerduty = match &self.pagerduty {
+            None => None,
+            Some(p) => Some(PagerDutyConfig {
+                url: check_url(
+                    "alerts.pagerduty.url",
+                    p.url.as_deref().unwrap_or(PAGERDUTY_URL),
+                )?,
+                routing_key_file: p.routing_key_file.clone(),
+                timeout: positive(
+                    "alerts.pagerduty.timeout",
+                    p.timeout,
+                    Duration::from_secs(5),
+                )?,
+                tls: tls(
+                    "alerts.pagerduty",
+                    &p.ca_file,
+                    &p.client_cert,
+                    &p.client_key,
+                )?,
+            }),
+        };
+        let slack = match &self.slack {
+            None => None,
+            Some(s) => Some(SlackConfig {
+                url: check_url("alerts.slack.url", &s.url)?,
+                timeout: positive("alerts.slack.timeout", s.timeout, Duration::from_secs(5))?,
+                tls: tls("alerts.slack", &s.ca_file, &s.client_cert, &s.client_key)?,
             }),
         };
         Ok(AlertsConfig {
@@ -231,6 +371,8 @@ impl RawAlertsConfig {
             backoff,
             alertmanager,
             webhook,
+            pagerduty,
+            slack,
         })
     }
 }
@@ -265,6 +407,10 @@ mod tests {
         );
         assert_eq!(c.webhook.unwrap().url, "http://127.0.0.1:8080/hooks/gpu");
         assert_eq!(c.backoff.max, Duration::from_secs(300));
+        assert_eq!(c.pagerduty.unwrap().url, PAGERDUTY_URL);
+        let slack = c.slack.unwrap();
+        assert!(slack.url.starts_with("https://"));
+        assert!(slack.tls.client_key.is_some());
     }
 
     #[test]
@@ -282,7 +428,7 @@ mod tests {
         assert_eq!(am.url, "http://am:9093");
         let e = crate::policy::build::parse(
             file,
-            "[watchdog]\ndry_run = true\n\n[alerts.webhook]\nurl = \"https://hooks.slack.com/x\"\n",
+            "[watchdog]\ndry_run = true\n\n[alerts.webhook]\nurl = \"ftp://hooks.example/x\"\n",
         )
         .unwrap_err()
         .to_string();
@@ -305,8 +451,17 @@ mod tests {
         assert!(e.contains("line 3") && e.contains("retries"), "{e}");
         let raw = parse("[webhook]\nurl = \"ftp://x\"\n").unwrap();
         assert_eq!(raw.validate().unwrap_err().key, "alerts.webhook.url");
-        let raw = parse("[alertmanager]\nurl = \"https://am\"\n").unwrap();
-        assert!(raw.validate().unwrap_err().problem.contains("plain http"));
+        let raw = parse("[alertmanager]\nurl = \"https://am:9093\"\n").unwrap();
+        assert_eq!(
+            raw.validate().unwrap().alertmanager.unwrap().url,
+            "https://am:9093"
+        );
+        let raw = parse("[slack]\nurl = \"https://\"\n").unwrap();
+        assert!(raw.validate().unwrap_err().problem.contains("no host"));
+        let raw = parse("[slack]\nurl = \"https://h/x\"\nclient_cert = \"c.pem\"\n").unwrap();
+        let e = raw.validate().unwrap_err();
+        assert_eq!(e.key, "alerts.slack");
+        assert!(e.problem.contains("without client_key"), "{e}");
         let raw = parse("retry_initial = \"1m\"\nretry_max = \"1s\"\n").unwrap();
         assert_eq!(raw.validate().unwrap_err().key, "alerts.retry_max");
         let e = parse("retry_max = \"soon\"\n").unwrap_err();

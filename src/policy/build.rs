@@ -15,7 +15,7 @@ use super::validate;
 use super::values::{Ctx, cap_spec, duration, gpu_ref, unit_name};
 use globset::{Glob, GlobSetBuilder};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
@@ -148,6 +148,34 @@ fn watchdog(cx: &Ctx, raw: &RawWatchdog) -> Result<Watchdog, ConfigError> {
             ));
         }
     };
+    let absolute = |s: &Option<Spanned<String>>, key: &'static str| match s {
+        None => Ok(None),
+        Some(s) if Path::new(s.get_ref()).is_absolute() => Ok(Some(PathBuf::from(s.get_ref()))),
+        Some(s) => Err(cx.err(
+            s.span(),
+            key,
+            format!("`{}` must be an absolute path", s.get_ref()),
+        )),
+    };
+    let tls_cert = absolute(&raw.tls_cert, "watchdog.tls_cert")?;
+    let tls_key = absolute(&raw.tls_key, "watchdog.tls_key")?;
+    match (&raw.tls_cert, &raw.tls_key) {
+        (Some(c), None) => {
+            return Err(cx.err(
+                c.span(),
+                "watchdog.tls_cert",
+                "tls_cert needs tls_key (the certificate's private key)",
+            ));
+        }
+        (None, Some(k)) => {
+            return Err(cx.err(
+                k.span(),
+                "watchdog.tls_key",
+                "tls_key needs tls_cert (the certificate it belongs to)",
+            ));
+        }
+        _ => {}
+    }
     let driver_timeout = duration(
         cx,
         raw.driver_timeout.as_ref(),
@@ -175,6 +203,8 @@ fn watchdog(cx: &Ctx, raw: &RawWatchdog) -> Result<Watchdog, ConfigError> {
         listen,
         kmsg: raw.kmsg.as_ref().map(std::path::PathBuf::from),
         token_file,
+        tls_cert,
+        tls_key,
     })
 }
 

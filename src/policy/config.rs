@@ -107,6 +107,12 @@ pub struct Watchdog {
     /// File holding the bearer token every route but `/healthz` asks for; read at start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// PEM certificate chain and private key of the endpoint: with both, it serves HTTPS
+    /// only; read at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
     /// A sample that has not returned after this long means the driver is not answering
     /// (default 5 s).
     #[serde(with = "humantime_serde")]

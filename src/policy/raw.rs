@@ -36,6 +36,9 @@ pub struct RawWatchdog {
     /// Kernel log to read XID lines from (`/dev/kmsg` when unset, `""` = off).
     pub kmsg: Option<String>,
     pub token_file: Option<Spanned<String>>,
+    /// PEM certificate chain and key: the endpoint serves HTTPS only.
+    pub tls_cert: Option<Spanned<String>>,
+    pub tls_key: Option<Spanned<String>>,
     pub driver_timeout: Option<Spanned<String>>,
 }
 

@@ -16,9 +16,14 @@ pub fn summary(config: &Config) -> String {
     let w = &config.watchdog;
     let _ = writeln!(
         s,
-        "sampling   every {}; state in {}; HTTP on {}; dry run: {}",
+        "sampling   every {}; state in {}; {} on {}; dry run: {}",
         human(w.interval),
         w.state_dir.display(),
+        if w.tls_cert.is_some() {
+            "HTTPS"
+        } else {
+            "HTTP"
+        },
         w.listen,
         if w.dry_run {
             "yes (nothing is changed)"
@@ -52,6 +57,24 @@ pub fn summary(config: &Config) -> String {
     }
     if let Some(cap) = &config.clock_cap {
         let _ = writeln!(s, "clock cap  {}", cap_words(cap));
+    }
+    if let Some(a) = &config.alerts {
+        let mut sinks = Vec::new();
+        if let Some(am) = &a.alertmanager {
+            sinks.push(format!("alertmanager {}", am.url));
+        }
+        if let Some(w) = &a.webhook {
+            sinks.push(format!("webhook {}", w.url));
+        }
+        if let Some(p) = &a.pagerduty {
+            sinks.push(format!("pagerduty {}", p.url));
+        }
+        if let Some(sl) = &a.slack {
+            sinks.push(format!("slack {}", crate::http_client::host_of(&sl.url)));
+        }
+        if !sinks.is_empty() {
+            let _ = writeln!(s, "alerts     {}", sinks.join("; "));
+        }
     }
     let _ = writeln!(s, "rules      {}", config.rules.len());
     for rule in &config.rules {

@@ -102,10 +102,7 @@ pub(super) fn pages_have_a_sink(
     raw: &RawConfig,
     config: &Config,
 ) -> Result<(), ConfigError> {
-    let sink = config
-        .alerts
-        .as_ref()
-        .is_some_and(|a| a.alertmanager.is_some() || a.webhook.is_some());
+    let sink = config.alerts.as_ref().is_some_and(|a| a.has_sink());
     if sink {
         return Ok(());
     }
@@ -116,8 +113,8 @@ pub(super) fn pages_have_a_sink(
                 return Err(cx.err(
                     action.span(),
                     format!("rule[{i}].steps[{j}].do"),
-                    "step `page` pages nobody: no sink in [alerts]; add [alerts.alertmanager] \
-                     or [alerts.webhook] with a url, or drop the step",
+                    "step `page` pages nobody: no sink in [alerts]; add [alerts.alertmanager], \
+                     [alerts.webhook], [alerts.pagerduty] or [alerts.slack], or drop the step",
                 ));
             }
         }
@@ -129,10 +126,7 @@ pub(super) fn pages_have_a_sink(
 /// rule stops and pages — nobody would hear it. A warning: restarting alone may be what the
 /// operator wants.
 pub(super) fn gives_up_to_nobody(cx: &Ctx, raw: &RawConfig, config: &Config) -> Vec<ConfigWarning> {
-    let sink = config
-        .alerts
-        .as_ref()
-        .is_some_and(|a| a.alertmanager.is_some() || a.webhook.is_some());
+    let sink = config.alerts.as_ref().is_some_and(|a| a.has_sink());
     if sink {
         return Vec::new();
     }

@@ -5,7 +5,8 @@
 //! Any local user can connect to the endpoint, and every open connection costs the process a
 //! file descriptor — the same descriptors the watchdog needs to restart units and persist its
 //! state. So no client, however many, holds more than [`Limits::max_connections`] of them,
-//! and none holds one for long without talking.
+//! and none holds one for long without talking. Over TLS the handshake counts as part of the
+//! first request head.
 
 use axum::Router;
 use axum::body::Body;
@@ -23,9 +24,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 
 /// What one client may cost the endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,13 +89,14 @@ impl Drop for Slot {
 }
 
 /// Accepts connections on `listener` until the future is dropped, each served on its own
-/// task of the current runtime. Accept errors (out of descriptors included) are logged and
-/// retried after a pause; they never end the loop.
+/// task of the current runtime, over TLS when `tls` is given. Accept errors (out of
+/// descriptors included) are logged and retried after a pause; they never end the loop.
 pub async fn accept_loop(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     stats: Arc<ConnStats>,
+    tls: Option<TlsAcceptor>,
 ) -> io::Result<()> {
     let max = limits.max_connections.max(1);
     stats.max.store(max as u64, Ordering::Relaxed);
@@ -125,15 +128,30 @@ pub async fn accept_loop(
             stats: Arc::clone(&stats),
         };
         let router = router.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            serve_connection(stream, router, limits).await;
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => serve_connection(stream, router, limits).await,
+                // The handshake gets the same deadline as a request head: a client that
+                // opens a connection and says nothing holds its slot no longer over TLS.
+                Some(tls) => {
+                    match tokio::time::timeout(limits.header_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, router, limits).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
             drop(slot);
         });
     }
 }
 
-async fn serve_connection(stream: TcpStream, router: Router, limits: Limits) {
-    let _ = stream.set_nodelay(true);
+async fn serve_connection<S>(stream: S, router: Router, limits: Limits)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let io = TokioIo::new(IdleIo::new(stream, limits.idle_timeout));
     let inner = TowerToHyperService::new(router);
     let request_timeout = limits.request_timeout;

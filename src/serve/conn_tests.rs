@@ -28,7 +28,7 @@ fn serve_with(app: Router, limits: Limits, stats: Arc<ConnStats>) -> (SocketAddr
         rt.block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let _ = accept_loop(listener, app, limits, s).await;
+            let _ = accept_loop(listener, app, limits, s, None).await;
         });
     });
     (rx.recv().unwrap(), stats)

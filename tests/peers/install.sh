@@ -4,14 +4,17 @@
 # metrics and alerts, node to run the polkit rule, Slurm and munge for `check --slurm`
 # (slurmctld, slurmd, slurm-client, munge; their postinst may start system daemons, which the
 # tests never use: tests/harness/slurm-sandbox.sh starts its own), libfaketime to jump the
-# daemon's wall clock, and ptxas (from PyPI) to assemble the benchmark's PTX kernels.
+# daemon's wall clock, openssl to make the test CAs of the HTTPS alert receivers, man-db, zsh
+# and fish to check the packaged man page and completions (tests/deb.rs), and ptxas (from
+# PyPI) to assemble the benchmark's PTX kernels.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 packages=(gcc libc6-dev make curl python3-venv systemd dbus dbus-user-session dbus-daemon dbus-bin
           xvfb dunst libnotify-bin prometheus prometheus-alertmanager tmux util-linux procps
-          nodejs slurmctld slurmd slurm-client munge faketime)
+          nodejs slurmctld slurmd slurm-client munge faketime openssl
+          man-db zsh fish)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -9,6 +9,7 @@
 use super::deliver::{SendError, Sink, agent, post_json};
 use super::time::rfc3339;
 use super::{Alert, AlertStatus};
+use crate::http_client::{ClientTls, TlsFileError};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
@@ -26,13 +27,14 @@ impl AlertmanagerSink {
         timeout: Duration,
         resend: Duration,
         generator_url: Option<String>,
-    ) -> Self {
-        AlertmanagerSink {
-            agent: agent(timeout),
+        tls: &ClientTls,
+    ) -> Result<Self, TlsFileError> {
+        Ok(AlertmanagerSink {
+            agent: agent(timeout, tls)?,
             url: format!("{}/api/v2/alerts", base_url.trim_end_matches('/')),
             resend,
             generator_url,
-        }
+        })
     }
 }
 

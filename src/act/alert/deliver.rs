@@ -3,11 +3,16 @@
 //!
 //! A sink that is down (connection refused, timeout, HTTP 5xx, 408, 429) is retried with
 //! exponential backoff and jitter (`delay = c/2 + random(0..c/2)`, `c = min(max, initial·2ⁿ)`);
+//! a `Retry-After` of N seconds (what PagerDuty and Slack send with a 429) stretches that delay
+//! to N seconds, up to `retry_max`;
 //! an HTTP 4xx is a permanent refusal: the alert is recorded as rejected and logged, so one
-//! malformed alert cannot block the ones behind it. Every HTTP call runs with timeouts.
+//! malformed alert cannot block the ones behind it. A TLS failure (an untrusted certificate)
+//! is retried like a sink that is down, so the alert is kept until the CA is fixed. Every
+//! HTTP call runs with timeouts.
 
 use super::Alert;
 use super::outbox::{Outbox, Outcome};
+use crate::http_client::{ClientTls, TlsFileError, explain};
 use crate::policy::alerts::Backoff;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -19,6 +24,9 @@ pub enum SendError {
     /// Worth retrying later (network, 5xx, 408, 429).
     #[error("{0}")]
     Retry(String),
+    /// Worth retrying, not before the sink's `Retry-After`.
+    #[error("{0} (retry after {1:?})")]
+    RetryAfter(String, Duration),
     /// The sink refused these alerts for good (other 4xx).
     #[error("refused: {0}")]
     Rejected(String),
@@ -135,7 +143,12 @@ fn run(sink: &mut dyn Sink, shared: &Shared, backoff: Backoff) {
         }
         let alerts: Vec<&Alert> = batch.iter().map(|(_, a)| a).collect();
         let ids: Vec<u64> = batch.iter().map(|(id, _)| *id).collect();
-        let outcome = match sink.send(&alerts, crate::gpu::sampler::now_ms()) {
+        let result = sink.send(&alerts, crate::gpu::sampler::now_ms());
+        let hint = match &result {
+            Err(SendError::RetryAfter(_, after)) => Some(*after),
+            _ => None,
+        };
+        let outcome = match result {
             Ok(()) => Some(Outcome::Delivered),
             Err(SendError::Rejected(why)) => {
                 tracing::error!(
@@ -145,9 +158,9 @@ fn run(sink: &mut dyn Sink, shared: &Shared, backoff: Backoff) {
                 );
                 Some(Outcome::Rejected)
             }
-            Err(SendError::Retry(why)) => {
+            Err(SendError::Retry(why) | SendError::RetryAfter(why, _)) => {
                 random = xorshift(random);
-                let d = backoff.delay(attempt, random);
+                let d = retry_delay(&backoff, attempt, random, hint);
                 tracing::warn!(
                     "alert sink {} unreachable ({why}); {} alert(s) kept, retry in {d:?}",
                     sink.name(),
@@ -168,6 +181,26 @@ fn run(sink: &mut dyn Sink, shared: &Shared, backoff: Backoff) {
             }
         }
     }
+}
+
+/// The wait before the next attempt: the backoff's, or the sink's `Retry-After` when longer
+/// (never past `retry_max`).
+pub fn retry_delay(
+    backoff: &Backoff,
+    attempt: u32,
+    random: u64,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let d = backoff.delay(attempt, random);
+    match retry_after {
+        Some(after) => d.max(after.min(backoff.max)),
+        None => d,
+    }
+}
+
+/// A `Retry-After` header in seconds (the form rate limiters send); an HTTP date is ignored.
+pub fn retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn seed() -> u64 {
@@ -200,7 +233,18 @@ pub fn post_json(
             let status = resp.status().as_u16();
             match status {
                 200..=299 => Ok(()),
-                408 | 429 => Err(SendError::Retry(format!("{url}: HTTP {status}"))),
+                408 | 429 => {
+                    let why = format!("{url}: HTTP {status}");
+                    let after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(retry_after);
+                    Err(match after {
+                        Some(after) => SendError::RetryAfter(why, after),
+                        None => SendError::Retry(why),
+                    })
+                }
                 400..=499 => {
                     let text = resp.into_body().read_to_string().unwrap_or_default();
                     Err(SendError::Rejected(format!(
@@ -211,23 +255,35 @@ pub fn post_json(
                 _ => Err(SendError::Retry(format!("{url}: HTTP {status}"))),
             }
         }
-        Err(e) => Err(SendError::Retry(format!("{url}: {e}"))),
+        // A certificate problem is retried too: the alert waits in the outbox until the
+        // config names the right CA (a reload), rather than being dropped.
+        Err(e) => Err(SendError::Retry(explain(url, &e))),
     }
 }
 
-/// An HTTP client for sinks: never waits longer than `timeout` for one request.
-pub fn agent(timeout: Duration) -> ureq::Agent {
-    let config = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
-        .http_status_as_error(false)
-        .build();
-    ureq::Agent::new_with_config(config)
+/// An HTTP(S) client for sinks: never waits longer than `timeout` for one request; trusts
+/// what `tls` says.
+pub fn agent(timeout: Duration, tls: &ClientTls) -> Result<ureq::Agent, TlsFileError> {
+    tls.agent(timeout, Duration::from_secs(5))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_after_stretches_the_backoff_up_to_retry_max() {
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+        };
+        assert!(retry_delay(&b, 0, 7, None) <= Duration::from_millis(100));
+        let after = |s| Some(Duration::from_secs(s));
+        assert_eq!(retry_delay(&b, 0, 7, after(3)), Duration::from_secs(3));
+        assert_eq!(retry_delay(&b, 0, 7, after(3600)), Duration::from_secs(10));
+        assert_eq!(retry_after(" 30 "), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
 
     #[test]
     fn backoff_grows_to_its_ceiling_and_stays_within_jitter_bounds() {

@@ -8,7 +8,8 @@
 
 use super::deliver::{self, Shared, Sink};
 use super::outbox::{OVERFLOW_RULE, Outbox, OutboxError};
-use super::{Alert, AlertStatus, Severity, alertmanager, webhook};
+use super::{Alert, AlertStatus, Severity, alertmanager, pagerduty, slack, webhook};
+use crate::http_client::TlsFileError;
 use crate::metrics::OutboxStats;
 use crate::policy::alerts::{AlertsConfig, Backoff};
 use std::collections::HashMap;
@@ -53,8 +54,23 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("{sink}: {source}")]
+    Tls {
+        sink: &'static str,
+        source: TlsFileError,
+    },
     #[error("starting the alert delivery thread: {0}")]
     Thread(std::io::Error),
+}
+
+/// A token or key kept in its own file, without surrounding whitespace.
+fn read_secret(path: &Path) -> Result<String, StartError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|source| StartError::TokenFile {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 impl Alerts {
@@ -66,32 +82,48 @@ impl Alerts {
         state_dir: &Path,
     ) -> Result<Alerts, StartError> {
         let mut specs = Vec::new();
+        let tls = |sink: &'static str| move |source| StartError::Tls { sink, source };
         if let Some(am) = &config.alertmanager {
             specs.push(SinkSpec {
-                sink: Box::new(alertmanager::AlertmanagerSink::new(
-                    &am.url,
-                    am.timeout,
-                    am.resend_interval,
-                    am.generator_url.clone(),
-                )),
+                sink: Box::new(
+                    alertmanager::AlertmanagerSink::new(
+                        &am.url,
+                        am.timeout,
+                        am.resend_interval,
+                        am.generator_url.clone(),
+                        &am.tls,
+                    )
+                    .map_err(tls("alerts.alertmanager"))?,
+                ),
                 resend: Some(am.resend_interval),
             });
         }
         if let Some(w) = &config.webhook {
-            let token = match &w.token_file {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .map_err(|source| StartError::TokenFile {
-                            path: path.clone(),
-                            source,
-                        })?
-                        .trim()
-                        .to_string(),
-                ),
-                None => None,
-            };
+            let token = w.token_file.as_deref().map(read_secret).transpose()?;
             specs.push(SinkSpec {
-                sink: Box::new(webhook::WebhookSink::new(&w.url, w.timeout, token)),
+                sink: Box::new(
+                    webhook::WebhookSink::new(&w.url, w.timeout, token, &w.tls)
+                        .map_err(tls("alerts.webhook"))?,
+                ),
+                resend: None,
+            });
+        }
+        if let Some(p) = &config.pagerduty {
+            let key = read_secret(&p.routing_key_file)?;
+            specs.push(SinkSpec {
+                sink: Box::new(
+                    pagerduty::PagerDutySink::new(&p.url, key, p.timeout, &p.tls)
+                        .map_err(tls("alerts.pagerduty"))?,
+                ),
+                resend: None,
+            });
+        }
+        if let Some(s) = &config.slack {
+            specs.push(SinkSpec {
+                sink: Box::new(
+                    slack::SlackSink::new(&s.url, s.timeout, &s.tls)
+                        .map_err(tls("alerts.slack"))?,
+                ),
                 resend: None,
             });
         }
@@ -424,11 +456,15 @@ mod tests {
     fn an_overflowing_outbox_reports_its_drops_as_an_alert() {
         let dir = tempfile::tempdir().unwrap();
         let spec = SinkSpec {
-            sink: Box::new(crate::act::alert::webhook::WebhookSink::new(
-                "http://127.0.0.1:9/unreachable",
-                Duration::from_millis(200),
-                None,
-            )),
+            sink: Box::new(
+                crate::act::alert::webhook::WebhookSink::new(
+                    "http://127.0.0.1:9/unreachable",
+                    Duration::from_millis(200),
+                    None,
+                    &Default::default(),
+                )
+                .unwrap(),
+            ),
             resend: None,
         };
         let slow = Backoff {

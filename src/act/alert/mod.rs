@@ -1,5 +1,5 @@
-//! On-call alerts: what an [`Alert`] is, and how it reaches Alertmanager or a webhook without
-//! ever being lost.
+//! On-call alerts: what an [`Alert`] is, and how it reaches Alertmanager, a webhook, PagerDuty
+//! or Slack, over http or https, without ever being lost.
 //!
 //! An alert has a stable identity (host, GPU UUID, rule) so Alertmanager can group, dedupe and
 //! resolve it. [`Alerts`](dispatch::Alerts) hands each alert to every configured sink's
@@ -13,6 +13,8 @@ pub mod deliver;
 pub mod dispatch;
 pub mod from_action;
 pub mod outbox;
+pub mod pagerduty;
+pub mod slack;
 pub mod time;
 pub mod webhook;
 

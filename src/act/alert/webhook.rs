@@ -4,6 +4,7 @@
 use super::deliver::{SendError, Sink, agent, post_json};
 use super::time::rfc3339;
 use super::{Alert, AlertStatus};
+use crate::http_client::{ClientTls, TlsFileError};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -14,12 +15,17 @@ pub struct WebhookSink {
 }
 
 impl WebhookSink {
-    pub fn new(url: &str, timeout: Duration, bearer: Option<String>) -> Self {
-        WebhookSink {
-            agent: agent(timeout),
+    pub fn new(
+        url: &str,
+        timeout: Duration,
+        bearer: Option<String>,
+        tls: &ClientTls,
+    ) -> Result<Self, TlsFileError> {
+        Ok(WebhookSink {
+            agent: agent(timeout, tls)?,
             url: url.to_string(),
             bearer,
-        }
+        })
     }
 }
 

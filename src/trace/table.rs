@@ -253,7 +253,7 @@ impl<R: BufRead> TableReader<R> {
         };
         let process = GpuProcess {
             pid,
-            used_memory_bytes: memory.map(|m| m * MIB),
+            used_memory_bytes: memory.and_then(|m| m.checked_mul(MIB)),
             command: (!command.is_empty()).then_some(command),
             ..GpuProcess::default()
         };
@@ -291,7 +291,16 @@ fn second_line(s: &mut GpuSample, cells: &[&str]) -> Result<(), String> {
     s.power_w = value(draw.trim(), "W")?;
     s.power_limit_w = value(cap.trim(), "W")?;
     let (used, total) = cells[1].split_once('/').unwrap_or((cells[1], "N/A"));
-    let mib = |c: &str| value::<u64>(c.trim(), "MiB").map(|f| f.map(|m| m * MIB));
+    // A number of MiB no GPU has (past u64 in bytes) is a bad line, not an overflow.
+    let mib = |c: &str| -> Result<Field<u64>, String> {
+        match value::<u64>(c.trim(), "MiB")? {
+            Field::Value(m) => m
+                .checked_mul(MIB)
+                .map(Field::Value)
+                .ok_or_else(|| format!("{} MiB is more memory than any GPU has", m)),
+            other => Ok(other),
+        }
+    };
     s.memory_used_bytes = mib(used)?;
     s.memory_total_bytes = mib(total)?;
     let util = cells[2].split_whitespace().next().unwrap_or("N/A");

@@ -225,3 +225,27 @@ fn replay_names_a_utf16_dmon_log_as_such() {
     );
     assert!(text.contains("3 samples of 2 GPUs"), "{text}");
 }
+
+/// Found by the mutation fuzz loop: a memory column of more MiB than fit in bytes (u64) was
+/// an arithmetic overflow. Now it is a bad line, named, and the rest of the log still reads.
+#[test]
+fn a_table_with_impossible_memory_is_a_bad_line_not_an_overflow() {
+    let text = std::fs::read_to_string(fixture("table-loop.log")).unwrap();
+    let broken = text.replacen("61953MiB", "99999999999999999MiB", 1);
+    assert_ne!(broken, text, "the fixture has the value to break");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("table-loop.log");
+    std::fs::write(&path, broken).unwrap();
+    let (_, stream) = trace::open(&path, &TraceOptions::default()).unwrap();
+    let items: Vec<_> = stream.collect();
+    let bad: Vec<String> = items
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+        .collect();
+    assert!(
+        bad.iter()
+            .any(|e| e.contains("99999999999999999 MiB is more memory than any GPU has")),
+        "{bad:?}"
+    );
+    assert!(items.iter().any(Result::is_ok), "the other table still reads");
+}

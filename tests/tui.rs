@@ -481,6 +481,9 @@ mod fake_nvml;
 #[path = "tui/real_terminal.rs"]
 mod real_terminal;
 
+#[path = "tui/replay.rs"]
+mod replay;
+
 #[path = "tui/fleet_view.rs"]
 mod fleet_view;
 

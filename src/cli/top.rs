@@ -38,14 +38,13 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_OK));
     }
     let watchdog = WatchdogFeed::open(args.config.as_deref())?;
+    let mut replay = None;
     let source: Box<dyn Source> = match &args.trace {
         Some(path) => {
             let options = super::replay::trace_options(cli, false, args.columns.clone());
-            Box::new(TraceSource::open(
-                path,
-                &options,
-                args.speed.unwrap_or(1.0),
-            )?)
+            let trace = TraceSource::open(path, &options, args.speed.unwrap_or(1.0))?;
+            replay = Some(trace.control());
+            Box::new(trace)
         }
         None => {
             let mut source = open(&cli.source.spec())?;
@@ -65,6 +64,7 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
         interval: cli.common.interval,
         color: cli.common.color(),
         gpus: cli.source.gpus.clone(),
+        replay,
     };
     run_dashboard(source, &options, watchdog)?;
     Ok(ExitCode::from(EXIT_OK))

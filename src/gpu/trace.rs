@@ -1,50 +1,114 @@
 //! [`TraceSource`]: a recorded trace played back as a [`Source`], for `top --trace`.
 //!
-//! The sampler calls [`Source::sample`] on its own clock; the trace keeps its own. The first
-//! call pins trace start to that wall time, and each later call returns the last snapshot
-//! whose trace time has been reached at `speed` times real time, so a dashboard redrawing
-//! every second shows a 1 s trace as it happened (or ten times faster with `--speed 10`).
-//! Snapshots keep their recorded timestamps. At the end the last snapshot stays on screen.
+//! The sampler calls [`Source::sample`] on its own clock; the trace keeps its own. Trace time
+//! advances by the wall time between calls times the speed (so a dashboard redrawing every
+//! second shows a 1 s trace as it happened, or ten times faster with `--speed 10`), and each
+//! call returns the last snapshot whose trace time has been reached. Snapshots keep their
+//! recorded timestamps. At the end the last snapshot stays on screen.
+//!
+//! [`ReplayControl`] is shared with the dashboard: it pauses, changes the speed and seeks
+//! (back by reopening the file), and reads where the replay is and whether it has ended — so
+//! a replay can never be mistaken for live data.
 
 use super::model::{Snapshot, UnixMs};
 use super::source::{Source, SourceError};
 use crate::trace::{self, TraceOptions, TraceStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What the dashboard asks of the replay and sees of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayState {
+    /// Times real time; at most [`MAX_SPEED`].
+    pub speed: f64,
+    pub paused: bool,
+    /// Trace time to jump by on the next sample (negative: back).
+    pub seek_ms: i64,
+    /// Trace time of the snapshot on screen.
+    pub at_ms: Option<UnixMs>,
+    /// Trace time of the first snapshot.
+    pub first_ms: Option<UnixMs>,
+    /// The last snapshot has been reached.
+    pub ended: bool,
+    /// The file, for the badge.
+    pub name: String,
+}
+
+/// The fastest replay: a day in under 20 minutes.
+pub const MAX_SPEED: f64 = 100.0;
+
+/// Shared between the [`TraceSource`] (on the sampler thread) and the dashboard.
+#[derive(Clone, Debug)]
+pub struct ReplayControl(Arc<Mutex<ReplayState>>);
+
+impl ReplayControl {
+    pub fn lock(&self) -> MutexGuard<'_, ReplayState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the state, to draw.
+    pub fn state(&self) -> ReplayState {
+        self.lock().clone()
+    }
+}
 
 /// Plays a trace at a chosen speed.
 pub struct TraceSource {
     stream: TraceStream,
-    speed: f64,
-    /// (wall time of the first call, trace time of the first snapshot).
-    origin: Option<(UnixMs, UnixMs)>,
+    /// Where to reopen the trace from for a seek back (`None` for an in-memory stream).
+    reopen: Option<(PathBuf, TraceOptions)>,
+    control: ReplayControl,
+    /// Wall time of the previous call, and the trace time reached then.
+    clock: Option<(UnixMs, UnixMs)>,
     current: Option<Snapshot>,
     upcoming: Option<Snapshot>,
     ended: bool,
 }
 
+fn clamp_speed(speed: f64) -> f64 {
+    if speed.is_finite() && speed > 0.0 {
+        speed.min(MAX_SPEED)
+    } else {
+        1.0
+    }
+}
+
 impl TraceSource {
-    /// Opens `path` (JSON lines or nvidia-smi CSV); `speed` 1.0 is real time.
+    /// Opens `path` (any format `replay` reads); `speed` 1.0 is real time.
     pub fn open(path: &Path, options: &TraceOptions, speed: f64) -> Result<Self, SourceError> {
-        let (_, stream) = trace::open(path, options).map_err(|e| SourceError::Failed {
-            what: "opening the trace".into(),
-            detail: e.to_string(),
-        })?;
-        Ok(Self::from_stream(stream, speed))
+        let stream = open_stream(path, options)?;
+        let mut src = Self::from_stream(stream, speed);
+        src.reopen = Some((path.to_path_buf(), options.clone()));
+        src.control.lock().name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        Ok(src)
     }
 
     pub fn from_stream(stream: TraceStream, speed: f64) -> Self {
         TraceSource {
             stream,
-            speed: if speed.is_finite() && speed > 0.0 {
-                speed
-            } else {
-                1.0
-            },
-            origin: None,
+            reopen: None,
+            control: ReplayControl(Arc::new(Mutex::new(ReplayState {
+                speed: clamp_speed(speed),
+                paused: false,
+                seek_ms: 0,
+                at_ms: None,
+                first_ms: None,
+                ended: false,
+                name: "trace".into(),
+            }))),
+            clock: None,
             current: None,
             upcoming: None,
             ended: false,
         }
+    }
+
+    /// The handle the dashboard pauses, speeds up and seeks with.
+    pub fn control(&self) -> ReplayControl {
+        self.control.clone()
     }
 
     /// The next snapshot of the trace; skipped lines are logged, a fatal problem ends it.
@@ -65,16 +129,40 @@ impl TraceSource {
         }
         Ok(None)
     }
+
+    /// Starts the trace over from its first line (for a seek back).
+    fn rewind(&mut self) -> Result<(), SourceError> {
+        let Some((path, options)) = &self.reopen else {
+            return Ok(());
+        };
+        self.stream = open_stream(path, options)?;
+        self.current = None;
+        self.upcoming = None;
+        self.ended = false;
+        Ok(())
+    }
+}
+
+fn open_stream(path: &Path, options: &TraceOptions) -> Result<TraceStream, SourceError> {
+    trace::open(path, options)
+        .map(|(_, stream)| stream)
+        .map_err(|e| SourceError::Failed {
+            what: "opening the trace".into(),
+            detail: e.to_string(),
+        })
 }
 
 impl Source for TraceSource {
     fn sample(&mut self, at_ms: UnixMs) -> Result<Snapshot, SourceError> {
-        if self.upcoming.is_none() && !self.ended {
+        if self.upcoming.is_none() && self.current.is_none() && !self.ended {
             self.upcoming = self.pull()?;
         }
-        let (wall0, trace0) = match (self.origin, &self.upcoming) {
-            (Some(o), _) => o,
-            (None, Some(first)) => *self.origin.insert((at_ms, first.at_ms)),
+        let (speed, paused, seek) = {
+            let mut c = self.control.lock();
+            (c.speed, c.paused, std::mem::take(&mut c.seek_ms))
+        };
+        let first = match (&self.current, &self.upcoming) {
+            (Some(s), _) | (None, Some(s)) => s.at_ms,
             (None, None) => {
                 return Err(SourceError::Failed {
                     what: "reading the trace".into(),
@@ -82,16 +170,38 @@ impl Source for TraceSource {
                 });
             }
         };
-        let elapsed = at_ms.saturating_sub(wall0) as f64 * self.speed;
-        let target = trace0.saturating_add(elapsed as u64);
+        let (wall0, trace0) = *self.clock.get_or_insert((at_ms, first));
+        let step = if paused {
+            0
+        } else {
+            (at_ms.saturating_sub(wall0) as f64 * speed) as u64
+        };
+        let mut target = trace0.saturating_add(step).saturating_add_signed(seek);
+        if seek < 0 && self.current.as_ref().is_some_and(|c| c.at_ms > target) {
+            let start = self.control.lock().first_ms.unwrap_or(first);
+            target = target.max(start);
+            self.rewind()?;
+            self.upcoming = self.pull()?;
+        }
+        self.clock = Some((at_ms, target));
         while let Some(next) = self.upcoming.take_if(|s| s.at_ms <= target) {
             self.current = Some(next);
             self.upcoming = self.pull()?;
         }
-        self.current.clone().ok_or_else(|| SourceError::Failed {
+        if self.current.is_none() {
+            // Seeking back past the start lands on the first sample.
+            self.current = self.upcoming.take();
+            self.upcoming = self.pull()?;
+        }
+        let snap = self.current.clone().ok_or_else(|| SourceError::Failed {
             what: "reading the trace".into(),
             detail: "no sample yet".into(),
-        })
+        })?;
+        let mut c = self.control.lock();
+        c.first_ms.get_or_insert(first);
+        c.at_ms = Some(snap.at_ms);
+        c.ended = self.ended && self.upcoming.is_none();
+        Ok(snap)
     }
 }
 
@@ -114,9 +224,52 @@ mod tests {
         assert_eq!(src.sample(500_400).unwrap().at_ms, 10_000);
         assert_eq!(src.sample(500_500).unwrap().at_ms, 11_000);
         assert_eq!(src.sample(501_000).unwrap().at_ms, 12_000);
-        // Past the end the last sample stays.
+        assert!(!src.control().state().ended);
+        // Past the end the last sample stays, and the replay says it ended.
         assert_eq!(src.sample(509_000).unwrap().at_ms, 13_000);
         assert_eq!(src.sample(510_000).unwrap().at_ms, 13_000);
+        assert!(src.control().state().ended);
+    }
+
+    #[test]
+    fn pause_speed_and_seek_forward() {
+        let times: Vec<u64> = (0..20).map(|i| 10_000 + i * 1000).collect();
+        let mut src = TraceSource::from_stream(stream(&times), 1.0);
+        let c = src.control();
+        assert_eq!(src.sample(0).unwrap().at_ms, 10_000);
+        c.lock().paused = true;
+        assert_eq!(src.sample(5_000).unwrap().at_ms, 10_000, "paused");
+        c.lock().paused = false;
+        c.lock().speed = 4.0;
+        assert_eq!(src.sample(6_000).unwrap().at_ms, 14_000, "1 s at 4x");
+        c.lock().seek_ms = 3_000;
+        assert_eq!(src.sample(6_000).unwrap().at_ms, 17_000);
+        assert_eq!(c.state().at_ms, Some(17_000));
+        assert_eq!(c.state().first_ms, Some(10_000));
+    }
+
+    #[test]
+    fn seeking_back_reopens_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let mut sim = SimSource::new(&SimConfig::default());
+        let lines: Vec<String> = (0..10)
+            .map(|i| serde_json::to_string(&sim.sample(10_000 + i * 1000).unwrap()).unwrap())
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let mut src = TraceSource::open(&path, &TraceOptions::default(), 1.0).unwrap();
+        let c = src.control();
+        assert_eq!(c.state().name, "t.jsonl");
+        assert_eq!(src.sample(0).unwrap().at_ms, 10_000);
+        assert_eq!(src.sample(6_000).unwrap().at_ms, 16_000);
+        c.lock().seek_ms = -4_000;
+        assert_eq!(src.sample(6_000).unwrap().at_ms, 12_000);
+        c.lock().seek_ms = -60_000;
+        assert_eq!(
+            src.sample(6_000).unwrap().at_ms,
+            10_000,
+            "not before the start"
+        );
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub enum Msg {
     JumpErase,
     /// Enter in the prompt: select what was typed.
     JumpGo,
+    /// Replay: pause or go on.
+    ReplayPause,
+    /// Replay: jump forward (1) or back (-1) by ten seconds times the speed.
+    ReplaySeek(i32),
+    /// Replay: twice as fast (1) or half as fast (-1).
+    ReplaySpeed(i32),
     /// Switch focus to the next panel.
     NextFocus,
     /// Open or close the detail view of the selected GPU.
@@ -171,6 +177,8 @@ pub struct App {
     last_seen: std::collections::HashMap<String, LastSeen>,
     /// By UUID: each GPU's health state in the latest sample, judged once when it came in.
     health: std::collections::HashMap<String, crate::check::HealthState>,
+    /// `top --trace`: the replay's controls and position (`None` for live data).
+    pub replay: Option<crate::gpu::trace::ReplayControl>,
     /// What was typed in the `:` prompt while it is open.
     pub jump: Option<String>,
     /// Why the last `:` found nothing, until the next key.
@@ -205,6 +213,7 @@ impl App {
             last_seen: Default::default(),
             jump: None,
             jump_error: None,
+            replay: None,
             health: Default::default(),
             watchdog: None,
             quit: false,
@@ -244,6 +253,30 @@ impl App {
                 if let Some(g) = self.gpus().iter().find(|g| g.index == index) {
                     self.selected = Some(g.uuid.clone());
                     self.process_row = 0;
+                }
+            }
+            Msg::ReplayPause => {
+                if let Some(r) = &self.replay {
+                    let mut c = r.lock();
+                    c.paused = !c.paused;
+                }
+            }
+            Msg::ReplaySeek(dir) => {
+                if let Some(r) = &self.replay {
+                    let mut c = r.lock();
+                    let by = (10_000.0 * c.speed.max(1.0)) as i64;
+                    c.seek_ms += i64::from(dir.signum()) * by;
+                }
+            }
+            Msg::ReplaySpeed(dir) => {
+                if let Some(r) = &self.replay {
+                    let mut c = r.lock();
+                    let s = if dir > 0 {
+                        c.speed * 2.0
+                    } else {
+                        c.speed / 2.0
+                    };
+                    c.speed = s.clamp(0.25, crate::gpu::trace::MAX_SPEED);
                 }
             }
             Msg::JumpStart => self.jump = Some(String::new()),

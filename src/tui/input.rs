@@ -21,6 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("a", "processes of all GPUs / selected GPU"),
     ("g  G", "first / last row"),
     ("PgUp PgDn", "move by ten rows"),
+    ("space  ← →  + -", "replay (--trace): pause, seek, speed"),
     ("?", "this help"),
 ];
 
@@ -74,6 +75,11 @@ fn key_message(key: &KeyEvent) -> Option<Msg> {
         KeyCode::Char('a') => Msg::ToggleProcessScope,
         KeyCode::Char('?') | KeyCode::F(1) => Msg::ToggleHelp,
         KeyCode::Char(':') => Msg::JumpStart,
+        KeyCode::Char(' ') => Msg::ReplayPause,
+        KeyCode::Left => Msg::ReplaySeek(-1),
+        KeyCode::Right => Msg::ReplaySeek(1),
+        KeyCode::Char('+') | KeyCode::Char('=') => Msg::ReplaySpeed(1),
+        KeyCode::Char('-') => Msg::ReplaySpeed(-1),
         _ => return None,
     })
 }

@@ -30,6 +30,9 @@ pub struct Options {
     pub color: bool,
     /// `-i 0,2`: only these GPUs.
     pub gpus: Option<Vec<u32>>,
+    /// `--trace`: the replay's controls; the header then shows the replay, never this
+    /// machine's CPU and RAM.
+    pub replay: Option<crate::gpu::trace::ReplayControl>,
 }
 
 /// Runs the dashboard on the real terminal until the user quits.
@@ -51,6 +54,8 @@ pub fn run(
     app.interval_ms = options.interval.as_millis() as u64;
     app.gpu_filter = options.gpus.clone();
     app.utc_offset_s = local_utc_offset_s();
+    app.replay = options.replay.clone();
+    let live = options.replay.is_none();
 
     runtime.block_on(async {
         let (timed, _) = sampler::Timed::wrap(source);
@@ -67,7 +72,7 @@ pub fn run(
             &mut app,
             samples,
             EventStream::new(),
-            move || Some(host.read()),
+            move || live.then(|| host.read()),
             |app| {
                 if let Some(feed) = &mut watchdog {
                     feed.refresh(app);

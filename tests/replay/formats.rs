@@ -247,5 +247,8 @@ fn a_table_with_impossible_memory_is_a_bad_line_not_an_overflow() {
             .any(|e| e.contains("99999999999999999 MiB is more memory than any GPU has")),
         "{bad:?}"
     );
-    assert!(items.iter().any(Result::is_ok), "the other table still reads");
+    assert!(
+        items.iter().any(Result::is_ok),
+        "the other table still reads"
+    );
 }

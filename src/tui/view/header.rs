@@ -46,11 +46,18 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     }
 
     let mut right: Vec<Span<'static>> = Vec::new();
+    if let Some(r) = &app.replay {
+        right.push(Span::styled(
+            replay_badge(&r.state(), app.utc_offset_s),
+            t.frozen(),
+        ));
+        right.push(" ".into());
+    }
     if app.is_frozen() {
         right.push(Span::styled(" FROZEN ", t.frozen()));
         right.push(" ".into());
     }
-    if let Some(s) = snap {
+    if let Some(s) = snap.filter(|_| app.replay.is_none()) {
         let mut time = clock(s.at_ms, app.utc_offset_s);
         if area.width < 100 {
             time.truncate(8);
@@ -83,6 +90,33 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
+/// ` REPLAY ×20 · 14:02:11 (+1h02m) · gpu.jsonl `, `⏸` when paused, `END` at the end.
+fn replay_badge(r: &crate::gpu::trace::ReplayState, utc_offset_s: i32) -> String {
+    let speed = if r.speed >= 1.0 {
+        format!("×{:.0}", r.speed)
+    } else {
+        format!("×{}", r.speed)
+    };
+    let state = if r.ended {
+        "END OF TRACE".to_string()
+    } else if r.paused {
+        format!("⏸ {speed}")
+    } else {
+        speed
+    };
+    let at = match (r.at_ms, r.first_ms) {
+        (Some(at), Some(first)) => format!(
+            " · {} (+{})",
+            clock(at, utc_offset_s),
+            crate::policy::human_duration(std::time::Duration::from_secs(
+                at.saturating_sub(first) / 1000
+            ))
+        ),
+        _ => String::new(),
+    };
+    format!(" REPLAY {state}{at} · {} ", r.name)
+}
+
 pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     if let Some(typed) = &app.jump {
@@ -98,7 +132,18 @@ pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         Line::styled(format!(" {why}"), t.alarm()).render(area, buf);
         return;
     }
-    let hints: &[(&str, &str)] = if app.detail {
+    let hints: &[(&str, &str)] = if app.replay.is_some() {
+        &[
+            ("q", "quit"),
+            ("space", "pause"),
+            ("←→", "seek"),
+            ("+-", "speed"),
+            ("?", "help"),
+            ("↑↓", "select"),
+            ("⏎", "detail"),
+            (":", "go to"),
+        ]
+    } else if app.detail {
         &[
             ("Esc", "back"),
             ("↑↓", "GPU"),

@@ -1,0 +1,108 @@
+//! `top --trace` cannot be mistaken for live data: a REPLAY badge with the trace's own time,
+//! its speed and its end, never this machine's CPU and RAM; space pauses, `+`/`-` change the
+//! speed, ←/→ seek; an unreadable trace fails before the terminal is taken, with the hint
+//! `replay` gives.
+
+use super::{draw, press, text};
+use gpuwarden::gpu::Source;
+use gpuwarden::gpu::sim::{Scenario, SimConfig, SimSource};
+use gpuwarden::gpu::trace::TraceSource;
+use gpuwarden::tui::{App, Msg, Theme};
+
+const T0: u64 = 1_767_225_600_000;
+
+/// A recorded trace of `n` one-second samples of two simulated GPUs.
+fn trace_file(dir: &std::path::Path, n: u64) -> std::path::PathBuf {
+    let mut sim = SimSource::new(&SimConfig {
+        gpus: 2,
+        seed: 3,
+        scenario: Scenario::Training,
+    });
+    let lines: Vec<String> = (0..n)
+        .map(|i| serde_json::to_string(&sim.sample(T0 + i * 1000).unwrap()).unwrap())
+        .collect();
+    let path = dir.join("night.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[test]
+fn a_replay_wears_its_badge_and_answers_pause_speed_and_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = trace_file(dir.path(), 30);
+    let mut trace =
+        TraceSource::open(&path, &gpuwarden::trace::TraceOptions::default(), 20.0).unwrap();
+    let mut app = App::new(Theme::new(false));
+    app.replay = Some(trace.control());
+    // The sampler's clock: one call a second of wall time.
+    let mut wall = 5_000_000u64;
+    let mut tick = |app: &mut App, trace: &mut TraceSource| {
+        app.update(Msg::Sample(Box::new(trace.sample(wall).unwrap())));
+        wall += 1000;
+    };
+    tick(&mut app, &mut trace);
+    tick(&mut app, &mut trace);
+    let screen = text(&draw(&app, 120, 40));
+    let header = screen.lines().next().unwrap();
+    assert!(
+        header.contains("REPLAY ×20 · 00:00:20 UTC (+20s) · night.jsonl"),
+        "{header}"
+    );
+    assert!(
+        !header.contains("CPU"),
+        "this machine's CPU on a replay: {header}"
+    );
+
+    press(&mut app, " ");
+    let header = text(&draw(&app, 120, 40))
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(header.contains("REPLAY ⏸ ×20"), "{header}");
+    tick(&mut app, &mut trace);
+    assert!(
+        text(&draw(&app, 120, 40)).contains("(+20s)"),
+        "paused: no progress"
+    );
+    press(&mut app, " -");
+    assert_eq!(app.replay.as_ref().unwrap().state().speed, 10.0);
+    tick(&mut app, &mut trace);
+    tick(&mut app, &mut trace);
+    let header = text(&draw(&app, 120, 40))
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        header.contains("REPLAY END OF TRACE · 00:00:29 UTC (+29s)"),
+        "{header}"
+    );
+}
+
+#[test]
+fn an_unreadable_trace_fails_before_the_terminal_with_the_replay_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "hello\nthis is not a trace\n").unwrap();
+    let run = |cmd: &str| {
+        assert_cmd::Command::cargo_bin("gpuwarden")
+            .unwrap()
+            .args([cmd, "--trace"])
+            .arg(&junk)
+            .output()
+            .unwrap()
+    };
+    let top = run("top");
+    let replay = run("replay");
+    assert_ne!(top.status.code(), Some(0));
+    let top_err = String::from_utf8_lossy(&top.stderr);
+    let replay_err = String::from_utf8_lossy(&replay.stderr);
+    let hint = replay_err
+        .lines()
+        .find(|l| l.contains("notes.txt"))
+        .expect("replay names the file");
+    let hint = hint.trim().trim_start_matches("gpuwarden: error: ");
+    assert!(hint.contains("no known trace"), "{hint}");
+    assert!(top_err.contains(hint), "top: {top_err}\nreplay: {replay_err}");
+}

@@ -62,18 +62,60 @@ pub struct SourceArgs {
     /// the pods owning GPU processes [default: /var/log/pods]
     #[arg(long, global = true, env = "GPUWARDEN_POD_LOGS", value_name = "DIR")]
     pub pod_logs: Option<PathBuf>,
-    /// Only these GPUs, by index, like nvidia-smi: `-i 0,2`
+    /// Only these GPUs, by index like nvidia-smi, with ranges: `-i 0,2`, `-i 0-3,6`
     #[arg(
         short = 'i',
         long = "gpus",
         global = true,
-        value_delimiter = ',',
-        value_name = "LIST"
+        value_name = "LIST",
+        value_parser = parse_gpu_list
     )]
-    pub gpus: Option<Vec<u32>>,
+    pub gpus: Option<GpuList>,
+}
+
+/// The GPU indices `-i` names, in the order given, each once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GpuList(pub Vec<u32>);
+
+/// `0,2`, `0-3,6`: indices and inclusive ranges; the error names the bad item.
+pub fn parse_gpu_list(s: &str) -> Result<GpuList, String> {
+    let mut out: Vec<u32> = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let bad = || format!("{item:?} is not a GPU index or a range like 0-3");
+        let (lo, hi) = match item.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse::<u32>().map_err(|_| bad())?,
+                b.trim().parse::<u32>().map_err(|_| bad())?,
+            ),
+            None => {
+                let i = item.parse::<u32>().map_err(|_| bad())?;
+                (i, i)
+            }
+        };
+        if lo > hi {
+            return Err(format!("{item:?}: a range goes up, like {hi}-{lo}"));
+        }
+        if hi - lo > 4096 {
+            return Err(format!("{item:?}: no box has that many GPUs"));
+        }
+        for i in lo..=hi {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("no GPU index given".into());
+    }
+    Ok(GpuList(out))
 }
 
 impl SourceArgs {
+    /// The indices `-i` selects, if it was given.
+    pub fn gpu_list(&self) -> Option<&[u32]> {
+        self.gpus.as_ref().map(|g| g.0.as_slice())
+    }
+
     pub fn spec(&self) -> SourceSpec {
         if self.demo {
             SourceSpec::demo(self.demo_gpus, self.seed, self.scenario)
@@ -233,6 +275,10 @@ pub struct SnapshotArgs {
     /// CSV with a header row, one line per GPU
     #[arg(long)]
     pub csv: bool,
+    /// Sample again every DURATION until interrupted, like `nvidia-smi -l`: the table once
+    /// per sample, CSV with one header, JSON one compact snapshot per line
+    #[arg(long = "loop", value_name = "DURATION", value_parser = parse_interval)]
+    pub repeat: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Debug, Default, Args)]

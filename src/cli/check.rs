@@ -129,7 +129,7 @@ fn xids(snap: &crate::gpu::Snapshot, args: &CheckArgs, v: &mut health::Verdict) 
 fn sample(cli: &Cli, timeout: std::time::Duration) -> Result<Option<crate::gpu::Snapshot>> {
     let (tx, rx) = std::sync::mpsc::channel();
     let spec = cli.source.spec();
-    let gpus = cli.source.gpus.clone();
+    let gpus = cli.source.gpu_list().map(<[u32]>::to_vec);
     std::thread::Builder::new()
         .name("gpuwarden-check".into())
         .spawn(move || {

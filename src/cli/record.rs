@@ -129,7 +129,7 @@ pub fn run(cli: &Cli, args: &RecordArgs) -> Result<ExitCode> {
     }
     let interval = cli.common.interval;
     let recorder = Recorder {
-        gpus: cli.source.gpus.as_deref(),
+        gpus: cli.source.gpu_list(),
         interval,
         duration: args.duration,
         first: std::cell::Cell::new(true),

@@ -42,7 +42,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         eprintln!("gpuwarden serve: listening on {scheme}://{addr}");
         let (timed, last_ns) = sampler::Timed::wrap(source);
         let mut samples = sampler::spawn(Box::new(timed), interval);
-        let gpus = cli.source.gpus.clone();
+        let gpus = cli.source.gpu_list().map(<[u32]>::to_vec);
         let host = args.host_name.clone();
         let publish = async {
             while let Some(result) = samples.recv().await {

@@ -18,29 +18,71 @@ use std::process::ExitCode;
 pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
     let mut source = open::open(&cli.source.spec())?;
     let mut snap = source.sample(now_ms()).context("taking a sample")?;
-    if let Some(wanted) = cli.source.gpus.as_deref()
+    if let Some(wanted) = cli.source.gpu_list()
         && let Some((missing, found)) = snap.missing_index(wanted)
     {
         anyhow::bail!("no GPU with index {missing} (found: {found})");
     }
-    snap.select(cli.source.gpus.as_deref());
-    let out = if args.json {
-        let mut s = serde_json::to_string_pretty(&crate::check::health::snapshot_json(&snap))?;
-        s.push('\n');
-        s
-    } else if args.csv {
-        csv(&snap)
-    } else {
-        table(&snap)
+    snap.select(cli.source.gpu_list());
+    let Some(every) = args.repeat else {
+        let out = if args.json {
+            let mut s = serde_json::to_string_pretty(&crate::check::health::snapshot_json(&snap))?;
+            s.push('\n');
+            s
+        } else if args.csv {
+            csv(&snap)
+        } else {
+            table(&snap)
+        };
+        write_out(&out)?;
+        return Ok(exit_for(&snap));
     };
-    match std::io::stdout().lock().write_all(out.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other.context("writing to stdout")?,
+    // `--loop`: until the reader goes away (a closed pipe ends it quietly) or a signal.
+    let mut first = true;
+    loop {
+        let out = if args.json {
+            let mut s = serde_json::to_string(&crate::check::health::snapshot_json(&snap))?;
+            s.push('\n');
+            s
+        } else if args.csv {
+            let all = csv(&snap);
+            match (first, all.split_once('\n')) {
+                (false, Some((_, rows))) => rows.to_string(),
+                _ => all,
+            }
+        } else if first {
+            table(&snap)
+        } else {
+            format!("\n{}", table(&snap))
+        };
+        if !write_out(&out)? {
+            return Ok(exit_for(&snap));
+        }
+        first = false;
+        std::thread::sleep(every);
+        snap = source.sample(now_ms()).context("taking a sample")?;
+        snap.select(cli.source.gpu_list());
     }
+}
+
+/// Writes and flushes `out`; `false` once the reader closed the pipe.
+fn write_out(out: &str) -> Result<bool> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        other => other.map(|()| true).context("writing to stdout"),
+    }
+}
+
+/// 1 when a GPU is lost or failed, else 0.
+fn exit_for(snap: &Snapshot) -> ExitCode {
     let failed = snap.gpus.iter().any(|g| {
         g.is_lost() || crate::check::gpu_health(g).state == crate::check::HealthState::Failed
     });
-    Ok(ExitCode::from(if failed { EXIT_FINDING } else { EXIT_OK }))
+    ExitCode::from(if failed { EXIT_FINDING } else { EXIT_OK })
 }
 
 /// The CSV columns, in order; a missing value is an empty cell.

@@ -48,7 +48,7 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
         }
         None => {
             let mut source = open(&cli.source.spec())?;
-            if let Some(wanted) = cli.source.gpus.as_deref() {
+            if let Some(wanted) = cli.source.gpu_list() {
                 // `-i 9` on a 4-GPU box: say so before taking the terminal, like snapshot.
                 let snap = source
                     .sample(crate::gpu::sampler::now_ms())
@@ -63,7 +63,7 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
     let options = Options {
         interval: cli.common.interval,
         color: cli.common.color(),
-        gpus: cli.source.gpus.clone(),
+        gpus: cli.source.gpu_list().map(<[u32]>::to_vec),
         replay,
     };
     run_dashboard(source, &options, watchdog)?;

@@ -268,3 +268,95 @@ fn snapshot_into_a_pipe_closed_early_ends_quietly() {
     );
     assert_ne!(out.status.code(), Some(2), "{err}");
 }
+
+#[test]
+fn dash_i_takes_ranges_and_names_a_bad_item() {
+    let out = gpuwarden()
+        .args([
+            "snapshot",
+            "--demo",
+            "--demo-gpus",
+            "8",
+            "--csv",
+            "-i",
+            "2-4,0,3",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let csv = String::from_utf8_lossy(&out.stdout).into_owned();
+    let indices: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(indices, ["0", "2", "3", "4"], "{csv}");
+    for (bad, why) in [
+        ("4-2", "a range goes up"),
+        ("one", "\"one\" is not a GPU index or a range like 0-3"),
+    ] {
+        let out = gpuwarden()
+            .args(["snapshot", "--demo", "-i", bad])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+/// `snapshot --loop` is `nvidia-smi -l`: JSON one snapshot per line, CSV with one header,
+/// until the reader goes away — which ends it quietly with exit 0.
+#[test]
+fn snapshot_loop_repeats_until_the_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let run = |format: &str, lines: usize| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gpuwarden"))
+            .args([
+                "snapshot",
+                "--demo",
+                "--demo-gpus",
+                "2",
+                format,
+                "--loop",
+                "100ms",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut got = Vec::new();
+        for _ in 0..lines {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            got.push(line);
+        }
+        drop(reader);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{format}: {:?}", out.status);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("Broken pipe"), "{err}");
+        got
+    };
+    let json = run("--json", 3);
+    let times: Vec<u64> = json
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["at_ms"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    let csv = run("--csv", 7);
+    assert!(csv[0].starts_with("timestamp_ms,index"), "{csv:?}");
+    assert_eq!(
+        csv.iter().filter(|l| l.starts_with("timestamp_ms")).count(),
+        1,
+        "one header: {csv:?}"
+    );
+}

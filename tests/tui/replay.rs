@@ -104,5 +104,8 @@ fn an_unreadable_trace_fails_before_the_terminal_with_the_replay_hint() {
         .expect("replay names the file");
     let hint = hint.trim().trim_start_matches("gpuwarden: error: ");
     assert!(hint.contains("no known trace"), "{hint}");
-    assert!(top_err.contains(hint), "top: {top_err}\nreplay: {replay_err}");
+    assert!(
+        top_err.contains(hint),
+        "top: {top_err}\nreplay: {replay_err}"
+    );
 }

@@ -63,8 +63,20 @@ static nvmlReturn_t check_errs(gpu_t *g, const char *fn) {
     return NVML_SUCCESS;
 }
 
+/* A real call's cost: spin (holding the lock, as the ioctl would) for call_cost_us. */
+static void pay_call_cost(void) {
+    if (!state.call_cost_us) return;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((unsigned long long)((now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec)) <
+             state.call_cost_us * 1000ULL);
+}
+
 static nvmlReturn_t enter(nvmlDevice_t dev, const char *fn, gpu_t **g, int *idx) {
     if (!init_count) return NVML_ERROR_UNINITIALIZED;
+    pay_call_cost();
     if (broken) return NVML_ERROR_UNKNOWN;
     if (dev < handles || dev >= handles + MAX_GPUS) return NVML_ERROR_INVALID_ARGUMENT;
     *idx = (int)(dev - handles);
@@ -405,6 +417,17 @@ nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t d, unsigned int counter, u
     if (f < 0) RETURN(NVML_ERROR_INVALID_ARGUMENT);
     VALUE(f);
     *kbps = (unsigned int)g->v[f];
+    /* The driver samples the link inside the call: wait without the lock, in steps, until
+     * pcie_throughput_ms has passed or the key is gone from the state file. */
+    for (unsigned long long waited = 0; state.pcie_throughput_ms && waited < state.pcie_throughput_ms;) {
+        unsigned long long step = state.pcie_throughput_ms - waited < 50 ? state.pcie_throughput_ms - waited : 50;
+        pthread_mutex_unlock(&lock);
+        struct timespec nap = {0, (long)(step * 1000 * 1000)};
+        nanosleep(&nap, NULL);
+        pthread_mutex_lock(&lock);
+        reload(0);
+        waited += step;
+    }
     RETURN(NVML_SUCCESS);
 }
 

@@ -163,6 +163,16 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
         st->hang_ms = n;
         return NULL;
     }
+    if (!strcmp(key, "pcie_throughput_ms")) {
+        if (parse_u64(val, &n)) return "bad number";
+        st->pcie_throughput_ms = n;
+        return NULL;
+    }
+    if (!strcmp(key, "call_cost_us")) {
+        if (parse_u64(val, &n)) return "bad number";
+        st->call_cost_us = n;
+        return NULL;
+    }
     if (!strcmp(key, "setter_hang_ms")) {
         if (parse_u64(val, &n)) return "bad number";
         st->setter_hang_ms = n;

@@ -72,6 +72,11 @@ typedef struct {
     unsigned long long hang_ms;
     /* a setter (lock, reset, power limit) blocks this long, holding the library lock */
     unsigned long long setter_hang_ms;
+    /* nvmlDeviceGetPcieThroughput waits this long (without the library lock), as a real
+     * driver samples the link for ~20 ms inside the call */
+    unsigned long long pcie_throughput_ms;
+    /* every device call busy-waits this long, holding the lock: a real call's ioctl cost */
+    unsigned long long call_cost_us;
     /* A library that answers the process-count query with SUCCESS, not INSUFFICIENT_SIZE. */
     int count_query_success;
     gpu_t gpus[MAX_GPUS];

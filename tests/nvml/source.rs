@@ -430,3 +430,41 @@ fn a_gpu_without_a_handle_keeps_its_place_with_the_reason_everywhere() {
     assert_eq!(g.processes.why(), Some(Missing::NoPermission));
     assert_matches_fake(&snap.gpus[1], &state.gpus[1], 1, "550.54.15");
 }
+
+/// PCIe throughput waits inside the driver (~20 ms a call on real hardware, RX and TX per
+/// GPU): after the first sample it is read on a thread of its own, so a sample never waits
+/// for it. Here the fake's throughput call blocks for ten minutes after the first sample:
+/// later samples still come back (each within a generous bound; blocked, they never would)
+/// and carry the values read before the driver slowed down.
+#[test]
+fn pcie_throughput_is_read_off_the_sample_path_after_the_first_sample() {
+    let mut state = FakeState::with_gpus(8);
+    let fake = FakeNvml::new(&state);
+    let mut source = open(&fake);
+    let first = sample(&mut source);
+    assert!(
+        first.gpus[3].pcie_rx_bytes_per_s.get().is_some(),
+        "read inline once"
+    );
+    // The second sample starts the background reader from the first one's values; from now
+    // on the throughput call blocks.
+    state.pcie_throughput_ms = 600_000;
+    fake.set(&state);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        for _ in 0..5 {
+            tx.send(sample(&mut source)).unwrap();
+        }
+    });
+    for i in 0..5 {
+        let snap = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("sample {i} waited for the PCIe throughput call"));
+        assert_eq!(snap.gpus.len(), 8);
+        assert!(snap.gpus[7].pcie_rx_bytes_per_s.get().is_some(), "{i}");
+    }
+    worker.join().unwrap();
+    // Let the stuck call go, so the background thread ends with the process quietly.
+    state.pcie_throughput_ms = 0;
+    fake.set(&state);
+}

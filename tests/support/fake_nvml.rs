@@ -218,6 +218,10 @@ pub struct FakeState {
     pub hang_ms: u64,
     /// Setters block (holding the library lock) this many ms, or until cleared.
     pub setter_hang_ms: u64,
+    /// `nvmlDeviceGetPcieThroughput` waits this long (a real driver: ~20 ms).
+    pub pcie_throughput_ms: u64,
+    /// Every device call spins this long (a real call: a few µs).
+    pub call_cost_us: u64,
     /// The library answers the process-count query with SUCCESS instead of
     /// INSUFFICIENT_SIZE (as some do).
     pub count_query_success: bool,
@@ -235,6 +239,8 @@ impl FakeState {
             init_error: 0,
             hang_ms: 0,
             setter_hang_ms: 0,
+            pcie_throughput_ms: 0,
+            call_cost_us: 0,
             count_query_success: false,
             gpus: (0..n).map(FakeGpu::h100).collect(),
             mig_devices: Vec::new(),
@@ -248,6 +254,12 @@ impl FakeState {
         let _ = writeln!(out, "device_count = {}", self.gpus.len());
         if self.init_error != 0 {
             let _ = writeln!(out, "init_error = {}", self.init_error);
+        }
+        if self.pcie_throughput_ms != 0 {
+            let _ = writeln!(out, "pcie_throughput_ms = {}", self.pcie_throughput_ms);
+        }
+        if self.call_cost_us != 0 {
+            let _ = writeln!(out, "call_cost_us = {}", self.call_cost_us);
         }
         if self.setter_hang_ms != 0 {
             let _ = writeln!(out, "setter_hang_ms = {}", self.setter_hang_ms);

@@ -12,6 +12,7 @@
 
 mod bus;
 mod control;
+mod pcie;
 mod processes;
 mod read;
 
@@ -42,6 +43,12 @@ pub struct NvmlSource {
     bus: Option<bus::PciBus>,
     /// Every GPU NVML listed so far, by PCI address: (index, UUID, name).
     seen: std::collections::BTreeMap<String, (u32, String, Field<String>)>,
+    /// PCIe throughput read on a thread of its own, started with the second sample (a
+    /// one-shot command reads it inline once and never starts it).
+    pcie: Option<pcie::PcieReader>,
+    samples: u64,
+    /// The rates the inline samples read, to start the background reader from.
+    inline_pcie: std::collections::HashMap<u32, pcie::PcieRates>,
 }
 
 impl NvmlSource {
@@ -68,6 +75,9 @@ impl NvmlSource {
             processes: ProcessDescriptions::new("/proc"),
             bus: None,
             seen: std::collections::BTreeMap::new(),
+            pcie: None,
+            samples: 0,
+            inline_pcie: Default::default(),
         })
     }
 
@@ -156,10 +166,26 @@ impl Source for NvmlSource {
             .resize_with(count as usize, StaticInfo::default);
         let mut snap = Snapshot::new(at_ms, self.host.clone(), "nvml");
         snap.gpus.reserve(count as usize);
+        self.samples += 1;
+        if self.samples == 2 && self.pcie.is_none() {
+            let seed = std::mem::take(&mut self.inline_pcie);
+            self.pcie = pcie::PcieReader::start(Arc::clone(&self.nvml), seed);
+        }
         for (index, statics) in (0..count).zip(self.statics.iter_mut()) {
             let reader = DeviceReader::new(nvml, index);
-            snap.gpus
-                .push(reader.sample(statics, &self.driver_version, &mut self.processes));
+            let rates = self.pcie.as_ref().map(|p| p.rates(index));
+            let inline = rates.is_none();
+            let g = reader.sample(statics, &self.driver_version, &mut self.processes, rates);
+            if inline {
+                self.inline_pcie.insert(
+                    index,
+                    pcie::PcieRates {
+                        rx: g.pcie_rx_bytes_per_s.clone(),
+                        tx: g.pcie_tx_bytes_per_s.clone(),
+                    },
+                );
+            }
+            snap.gpus.push(g);
         }
         self.processes.end_sample();
         self.missing_from_nvml(&mut snap, count);

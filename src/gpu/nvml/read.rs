@@ -142,6 +142,7 @@ impl<'n> DeviceReader<'n> {
         statics: &mut StaticInfo,
         driver: &Field<String>,
         described: &mut ProcessDescriptions,
+        pcie: Option<super::pcie::PcieRates>,
     ) -> GpuSample {
         if statics.uuid.is_none() {
             statics.uuid = self.get("uuid", |d| d.uuid()).value().cloned();
@@ -216,12 +217,20 @@ impl<'n> DeviceReader<'n> {
             pcie_replays: self
                 .get("pcie replays", |d| d.pcie_replay_counter())
                 .map(u64::from),
-            pcie_rx_bytes_per_s: self
-                .get("pcie rx", |d| d.pcie_throughput(PcieUtilCounter::Receive))
-                .map(kilobytes),
-            pcie_tx_bytes_per_s: self
-                .get("pcie tx", |d| d.pcie_throughput(PcieUtilCounter::Send))
-                .map(kilobytes),
+            // From the background reader when it has them (each call waits ~20 ms on a real
+            // driver); inline only until its first round is done.
+            pcie_rx_bytes_per_s: match &pcie {
+                Some(r) => r.rx.clone(),
+                None => self
+                    .get("pcie rx", |d| d.pcie_throughput(PcieUtilCounter::Receive))
+                    .map(kilobytes),
+            },
+            pcie_tx_bytes_per_s: match &pcie {
+                Some(r) => r.tx.clone(),
+                None => self
+                    .get("pcie tx", |d| d.pcie_throughput(PcieUtilCounter::Send))
+                    .map(kilobytes),
+            },
             ecc_uncorrected: self.get("ecc", |d| {
                 d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile)
             }),

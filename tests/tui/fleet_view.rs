@@ -198,3 +198,29 @@ fn hosts_with_failed_and_degraded_gpus_come_first_and_name_the_gpu() {
     assert!(screen.contains("failed gpu1"), "{screen}");
     assert!(screen.contains("degraded gpu1"), "{screen}");
 }
+
+/// Two agents that both call themselves `demo` are two rows that say where they are, and the
+/// header sums up the fleet: lost GPUs, mean utilization, power drawn.
+#[test]
+fn hosts_with_the_same_name_show_their_address_and_the_header_sums_the_fleet() {
+    let at = T0 + 60_000;
+    let mut app = FleetApp::new(Theme::new(false), "2 agents");
+    app.on_fetch(
+        vec![
+            report("127.0.0.1:9421", "demo", Scenario::Training, 4, at),
+            report("127.0.0.1:9422", "demo", Scenario::Idle, 2, at),
+            report("127.0.0.1:9423", "solo", Scenario::Idle, 2, at),
+        ],
+        at,
+    );
+    let screen = text(&draw(&app, 120, 10));
+    assert!(screen.contains("demo 127.0.0.1:9421"), "{screen}");
+    assert!(screen.contains("demo 127.0.0.1:9422"), "{screen}");
+    assert!(
+        !screen.contains("solo 127.0.0.1"),
+        "a unique name needs no address: {screen}"
+    );
+    let header = screen.lines().next().unwrap();
+    assert!(header.contains("3 hosts, 8 GPUs │ util "), "{header}");
+    assert!(header.contains(" W") || header.contains(" kW"), "{header}");
+}

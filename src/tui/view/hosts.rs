@@ -42,6 +42,38 @@ impl Widget for &FleetApp {
     }
 }
 
+/// The host's name, with its address when another host has the same name (two agents that
+/// both call themselves `demo` must not look like one host twice).
+fn host_label(app: &FleetApp, host: &Host) -> String {
+    let name = host.name();
+    let twins = app.fleet.hosts.iter().filter(|h| h.name() == name).count();
+    if twins > 1 && name != host.address {
+        format!("{name} {}", host.address)
+    } else {
+        name.to_string()
+    }
+}
+
+/// Over the hosts that answer: lost GPUs, mean utilization of the GPUs that report one, and
+/// the power drawn (W).
+fn totals(app: &FleetApp) -> (usize, Option<f64>, f64) {
+    let gpus = || {
+        app.fleet
+            .hosts
+            .iter()
+            .filter(|h| h.reachable)
+            .filter_map(|h| h.snapshot.as_ref())
+            .flat_map(|s| s.gpus.iter())
+    };
+    let lost = gpus().filter(|g| g.is_lost()).count();
+    let utils: Vec<f64> = gpus()
+        .filter_map(|g| g.utilization_gpu_pct.get().map(f64::from))
+        .collect();
+    let util = (!utils.is_empty()).then(|| utils.iter().sum::<f64>() / utils.len() as f64);
+    let power = gpus().filter_map(|g| g.power_w.get()).sum();
+    (lost, util, power)
+}
+
 fn header(app: &FleetApp, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let hosts = &app.fleet.hosts;
@@ -61,6 +93,27 @@ fn header(app: &FleetApp, area: Rect, buf: &mut Buffer) {
             t.text(),
         ),
     ];
+    let (lost, util, power) = totals(app);
+    if lost > 0 {
+        spans.push(Span::styled(" │ ", t.dim()));
+        spans.push(Span::styled(
+            format!("{lost} lost"),
+            t.level(Level::Critical),
+        ));
+    }
+    if let Some(u) = util {
+        spans.push(Span::styled(" │ ", t.dim()));
+        spans.push(Span::styled(format!("util {u:.0}%"), t.text()));
+    }
+    if power > 0.0 {
+        spans.push(Span::styled(" │ ", t.dim()));
+        let text = if power >= 10_000.0 {
+            format!("{:.1} kW", power / 1000.0)
+        } else {
+            format!("{power:.0} W")
+        };
+        spans.push(Span::styled(text, t.text()));
+    }
     if down > 0 {
         spans.push(Span::styled(" │ ", t.dim()));
         spans.push(Span::styled(
@@ -212,7 +265,7 @@ fn host_line<'a>(app: &FleetApp, host: &Host, width: usize) -> Line<'a> {
     let cells: Vec<(String, Style)> = vec![
         (mark.to_string(), state_style),
         (
-            format!("{:<HOST_W$} ", fit(host.name(), HOST_W)),
+            format!("{:<HOST_W$} ", fit(&host_label(app, host), HOST_W)),
             text_style,
         ),
         (format!("{gpus:>GPUS_W$} "), text_style),

@@ -72,7 +72,9 @@ fn press(app: &mut App, keys: &str) {
             '\t' => KeyCode::Tab,
             c => KeyCode::Char(c),
         };
-        if let Some(msg) = input::message_in(&key(code), app.jump.is_some()) {
+        if let Some(msg) =
+            input::message_for(&key(code), app.jump.is_some(), app.kill_ask.is_some())
+        {
             app.update(msg);
         }
     }
@@ -704,4 +706,78 @@ fn the_detail_view_lists_the_mig_devices_of_a_gpu_in_mig_mode() {
             "{row}"
         );
     }
+}
+
+/// `/` filters the process table by user, owner, command or pid.
+#[test]
+fn slash_filters_the_processes() {
+    let (mut app, _) = app_after(Scenario::Mixed, 4, 5, true);
+    if !app.all_processes {
+        press(&mut app, "a");
+    }
+    let all = app.processes().len();
+    press(&mut app, "/VLLM\n");
+    let shown = app.processes();
+    assert!(
+        !shown.is_empty() && shown.len() < all,
+        "{} of {all}",
+        shown.len()
+    );
+    assert!(shown.iter().all(|r| {
+        let p = r.process;
+        format!("{:?}{:?}", p.user, p.command)
+            .to_lowercase()
+            .contains("vllm")
+            || gpuwarden::tui::app::owner_label(p).contains("vllm")
+    }));
+    assert!(text(&draw(&app, 120, 40)).contains("· /VLLM"));
+    press(&mut app, "/\n");
+    assert_eq!(
+        app.processes().len(),
+        all,
+        "an empty filter shows everything"
+    );
+}
+
+/// `K` signals the selected process after a question that names it — never on the demo
+/// fleet, whose PIDs are not this machine's; `n` (any other key) cancels, `y` sends SIGTERM.
+#[test]
+fn capital_k_asks_then_signals_a_real_process_and_never_a_demo_one() {
+    use gpuwarden::gpu::{Field, GpuProcess};
+    let (mut demo, _) = app_after(Scenario::Mixed, 4, 5, true);
+    press(&mut demo, "\tK");
+    assert!(demo.kill_ask.is_none());
+    assert!(text(&draw(&demo, 120, 40)).contains("K signals only this machine"));
+
+    let mut child = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
+    let (mut app, mut source) = app_after(Scenario::Idle, 1, 2, true);
+    app.local_pids = true;
+    let mut snap = sample(&mut source, 2);
+    snap.gpus[0].processes = Field::Value(vec![GpuProcess {
+        pid: child.id(),
+        command: Some("sleep 600".into()),
+        user: Some("root".into()),
+        ..GpuProcess::default()
+    }]);
+    app.update(Msg::Sample(Box::new(snap)));
+    press(&mut app, "\tK");
+    let screen = text(&draw(&app, 120, 40));
+    assert!(
+        screen.contains(&format!(
+            "signal PID {} (sleep 600, user root, GPU 0)?",
+            child.id()
+        )),
+        "{screen}"
+    );
+    press(&mut app, "n");
+    assert!(app.kill_ask.is_none());
+    assert!(child.try_wait().unwrap().is_none(), "n sent nothing");
+    press(&mut app, "Ky");
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+    assert!(text(&draw(&app, 120, 40)).contains(&format!("sent SIGTERM to PID {}", child.id())));
 }

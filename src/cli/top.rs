@@ -64,6 +64,7 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
         interval: cli.common.interval,
         color: cli.common.color(),
         gpus: cli.source.gpu_list().map(<[u32]>::to_vec),
+        local_pids: replay.is_none() && !cli.source.demo,
         replay,
     };
     run_dashboard(source, &options, watchdog)?;

@@ -29,6 +29,12 @@ pub enum Msg {
     PickGpu(u32),
     /// `:` opens the go-to prompt (an index, a UUID or its start, a PCI bus id).
     JumpStart,
+    /// `/` opens the process filter prompt (the Enter of [`Msg::JumpGo`] applies it).
+    FilterStart,
+    /// `K` (or F9): ask to signal the selected process.
+    KillAsk,
+    /// The answer: `Some(signal)` sends it, `None` cancels.
+    KillAnswer(Option<i32>),
     JumpInput(char),
     JumpErase,
     /// Enter in the prompt: select what was typed.
@@ -177,6 +183,17 @@ pub struct App {
     last_seen: std::collections::HashMap<String, LastSeen>,
     /// By UUID: each GPU's health state in the latest sample, judged once when it came in.
     health: std::collections::HashMap<String, crate::check::HealthState>,
+    /// What the `:` / `/` prompt is for, while it is open.
+    pub prompt: Prompt,
+    /// `/`: only processes whose user, owner, command or pid contain this (any case).
+    pub process_filter: Option<String>,
+    /// The PIDs on screen are this machine's (a live local source): only then may `K`
+    /// signal them. Never for the demo fleet, a replay or a remote host.
+    pub local_pids: bool,
+    /// `K` asked about this process: (pid, how it is named in the question).
+    pub kill_ask: Option<(u32, String)>,
+    /// What the last `K` did, until the next key.
+    pub kill_said: Option<String>,
     /// `top --trace`: the replay's controls and position (`None` for live data).
     pub replay: Option<crate::gpu::trace::ReplayControl>,
     /// What was typed in the `:` prompt while it is open.
@@ -214,6 +231,11 @@ impl App {
             jump: None,
             jump_error: None,
             replay: None,
+            prompt: Prompt::GoTo,
+            process_filter: None,
+            local_pids: false,
+            kill_ask: None,
+            kill_said: None,
             health: Default::default(),
             watchdog: None,
             quit: false,
@@ -224,6 +246,7 @@ impl App {
     pub fn update(&mut self, msg: Msg) {
         if !matches!(msg, Msg::Sample(_) | Msg::Host(_) | Msg::DriverStalled(_)) {
             self.jump_error = None;
+            self.kill_said = None;
         }
         match msg {
             Msg::Sample(mut snapshot) => {
@@ -279,7 +302,20 @@ impl App {
                     c.speed = s.clamp(0.25, crate::gpu::trace::MAX_SPEED);
                 }
             }
-            Msg::JumpStart => self.jump = Some(String::new()),
+            Msg::JumpStart => {
+                self.prompt = Prompt::GoTo;
+                self.jump = Some(String::new());
+            }
+            Msg::FilterStart => {
+                self.prompt = Prompt::Filter;
+                self.jump = Some(String::new());
+            }
+            Msg::KillAsk => self.ask_kill(),
+            Msg::KillAnswer(signal) => {
+                if let (Some((pid, what)), Some(sig)) = (self.kill_ask.take(), signal) {
+                    self.kill_said = Some(send_signal(pid, sig, &what));
+                }
+            }
             Msg::JumpInput(c) => {
                 if let Some(j) = &mut self.jump {
                     j.push(c);
@@ -292,7 +328,14 @@ impl App {
             }
             Msg::JumpGo => {
                 if let Some(wanted) = self.jump.take() {
-                    self.go_to(wanted.trim());
+                    match self.prompt {
+                        Prompt::GoTo => self.go_to(wanted.trim()),
+                        Prompt::Filter => {
+                            let f = wanted.trim().to_string();
+                            self.process_filter = (!f.is_empty()).then_some(f);
+                            self.process_row = 0;
+                        }
+                    }
                 }
             }
             Msg::NextFocus => {
@@ -328,7 +371,9 @@ impl App {
             }
             Msg::ToggleHelp => self.help = !self.help,
             Msg::Back => {
-                if self.jump.is_some() {
+                if self.kill_ask.is_some() {
+                    self.kill_ask = None;
+                } else if self.jump.is_some() {
                     self.jump = None;
                 } else if self.help {
                     self.help = false;
@@ -373,6 +418,35 @@ impl App {
                 }
             }
         }
+    }
+
+    /// `K` on the focused process table: asks about the selected process, or says why not.
+    fn ask_kill(&mut self) {
+        if !self.local_pids {
+            self.kill_said = Some(
+                "K signals only this machine's processes (not the demo fleet, a replay or a \
+                 remote host)"
+                    .into(),
+            );
+            return;
+        }
+        if self.focus != Focus::Processes {
+            self.kill_said = Some("Tab to the process table first, then K".into());
+            return;
+        }
+        let rows = self.processes();
+        let Some(r) = rows.get(self.process_row) else {
+            return;
+        };
+        let p = r.process;
+        let what = format!(
+            "PID {} ({}, user {}, GPU {})",
+            p.pid,
+            p.command.as_deref().unwrap_or("?"),
+            p.user.as_deref().unwrap_or("?"),
+            r.gpu
+        );
+        self.kill_ask = Some((p.pid, what));
     }
 
     /// Selects the GPU `wanted` names: its index, its UUID (or the start of it, `GPU-fa4e`),
@@ -485,6 +559,17 @@ impl App {
                 })
             })
             .collect();
+        if let Some(f) = &self.process_filter {
+            let f = f.to_lowercase();
+            let has = |s: Option<&str>| s.is_some_and(|s| s.to_lowercase().contains(&f));
+            rows.retain(|r| {
+                let p = r.process;
+                has(p.user.as_deref())
+                    || has(p.command.as_deref())
+                    || has(Some(&owner_label(p)))
+                    || p.pid.to_string().contains(&f)
+            });
+        }
         let text = |s: &Option<String>| s.clone().unwrap_or_default();
         rows.sort_by(|a, b| {
             let (pa, pb) = (a.process, b.process);
@@ -556,6 +641,35 @@ fn step(now: usize, delta: i32, len: usize) -> usize {
 }
 
 /// What the OWNER column shows: the owner in few words, else the unit, else nothing.
+/// What the `:` / `/` prompt edits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Prompt {
+    #[default]
+    GoTo,
+    Filter,
+}
+
+/// Sends `signal` to `pid` and says what happened, in words.
+fn send_signal(pid: u32, signal: i32, what: &str) -> String {
+    let name = if signal == libc::SIGKILL {
+        "SIGKILL"
+    } else {
+        "SIGTERM"
+    };
+    let Ok(pid_t) = libc::pid_t::try_from(pid) else {
+        return format!("{pid} is not a process id");
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(pid_t, signal) } == 0 {
+        format!("sent {name} to {what}")
+    } else {
+        format!(
+            "could not send {name} to PID {pid}: {}",
+            std::io::Error::last_os_error()
+        )
+    }
+}
+
 pub fn owner_label(p: &GpuProcess) -> String {
     match (&p.owner, &p.unit) {
         (Some(o), _) => o.label(),

@@ -21,6 +21,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("a", "processes of all GPUs / selected GPU"),
     ("g  G", "first / last row"),
     ("PgUp PgDn", "move by ten rows"),
+    ("/", "filter processes (user, owner, command, pid)"),
+    ("K  F9", "signal the selected process (asks first)"),
     ("space  ← →  + -", "replay (--trace): pause, seek, speed"),
     ("?", "this help"),
 ];
@@ -30,9 +32,22 @@ pub fn message(event: &Event) -> Option<Msg> {
     message_in(event, false)
 }
 
-/// [`message`] while the `:` prompt may be open: then keys edit what was typed.
+/// [`message`] while the `:` / `/` prompt may be open (keys edit what was typed) or `k` asks
+/// to confirm (y sends SIGTERM, 9 SIGKILL, anything else cancels).
 pub fn message_in(event: &Event, jumping: bool) -> Option<Msg> {
+    message_for(event, jumping, false)
+}
+
+/// [`message_in`], knowing whether a `k` question is open.
+pub fn message_for(event: &Event, jumping: bool, confirming: bool) -> Option<Msg> {
     match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release && confirming => {
+            Some(Msg::KillAnswer(match key.code {
+                KeyCode::Char('y') => Some(libc::SIGTERM),
+                KeyCode::Char('9') => Some(libc::SIGKILL),
+                _ => None,
+            }))
+        }
         Event::Key(key) if key.kind != KeyEventKind::Release && jumping => jump_message(key),
         Event::Key(key) if key.kind != KeyEventKind::Release => key_message(key),
         Event::Resize(..) => Some(Msg::Resize),
@@ -75,6 +90,8 @@ fn key_message(key: &KeyEvent) -> Option<Msg> {
         KeyCode::Char('a') => Msg::ToggleProcessScope,
         KeyCode::Char('?') | KeyCode::F(1) => Msg::ToggleHelp,
         KeyCode::Char(':') => Msg::JumpStart,
+        KeyCode::Char('/') => Msg::FilterStart,
+        KeyCode::Char('K') | KeyCode::F(9) => Msg::KillAsk,
         KeyCode::Char(' ') => Msg::ReplayPause,
         KeyCode::Left => Msg::ReplaySeek(-1),
         KeyCode::Right => Msg::ReplaySeek(1),

@@ -33,6 +33,8 @@ pub struct Options {
     /// `--trace`: the replay's controls; the header then shows the replay, never this
     /// machine's CPU and RAM.
     pub replay: Option<crate::gpu::trace::ReplayControl>,
+    /// The source is this machine's driver (not the demo fleet): `K` may signal its PIDs.
+    pub local_pids: bool,
 }
 
 /// Runs the dashboard on the real terminal until the user quits.
@@ -56,6 +58,7 @@ pub fn run(
     app.utc_offset_s = local_utc_offset_s();
     app.replay = options.replay.clone();
     let live = options.replay.is_none();
+    app.local_pids = live && options.local_pids;
 
     runtime.block_on(async {
         let (timed, _) = sampler::Timed::wrap(source);
@@ -168,7 +171,11 @@ where
                 }
             },
             event = events.next() => match event {
-                Some(Ok(event)) => match input::message_in(&event, app.jump.is_some()) {
+                Some(Ok(event)) => match input::message_for(
+                    &event,
+                    app.jump.is_some(),
+                    app.kill_ask.is_some(),
+                ) {
                     Some(msg) => msg,
                     None => continue,
                 },

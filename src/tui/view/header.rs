@@ -121,11 +121,31 @@ pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     if let Some(typed) = &app.jump {
         Line::from(vec![
-            Span::styled(" go to GPU (index, UUID or PCI bus id): ", t.key()),
+            Span::styled(
+                match app.prompt {
+                    super::super::app::Prompt::GoTo => " go to GPU (index, UUID or PCI bus id): ",
+                    super::super::app::Prompt::Filter => {
+                        " show processes whose user, owner, command or pid has: "
+                    }
+                },
+                t.key(),
+            ),
             Span::styled(format!("{typed}█"), t.text()),
             Span::styled("   Enter go  Esc cancel", t.label()),
         ])
         .render(area, buf);
+        return;
+    }
+    if let Some((_, what)) = &app.kill_ask {
+        Line::from(vec![
+            Span::styled(format!(" signal {what}? "), t.alarm()),
+            Span::styled("y SIGTERM  9 SIGKILL  any other key: no", t.key()),
+        ])
+        .render(area, buf);
+        return;
+    }
+    if let Some(said) = &app.kill_said {
+        Line::styled(format!(" {said}"), t.alarm()).render(area, buf);
         return;
     }
     if let Some(why) = &app.jump_error {

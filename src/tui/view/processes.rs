@@ -24,6 +24,13 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let title = Line::from(vec![
         Span::styled(" Processes ", t.title()),
         Span::styled(format!("· {scope} · {} ", rows.len()), t.dim()),
+        Span::styled(
+            app.process_filter
+                .as_ref()
+                .map(|f| format!("· /{f} "))
+                .unwrap_or_default(),
+            t.key(),
+        ),
     ]);
     let block = Block::default()
         .borders(Borders::ALL)

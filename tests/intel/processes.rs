@@ -136,6 +136,13 @@ fn i915_clients_busy_nanoseconds_add_up_to_the_cards_utilization() {
             ),
         ]
     );
+    // Each process's busiest engine class is its SM % in the process table.
+    let procs = cards[0].sample.processes.value().unwrap();
+    let sm: Vec<(u32, Option<u32>)> = procs
+        .iter()
+        .map(|p| (p.pid, p.utilization_sm_pct))
+        .collect();
+    assert_eq!(sm, [(100, Some(40)), (200, Some(50))]);
 }
 
 #[test]

@@ -250,6 +250,23 @@ impl IntelSource {
         let mut processes = card::processes(&pairs);
         for p in &mut processes {
             crate::host::describe_process(&self.config.proc_root, p);
+            // The process's busiest engine class, its clients summed: the SM % column of an
+            // Intel card (no rate before its second sample).
+            let mut per_engine: BTreeMap<&str, f64> = BTreeMap::new();
+            for c in clients.iter().filter(|c| c.pid == p.pid) {
+                if let Field::Value(pct) = &c.busy_pct {
+                    for (engine, v) in pct {
+                        *per_engine.entry(engine.as_str()).or_default() += v;
+                    }
+                }
+            }
+            if clients
+                .iter()
+                .any(|c| c.pid == p.pid && c.busy_pct.value().is_some())
+            {
+                let busiest = per_engine.values().copied().fold(0.0, f64::max);
+                p.utilization_sm_pct = Some(busiest.min(100.0).round() as u32);
+            }
         }
         Rates {
             power_w,

@@ -73,6 +73,26 @@ pub struct SourceArgs {
     pub gpus: Option<GpuList>,
 }
 
+/// The columns `--csv=…` asked for, by index into the full list; empty for all of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CsvFields(pub Vec<usize>);
+
+/// `index,temperature_c`: each a column of `snapshot --csv`; the error lists them.
+pub fn parse_csv_fields(s: &str) -> Result<CsvFields, String> {
+    use super::snapshot::CSV_COLUMNS;
+    s.split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            CSV_COLUMNS
+                .iter()
+                .position(|c| *c == f)
+                .ok_or_else(|| format!("no CSV column {f:?} (columns: {})", CSV_COLUMNS.join(",")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(CsvFields)
+}
+
 /// The GPU indices `-i` names, in the order given, each once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GpuList(pub Vec<u32>);
@@ -272,9 +292,17 @@ pub struct SnapshotArgs {
     /// JSON (schema in docs/snapshot-schema.md)
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
-    /// CSV with a header row, one line per GPU
-    #[arg(long)]
-    pub csv: bool,
+    /// CSV with a header row, one line per GPU; `--csv=index,temperature_c,power_w` picks
+    /// the columns and their order (names as in the header)
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        value_name = "FIELDS",
+        value_parser = parse_csv_fields
+    )]
+    pub csv: Option<CsvFields>,
     /// Sample again every DURATION until interrupted, like `nvidia-smi -l`: the table once
     /// per sample, CSV with one header, JSON one compact snapshot per line
     #[arg(long = "loop", value_name = "DURATION", value_parser = parse_interval)]

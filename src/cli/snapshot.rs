@@ -29,8 +29,8 @@ pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
             let mut s = serde_json::to_string_pretty(&crate::check::health::snapshot_json(&snap))?;
             s.push('\n');
             s
-        } else if args.csv {
-            csv(&snap)
+        } else if let Some(fields) = &args.csv {
+            csv_of(&snap, &fields.0)
         } else {
             table(&snap)
         };
@@ -44,8 +44,8 @@ pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
             let mut s = serde_json::to_string(&crate::check::health::snapshot_json(&snap))?;
             s.push('\n');
             s
-        } else if args.csv {
-            let all = csv(&snap);
+        } else if let Some(fields) = &args.csv {
+            let all = csv_of(&snap, &fields.0);
             match (first, all.split_once('\n')) {
                 (false, Some((_, rows))) => rows.to_string(),
                 _ => all,
@@ -125,9 +125,13 @@ fn quote(s: &str) -> String {
     }
 }
 
-/// One header row and one row per GPU.
-pub fn csv(snap: &Snapshot) -> String {
-    let mut out = CSV_COLUMNS.join(",");
+/// One header row and one row per GPU, with only the columns at `picked` (indexes into [`CSV_COLUMNS`], in that order);
+/// all of them when `picked` is empty.
+pub fn csv_of(snap: &Snapshot, picked: &[usize]) -> String {
+    let all: Vec<usize> = (0..CSV_COLUMNS.len()).collect();
+    let picked = if picked.is_empty() { &all[..] } else { picked };
+    let header: Vec<&str> = picked.iter().map(|&i| CSV_COLUMNS[i]).collect();
+    let mut out = header.join(",");
     out.push('\n');
     for g in &snap.gpus {
         let row = [
@@ -162,7 +166,7 @@ pub fn csv(snap: &Snapshot) -> String {
                 .map(|p| p.len().to_string())
                 .unwrap_or_default(),
         ];
-        let line: Vec<String> = row.iter().map(|c| quote(c)).collect();
+        let line: Vec<String> = picked.iter().map(|&i| quote(&row[i])).collect();
         out.push_str(&line.join(","));
         out.push('\n');
     }

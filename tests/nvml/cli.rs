@@ -360,3 +360,39 @@ fn snapshot_loop_repeats_until_the_reader_goes_away() {
         "one header: {csv:?}"
     );
 }
+
+/// `--csv=FIELDS` picks the columns and their order; an unknown one is named with the list.
+#[test]
+fn csv_takes_a_field_list() {
+    let out = gpuwarden()
+        .args([
+            "snapshot",
+            "--demo",
+            "--demo-gpus",
+            "2",
+            "--csv=index,power_w,temperature_c",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let csv = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "index,power_w,temperature_c", "{csv}");
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].starts_with("0,") && lines[1].split(',').count() == 3,
+        "{csv}"
+    );
+    let out = gpuwarden()
+        .args(["snapshot", "--demo", "--csv=index,temp"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no CSV column \"temp\" (columns: timestamp_ms,index,"),
+        "{err}"
+    );
+}

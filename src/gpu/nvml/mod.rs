@@ -173,7 +173,14 @@ impl Source for NvmlSource {
         }
         for (index, statics) in (0..count).zip(self.statics.iter_mut()) {
             let reader = DeviceReader::new(nvml, index);
-            let rates = self.pcie.as_ref().map(|p| p.rates(index));
+            // The reader's values, unless it has none worth keeping for this GPU (it was lost
+            // or new at the reader's last round): then once more inline, so a GPU that came
+            // back never shows a stale `gpu_lost`.
+            let rates = self
+                .pcie
+                .as_ref()
+                .map(|p| p.rates(index))
+                .filter(|r| read::settled(&r.rx) && read::settled(&r.tx));
             let inline = rates.is_none();
             let g = reader.sample(statics, &self.driver_version, &mut self.processes, rates);
             if inline {

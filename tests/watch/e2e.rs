@@ -319,11 +319,17 @@ steps = [{ after = "0s", do = "restart_units" }]
             let mut cool = fleet(50);
             cool.gpus[1] = FakeGpu::h100(1).compute(&[(after, Some(1 << 30))]);
             fake.set(&cool);
-            let events = d.events();
-            let restart = events
-                .iter()
-                .find(|e| e["kind"] == "restart_unit" && e["result"] == "ok")
-                .unwrap_or_else(|| panic!("{:?}", story(&events)));
+            // The unit's new MainPID may show before the daemon logged the job's result.
+            let restart = wait_for(
+                15,
+                "the logged restart",
+                || {
+                    d.events()
+                        .into_iter()
+                        .find(|e| e["kind"] == "restart_unit" && e["result"] == "ok")
+                },
+                log,
+            );
             assert_eq!(restart["action"], "restart fake-infer@1.service");
             assert_eq!(restart["gpu_index"], 1);
             drop(d);

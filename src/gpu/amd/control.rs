@@ -16,10 +16,9 @@
 use super::discover::find_cards;
 use super::dpm;
 use super::hwmon::Hwmon;
-use super::sysfs::Sysfs;
+use super::sysfs::{Sysfs, control_error};
 use crate::gpu::source::{ControlError, GpuControl};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -97,19 +96,6 @@ impl AmdControl {
             return Ok(());
         }
         self.write(&dev.join(SCLK), &dpm::mask_text(&all))
-    }
-}
-
-/// An I/O error as the watchdog's reason; the message names the file.
-fn control_error(err: &io::Error, path: &Path, value: Option<&str>) -> ControlError {
-    match err.kind() {
-        io::ErrorKind::NotFound => ControlError::NotSupported,
-        io::ErrorKind::PermissionDenied => ControlError::NoPermission,
-        _ if err.raw_os_error() == Some(libc::EPERM) => ControlError::NoPermission,
-        _ => ControlError::Other(match value {
-            Some(v) => format!("writing {v:?} to {}: {err}", path.display()),
-            None => format!("reading {}: {err}", path.display()),
-        }),
     }
 }
 

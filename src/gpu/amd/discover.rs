@@ -81,25 +81,48 @@ pub fn find_cards(fs: &dyn Sysfs, root: &Path) -> Vec<FoundCard> {
     cards
 }
 
-fn read_card(fs: &dyn Sysfs, card: &str, device_dir: &Path) -> Option<FoundCard> {
-    let uevent = fs.read(&device_dir.join("uevent")).ok();
-    let key = |k: &str| -> Option<String> {
-        uevent.as_deref()?.lines().find_map(|l| {
+/// What a PCI device directory says of itself: its `uevent` keys and its vendor and device
+/// ids (the `vendor`/`device` files, else `uevent`'s `PCI_ID`). Shared by the sysfs vendors.
+pub struct PciDevice {
+    uevent: Option<String>,
+    pub vendor_id: Option<u16>,
+    pub device_id: Option<u16>,
+}
+
+impl PciDevice {
+    pub fn read(fs: &dyn Sysfs, device_dir: &Path) -> PciDevice {
+        let mut dev = PciDevice {
+            uevent: fs.read(&device_dir.join("uevent")).ok(),
+            vendor_id: None,
+            device_id: None,
+        };
+        let pci_id = dev.key("PCI_ID").and_then(|id| {
+            let (v, d) = id.split_once(':')?;
+            Some((parse_hex(v)?, parse_hex(d)?))
+        });
+        let hex_file = |name: &str| {
+            fs.read(&device_dir.join(name))
+                .ok()
+                .and_then(|s| parse_hex(s.trim()))
+        };
+        dev.vendor_id = hex_file("vendor").or(pci_id.map(|p| p.0));
+        dev.device_id = hex_file("device").or(pci_id.map(|p| p.1));
+        dev
+    }
+
+    /// A `KEY=value` line of `uevent`.
+    pub fn key(&self, k: &str) -> Option<String> {
+        self.uevent.as_deref()?.lines().find_map(|l| {
             let (name, value) = l.split_once('=')?;
             (name.trim() == k).then(|| value.trim().to_string())
         })
-    };
-    let pci_id = key("PCI_ID").and_then(|id| {
-        let (v, d) = id.split_once(':')?;
-        Some((parse_hex(v)?, parse_hex(d)?))
-    });
-    let hex_file = |name: &str| {
-        fs.read(&device_dir.join(name))
-            .ok()
-            .and_then(|s| parse_hex(s.trim()))
-    };
-    let vendor_id = hex_file("vendor").or(pci_id.map(|p| p.0));
-    let device_id = hex_file("device").or(pci_id.map(|p| p.1));
+    }
+}
+
+fn read_card(fs: &dyn Sysfs, card: &str, device_dir: &Path) -> Option<FoundCard> {
+    let dev = PciDevice::read(fs, device_dir);
+    let key = |k: &str| dev.key(k);
+    let (vendor_id, device_id) = (dev.vendor_id, dev.device_id);
     let driver = key("DRIVER");
     let is_amd = match vendor_id {
         Some(v) => v == AMD_VENDOR_ID,

@@ -5,6 +5,10 @@
 //! Also here: how an I/O error or a bad value becomes the [`Missing`] reason of a field —
 //! a missing file is `not_supported`, `EACCES`/`EPERM` is `no_permission`, anything else
 //! (an unparsable value, `EIO`) is `error`, logged with the file and what it held.
+//!
+//! The Intel source reads sysfs through the same trait and shares what both vendors do
+//! alike: [`control_error`] for a failed cap write, [`with_lost_cards`] / [`lost_card`] for a
+//! card that vanished.
 
 use crate::gpu::field::{Field, Missing};
 use std::fs;
@@ -107,6 +111,65 @@ pub fn read_u64(fs: &dyn Sysfs, path: &Path) -> Field<u64> {
 /// Reads a signed integer attribute (temperatures in millidegrees can be negative).
 pub fn read_i64(fs: &dyn Sysfs, path: &Path) -> Field<i64> {
     read_parsed(fs, path, |s| s.parse().ok())
+}
+
+/// An I/O error on a control file (a clock or power cap write, the read before it) as the
+/// watchdog's reason: a missing file is `NotSupported`, `EACCES`/`EPERM` `NoPermission`,
+/// anything else names the file and the value. Shared by every sysfs vendor.
+pub fn control_error(
+    err: &io::Error,
+    path: &Path,
+    value: Option<&str>,
+) -> crate::gpu::ControlError {
+    use crate::gpu::ControlError;
+    match err.kind() {
+        io::ErrorKind::NotFound => ControlError::NotSupported,
+        io::ErrorKind::PermissionDenied => ControlError::NoPermission,
+        _ if err.raw_os_error() == Some(libc::EPERM) => ControlError::NoPermission,
+        _ => ControlError::Other(match value {
+            Some(v) => format!("writing {v:?} to {}: {err}", path.display()),
+            None => format!("reading {}: {err}", path.display()),
+        }),
+    }
+}
+
+/// The cards a sysfs vendor found this sample, plus a `lost` sample for every card it listed
+/// before (`indexed`, by index) that is gone — identity, index, last known name and the PCI
+/// address its UUID carries (`pci_of`) kept — in index order.
+pub fn with_lost_cards(
+    mut gpus: Vec<crate::gpu::GpuSample>,
+    indexed: &[String],
+    last_names: &std::collections::BTreeMap<String, String>,
+    vendor: crate::gpu::Vendor,
+    pci_of: fn(&str) -> Option<&str>,
+) -> Vec<crate::gpu::GpuSample> {
+    for (i, uuid) in indexed.iter().enumerate() {
+        if !gpus.iter().any(|g| &g.uuid == uuid) {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            gpus.push(lost_card(index, uuid, last_names.get(uuid), vendor, pci_of));
+        }
+    }
+    gpus.sort_by_key(|g| g.index);
+    gpus
+}
+
+/// A lost sysfs card: identity, index, last known name and the PCI address its UUID carries
+/// kept, every metric `gpu_lost`.
+pub fn lost_card(
+    index: u32,
+    uuid: &str,
+    name: Option<&String>,
+    vendor: crate::gpu::Vendor,
+    pci_of: fn(&str) -> Option<&str>,
+) -> crate::gpu::GpuSample {
+    let mut lost = crate::gpu::GpuSample::lost(index, uuid, vendor);
+    if let Some(name) = name {
+        lost.name = Field::Value(name.clone());
+    }
+    lost.pci_bus_id = pci_of(uuid).map_or(Field::missing(Missing::GpuLost), |a| {
+        Field::Value(a.to_string())
+    });
+    lost
 }
 
 #[cfg(test)]

@@ -17,10 +17,9 @@
 use super::discover::find_cards;
 use super::freq::{Gt, cap_targets};
 use super::hwmon::IntelHwmon;
-use crate::gpu::amd::sysfs::Sysfs;
+use crate::gpu::amd::sysfs::{Sysfs, control_error};
 use crate::gpu::source::{ControlError, GpuControl};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -110,19 +109,6 @@ impl IntelControl {
             self.read_mhz(&gt.file("RPn")).ok(),
             self.read_mhz(&gt.file("RP0")).ok(),
         )
-    }
-}
-
-/// An I/O error as the watchdog's reason; the message names the file.
-fn control_error(err: &io::Error, path: &Path, value: Option<&str>) -> ControlError {
-    match err.kind() {
-        io::ErrorKind::NotFound => ControlError::NotSupported,
-        io::ErrorKind::PermissionDenied => ControlError::NoPermission,
-        _ if err.raw_os_error() == Some(libc::EPERM) => ControlError::NoPermission,
-        _ => ControlError::Other(match value {
-            Some(v) => format!("writing {v:?} to {}: {err}", path.display()),
-            None => format!("reading {}: {err}", path.display()),
-        }),
     }
 }
 

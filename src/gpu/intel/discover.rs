@@ -5,7 +5,7 @@
 //! vendor file, its driver is `i915` or `xe`. Identity is the PCI address, as for AMD:
 //! UUID `intel-0000:03:00.0`.
 
-use crate::gpu::amd::discover::{drm_dir, parse_hex};
+use crate::gpu::amd::discover::{PciDevice, drm_dir};
 use crate::gpu::amd::sysfs::Sysfs;
 use std::path::{Path, PathBuf};
 
@@ -87,23 +87,9 @@ pub fn find_cards(fs: &dyn Sysfs, root: &Path) -> Vec<FoundCard> {
 
 fn read_card(fs: &dyn Sysfs, card: &str, card_dir: &Path) -> Option<FoundCard> {
     let device_dir = card_dir.join("device");
-    let uevent = fs.read(&device_dir.join("uevent")).ok();
-    let key = |k: &str| -> Option<String> {
-        uevent.as_deref()?.lines().find_map(|l| {
-            let (name, value) = l.split_once('=')?;
-            (name.trim() == k).then(|| value.trim().to_string())
-        })
-    };
-    let pci_id = key("PCI_ID").and_then(|id| {
-        let (v, d) = id.split_once(':')?;
-        Some((parse_hex(v)?, parse_hex(d)?))
-    });
-    let hex_file = |name: &str| {
-        fs.read(&device_dir.join(name))
-            .ok()
-            .and_then(|s| parse_hex(s.trim()))
-    };
-    let vendor_id = hex_file("vendor").or(pci_id.map(|p| p.0));
+    let dev = PciDevice::read(fs, &device_dir);
+    let key = |k: &str| dev.key(k);
+    let vendor_id = dev.vendor_id;
     let driver = match key("DRIVER").as_deref() {
         Some("i915") => Some(Driver::I915),
         Some("xe") => Some(Driver::Xe),
@@ -122,7 +108,7 @@ fn read_card(fs: &dyn Sysfs, card: &str, card_dir: &Path) -> Option<FoundCard> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| card.to_string())
         .to_ascii_lowercase();
-    let device_id = hex_file("device").or(pci_id.map(|p| p.1));
+    let device_id = dev.device_id;
     Some(FoundCard {
         card_dir: card_dir.to_path_buf(),
         device_dir,

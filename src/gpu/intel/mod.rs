@@ -299,14 +299,13 @@ impl IntelSource {
 impl Source for IntelSource {
     fn sample(&mut self, at_ms: UnixMs) -> Result<Snapshot, SourceError> {
         let present = self.read_cards(at_ms);
-        let mut gpus: Vec<GpuSample> = present.into_iter().map(|c| c.sample).collect();
-        for (i, uuid) in self.indexed.iter().enumerate() {
-            if !gpus.iter().any(|g| &g.uuid == uuid) {
-                let index = u32::try_from(i).unwrap_or(u32::MAX);
-                gpus.push(lost_sample(index, uuid, self.last_names.get(uuid)));
-            }
-        }
-        gpus.sort_by_key(|g| g.index);
+        let gpus = sysfs::with_lost_cards(
+            present.into_iter().map(|c| c.sample).collect(),
+            &self.indexed,
+            &self.last_names,
+            Vendor::Intel,
+            discover::pci_address_of,
+        );
         let mut snap = Snapshot::new(at_ms, self.host.clone(), "intel");
         snap.gpus = gpus;
         Ok(snap)
@@ -321,15 +320,7 @@ impl Source for IntelSource {
     }
 }
 
-/// A lost Intel card: identity, index, PCI address and last known name kept.
+/// A lost Intel card (see [`sysfs::lost_card`]).
 fn lost_sample(index: u32, uuid: &str, name: Option<&String>) -> GpuSample {
-    let mut lost = GpuSample::lost(index, uuid, Vendor::Intel);
-    if let Some(name) = name {
-        lost.name = Field::Value(name.clone());
-    }
-    lost.pci_bus_id = discover::pci_address_of(uuid)
-        .map_or(Field::missing(Missing::GpuLost), |a| {
-            Field::Value(a.to_string())
-        });
-    lost
+    sysfs::lost_card(index, uuid, name, Vendor::Intel, discover::pci_address_of)
 }

@@ -14,6 +14,7 @@
 #include "state.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -74,8 +75,35 @@ static void pay_call_cost(void) {
              state.call_cost_us * 1000ULL);
 }
 
+/* Calls per function, counted when $FAKE_NVML_CALLS names a file; written there as
+ * `count function` lines when the process exits (benches/vs_nvtop.sh reads it). */
+#define MAX_COUNTED 128
+static struct { const char *fn; unsigned long long n; } counted[MAX_COUNTED];
+static int n_counted = -1; /* -1: not yet looked at the env var; 0: off or none yet */
+static const char *calls_path;
+
+static void count_call(const char *fn) {
+    if (n_counted < 0) {
+        calls_path = getenv("FAKE_NVML_CALLS");
+        n_counted = 0;
+    }
+    if (!calls_path) return;
+    for (int i = 0; i < n_counted; i++)
+        if (!strcmp(counted[i].fn, fn)) { counted[i].n++; return; }
+    if (n_counted < MAX_COUNTED) counted[n_counted++] = (typeof(counted[0])){fn, 1};
+}
+
+__attribute__((destructor)) static void write_call_counts(void) {
+    if (!calls_path || n_counted <= 0) return;
+    FILE *f = fopen(calls_path, "w");
+    if (!f) return;
+    for (int i = 0; i < n_counted; i++) fprintf(f, "%llu %s\n", counted[i].n, counted[i].fn);
+    fclose(f);
+}
+
 static nvmlReturn_t enter(nvmlDevice_t dev, const char *fn, gpu_t **g, int *idx) {
     if (!init_count) return NVML_ERROR_UNINITIALIZED;
+    count_call(fn);
     pay_call_cost();
     if (broken) return NVML_ERROR_UNKNOWN;
     if (dev < handles || dev >= handles + MAX_GPUS) return NVML_ERROR_INVALID_ARGUMENT;
@@ -120,6 +148,8 @@ const char *nvmlErrorString(nvmlReturn_t rc) {
 nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length) {
     pthread_mutex_lock(&lock);
     if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
+    count_call("SystemGetDriverVersion");
+    pay_call_cost();
     reload(0);
     if (broken) RETURN(NVML_ERROR_UNKNOWN);
     if (strlen(state.driver_version) + 1 > length) RETURN(NVML_ERROR_INSUFFICIENT_SIZE);
@@ -135,6 +165,8 @@ nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length) {
 nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) {
     pthread_mutex_lock(&lock);
     if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
+    count_call("GetCount_v2");
+    pay_call_cost();
     reload(0);
     /* A hung driver: block (holding the library lock, as a stuck ioctl would) until hang_ms
      * has passed or the key is gone from the state file. */
@@ -151,6 +183,8 @@ nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) {
 nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
     pthread_mutex_lock(&lock);
     if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
+    count_call("GetHandleByIndex_v2");
+    pay_call_cost();
     reload(0);
     if (broken) RETURN(NVML_ERROR_UNKNOWN);
     if (index >= (unsigned int)state.device_count) RETURN(NVML_ERROR_INVALID_ARGUMENT);
@@ -166,6 +200,8 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev
 nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device) {
     pthread_mutex_lock(&lock);
     if (!init_count) RETURN(NVML_ERROR_UNINITIALIZED);
+    count_call("GetHandleByUUID");
+    pay_call_cost();
     reload(0);
     if (broken) RETURN(NVML_ERROR_UNKNOWN);
     for (int i = 0; i < state.device_count; i++) {
@@ -237,6 +273,19 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t d, nvmlMemory_v2_t *m) {
     m->reserved = g->has[F_MEM_RESERVED] ? g->v[F_MEM_RESERVED] : 0;
     m->free = g->has[F_MEM_FREE] ? g->v[F_MEM_FREE]
               : (m->total > m->used + m->reserved ? m->total - m->used - m->reserved : 0);
+    RETURN(NVML_SUCCESS);
+}
+
+/* The first memory call (total, free, used), which older clients such as nvtop require. */
+typedef struct { unsigned long long total, free, used; } nvmlMemory_v1_t;
+nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t d, nvmlMemory_v1_t *m) {
+    ENTER(d, "GetMemoryInfo");
+    VALUE(F_MEM_TOTAL);
+    VALUE(F_MEM_USED);
+    m->total = g->v[F_MEM_TOTAL];
+    m->used = g->v[F_MEM_USED];
+    m->free = g->has[F_MEM_FREE] ? g->v[F_MEM_FREE]
+              : (m->total > m->used ? m->total - m->used : 0);
     RETURN(NVML_SUCCESS);
 }
 
@@ -324,6 +373,14 @@ nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t d, unsigned int fan, unsigned
     RETURN(NVML_SUCCESS);
 }
 #endif
+
+/* The unversioned call (fan 0), which older clients such as nvtop require. */
+nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t d, unsigned int *pct) {
+    ENTER(d, "GetFanSpeed");
+    VALUE(F_FAN);
+    *pct = (unsigned int)g->v[F_FAN];
+    RETURN(NVML_SUCCESS);
+}
 
 nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t d, unsigned int *pstate) {
     ENTER(d, "GetPerformanceState");
@@ -505,6 +562,39 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned i
     RETURN(list_procs(g->graphics, g->n_graphics, count, infos));
 }
 #endif
+
+/* The first process-list calls (pid and memory only), which older clients such as nvtop
+ * require next to _v3. */
+typedef struct { unsigned int pid; unsigned long long usedGpuMemory; } nvmlProcessInfo_v1_t;
+
+static nvmlReturn_t list_procs_v1(const proc_t *procs, int n, unsigned int *count,
+                                  nvmlProcessInfo_v1_t *infos) {
+    if (infos == NULL || *count < (unsigned int)n) {
+        *count = (unsigned int)n;
+        return n == 0 || state.count_query_success ? NVML_SUCCESS
+                                                   : NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (int i = 0; i < n; i++) {
+        infos[i].pid = procs[i].pid;
+        infos[i].usedGpuMemory = procs[i].mem;
+    }
+    *count = (unsigned int)n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t d, unsigned int *count,
+                                                  nvmlProcessInfo_v1_t *infos) {
+    ENTER(d, "GetComputeRunningProcesses");
+    if (!g->has_compute) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    RETURN(list_procs_v1(g->compute, g->n_compute, count, infos));
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t d, unsigned int *count,
+                                                   nvmlProcessInfo_v1_t *infos) {
+    ENTER(d, "GetGraphicsRunningProcesses");
+    if (!g->has_graphics) RETURN(NVML_ERROR_NOT_SUPPORTED);
+    RETURN(list_procs_v1(g->graphics, g->n_graphics, count, infos));
+}
 
 /* Every listed process has one sample, stamped now (µs since the epoch), so each call finds
  * samples newer than the caller's last one, as a driver does while processes run. No

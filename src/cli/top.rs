@@ -47,7 +47,12 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
             Box::new(trace)
         }
         None => {
-            let mut source = open(&cli.source.spec())?;
+            let spec = crate::gpu::open::SourceSpec {
+                // The dashboard re-reads health counters every few seconds, not every frame.
+                slow_every: crate::gpu::nvml::DASHBOARD_SLOW_EVERY,
+                ..cli.source.spec()
+            };
+            let mut source = open(&spec)?;
             if let Some(wanted) = cli.source.gpu_list() {
                 // `-i 9` on a 4-GPU box: say so before taking the terminal, like snapshot.
                 let snap = source

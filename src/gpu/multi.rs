@@ -110,7 +110,10 @@ fn sysfs_root(spec: &SourceSpec) -> PathBuf {
 
 fn open_nvml(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
     let nvml = NvmlSource::open(spec.nvml_lib.as_deref())?;
-    Ok(Box::new(nvml.with_pci_bus(&sysfs_root(spec))))
+    Ok(Box::new(
+        nvml.with_pci_bus(&sysfs_root(spec))
+            .with_slow_every(spec.slow_every),
+    ))
 }
 
 fn open_amd(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {

@@ -13,14 +13,16 @@ use nvml_wrapper::error::NvmlError;
 
 impl DeviceReader<'_> {
     /// `not_supported` on GPUs without MIG, empty with MIG mode off.
+    /// `mig_enabled` is the GPU's MIG mode as this sample read it.
     pub(super) fn mig_devices(
         &mut self,
+        mig_enabled: &Field<bool>,
         processes: &mut Field<Vec<GpuProcess>>,
         described: &mut ProcessDescriptions,
     ) -> Field<Vec<MigDevice>> {
-        let on = match self.get("mig mode", |d| d.mig_mode()) {
-            Field::Value(mode) => mode.current == 1,
-            Field::Missing { missing } => return Field::missing(missing),
+        let on = match mig_enabled {
+            Field::Value(on) => *on,
+            Field::Missing { missing } => return Field::missing(*missing),
         };
         if !on {
             return Field::Value(Vec::new());

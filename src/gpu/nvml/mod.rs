@@ -28,6 +28,9 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
 
+/// How often the dashboard reads the slow fields again (see [`NvmlSource::with_slow_every`]).
+pub const DASHBOARD_SLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The library name NVML is loaded by.
 pub const NVML_LIBRARY: &str = "libnvidia-ml.so.1";
 
@@ -49,6 +52,8 @@ pub struct NvmlSource {
     samples: u64,
     /// The rates the inline samples read, to start the background reader from.
     inline_pcie: std::collections::HashMap<u32, pcie::PcieRates>,
+    /// How often the slow fields (health counters, power limit, MIG mode) are read again.
+    slow_every: std::time::Duration,
 }
 
 impl NvmlSource {
@@ -78,7 +83,17 @@ impl NvmlSource {
             pcie: None,
             samples: 0,
             inline_pcie: Default::default(),
+            slow_every: std::time::Duration::ZERO,
         })
+    }
+
+    /// Reads the fields that change seldom — ECC and remapped-row counters, retired pages,
+    /// PCIe replays, the enforced power limit, MIG mode — only once per `every` (a field
+    /// without a settled answer is read again at once). The watchdog keeps the default,
+    /// every sample; the dashboard asks for [`DASHBOARD_SLOW_EVERY`].
+    pub fn with_slow_every(mut self, every: std::time::Duration) -> Self {
+        self.slow_every = every;
+        self
     }
 
     /// Also looks at the PCI bus under `sysfs_root` (`/sys` on a live host): an NVIDIA GPU
@@ -182,7 +197,13 @@ impl Source for NvmlSource {
                 .map(|p| p.rates(index))
                 .filter(|r| read::settled(&r.rx) && read::settled(&r.tx));
             let inline = rates.is_none();
-            let g = reader.sample(statics, &self.driver_version, &mut self.processes, rates);
+            let g = reader.sample(
+                statics,
+                &self.driver_version,
+                &mut self.processes,
+                rates,
+                self.slow_every,
+            );
             if inline {
                 self.inline_pcie.insert(
                     index,

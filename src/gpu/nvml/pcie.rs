@@ -12,7 +12,7 @@ use nvml_wrapper::Nvml;
 use nvml_wrapper::enum_wrappers::device::PcieUtilCounter;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// How often a round over every GPU starts (a round may take longer: 40 ms per GPU).
@@ -29,6 +29,8 @@ pub struct PcieRates {
 pub struct PcieReader {
     latest: Arc<Mutex<HashMap<u32, PcieRates>>>,
     stop: Arc<AtomicBool>,
+    /// Dropped with the reader: the thread's wait between rounds ends at once.
+    _wake: mpsc::Sender<()>,
 }
 
 impl PcieReader {
@@ -37,6 +39,7 @@ impl PcieReader {
     pub fn start(nvml: Arc<Nvml>, seed: HashMap<u32, PcieRates>) -> Option<PcieReader> {
         let latest = Arc::new(Mutex::new(seed));
         let stop = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = mpsc::channel::<()>();
         let (shared, stopped) = (Arc::clone(&latest), Arc::clone(&stop));
         std::thread::Builder::new()
             .name("gpuwarden-pcie".into())
@@ -45,15 +48,19 @@ impl PcieReader {
                     let began = Instant::now();
                     round(&nvml, &shared, &stopped);
                     let rest = PCIE_CADENCE.saturating_sub(began.elapsed());
-                    // Sleep in short steps so a dropped source is let go of quickly.
-                    let until = Instant::now() + rest;
-                    while Instant::now() < until && !stopped.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(50).min(rest));
+                    // One wake per round: the wait ends early only when the reader is
+                    // dropped (its sender goes away), so a dropped source is let go of at once.
+                    if let Err(mpsc::RecvTimeoutError::Disconnected) = woken.recv_timeout(rest) {
+                        return;
                     }
                 }
             })
             .ok()?;
-        Some(PcieReader { latest, stop })
+        Some(PcieReader {
+            latest,
+            stop,
+            _wake: wake,
+        })
     }
 
     /// The newest rates of GPU `index`; `warming_up` before its first reading.

@@ -1,21 +1,22 @@
 //! The processes on one GPU: NVML's compute and graphics lists merged by pid, each with its
 //! share of the GPU (`nvmlDeviceGetProcessUtilization`) and described from `/proc`.
 //!
-//! The compute list is read through its symbol rather than nvml-wrapper's call, which asks
-//! for the count first and takes a SUCCESS answer to mean "none": a library that answers the
-//! count query with SUCCESS and the count (instead of INSUFFICIENT_SIZE) would make every
-//! compute process vanish while graphics processes stay.
+//! The three lists are read through their symbols rather than nvml-wrapper's calls, which ask
+//! for the count first (two driver calls where one does) and take a SUCCESS answer to the
+//! count query to mean "none": a library that answers it with SUCCESS and the count (instead
+//! of INSUFFICIENT_SIZE) would make every compute process vanish while graphics processes
+//! stay. Each list is asked for once, into a buffer sized from the last answer plus headroom;
+//! only a list that outgrew it is asked again.
 
 use super::{DeviceReader, ProcessDescriptions};
 use crate::gpu::field::Field;
 use crate::gpu::model::GpuProcess;
-use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::{NvmlError, nvml_sym, nvml_try};
-use nvml_wrapper::struct_wrappers::device::ProcessUtilizationSample;
 use std::collections::HashMap;
 
 const SUCCESS: u32 = 0;
 const INSUFFICIENT_SIZE: u32 = 7;
+const NOT_FOUND: u32 = 6;
 /// NVML_VALUE_NOT_AVAILABLE, the "unknown" of `usedGpuMemory` and instance ids.
 const NOT_AVAILABLE: u64 = u64::MAX;
 
@@ -27,6 +28,19 @@ struct RawProcessInfo {
     used_gpu_memory: u64,
     gpu_instance_id: u32,
     compute_instance_id: u32,
+}
+
+/// `nvmlProcessUtilizationSample_t` as `nvmlDeviceGetProcessUtilization` fills it.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RawUtilizationSample {
+    pid: u32,
+    /// µs since the epoch (the CPU's clock).
+    timestamp: u64,
+    sm_util: u32,
+    mem_util: u32,
+    enc_util: u32,
+    dec_util: u32,
 }
 
 /// One process as the driver lists it.
@@ -42,19 +56,25 @@ impl DeviceReader<'_> {
         &mut self,
         described: &mut ProcessDescriptions,
         seen_us: &mut u64,
+        capacity: &mut ListCapacity,
     ) -> Field<Vec<GpuProcess>> {
-        let compute = self.get("compute processes", compute_processes(self.nvml));
+        let lib = self.nvml.lib();
+        let compute_sym = lib.nvmlDeviceGetComputeRunningProcesses_v3.as_ref();
+        let graphics_sym = lib.nvmlDeviceGetGraphicsRunningProcesses_v3.as_ref();
+        let compute = self.get("compute processes", |d| {
+            let f = nvml_sym(compute_sym)?;
+            // SAFETY: the handle comes from this initialised Nvml; `listed` passes a buffer
+            // of `count` elements laid out as nvmlProcessInfo_t, and NVML writes at most
+            // `count` of them.
+            listed(&mut capacity.compute, |count, buf| unsafe {
+                f(d.handle(), count, buf.cast())
+            })
+        });
         let graphics = self.get("graphics processes", |d| {
-            d.running_graphics_processes().map(|list| {
-                list.into_iter()
-                    .map(|p| Listed {
-                        pid: p.pid,
-                        used: match p.used_gpu_memory {
-                            UsedGpuMemory::Used(b) => Some(b),
-                            UsedGpuMemory::Unavailable => None,
-                        },
-                    })
-                    .collect()
+            let f = nvml_sym(graphics_sym)?;
+            // SAFETY: as for the compute list.
+            listed(&mut capacity.graphics, |count, buf| unsafe {
+                f(d.handle(), count, buf.cast())
             })
         });
         let lists = match (compute, graphics) {
@@ -68,7 +88,7 @@ impl DeviceReader<'_> {
         let utilization = if lists.iter().all(Vec::is_empty) {
             None
         } else {
-            self.utilization(seen_us)
+            self.utilization(seen_us, lists[0].len() + lists[1].len())
         };
         let mut out: Vec<GpuProcess> = Vec::with_capacity(lists[0].len() + lists[1].len());
         for Listed { pid, used } in lists.into_iter().flatten() {
@@ -97,18 +117,42 @@ impl DeviceReader<'_> {
 
     /// The newest utilization sample of each process since `seen_us`; `None` when the
     /// driver does not offer them. NVML answers NOT_FOUND when no process had a sample.
-    fn utilization(&mut self, seen_us: &mut u64) -> Option<HashMap<u32, ProcessUtilizationSample>> {
+    /// `listed` (the processes on the GPU) sizes the buffer, so one call usually does.
+    fn utilization(
+        &mut self,
+        seen_us: &mut u64,
+        listed: usize,
+    ) -> Option<HashMap<u32, RawUtilizationSample>> {
         let since = *seen_us;
+        let sym = self.nvml.lib().nvmlDeviceGetProcessUtilization.as_ref();
         let samples = match self.get("process utilization", |d| {
-            match d.process_utilization_stats(since) {
-                Err(NvmlError::NotFound) => Ok(Vec::new()),
-                other => other,
+            let f = nvml_sym(sym)?;
+            let mut len = listed as u32 + HEADROOM;
+            for _ in 0..3 {
+                let mut buf = vec![RawUtilizationSample::default(); len as usize];
+                let mut count = len;
+                // SAFETY: the handle comes from this initialised Nvml; `buf` holds `count`
+                // elements laid out as nvmlProcessUtilizationSample_t, and NVML writes at
+                // most `count` of them.
+                let rc = unsafe { f(d.handle(), buf.as_mut_ptr().cast(), &mut count, since) };
+                match rc {
+                    NOT_FOUND => return Ok(Vec::new()),
+                    INSUFFICIENT_SIZE => len = count.max(len) + HEADROOM,
+                    // A library that says SUCCESS without room for every sample.
+                    SUCCESS if count > len => len = count + HEADROOM,
+                    _ => {
+                        nvml_try(rc)?;
+                        buf.truncate(count as usize);
+                        return Ok(buf);
+                    }
+                }
             }
+            Err(NvmlError::InsufficientSize(Some(len as usize)))
         }) {
             Field::Value(s) => s,
             Field::Missing { .. } => return None,
         };
-        let mut newest: HashMap<u32, ProcessUtilizationSample> = HashMap::new();
+        let mut newest: HashMap<u32, RawUtilizationSample> = HashMap::new();
         for s in samples {
             *seen_us = (*seen_us).max(s.timestamp);
             match newest.get(&s.pid) {
@@ -122,44 +166,45 @@ impl DeviceReader<'_> {
     }
 }
 
-/// `nvmlDeviceGetComputeRunningProcesses_v3`, taking the count from either answer to the
-/// count query and retrying when processes started between the two calls.
-fn compute_processes(
-    nvml: &nvml_wrapper::Nvml,
-) -> impl FnOnce(&nvml_wrapper::Device<'_>) -> Result<Vec<Listed>, NvmlError> + '_ {
-    move |d| {
-        let f = nvml_sym(nvml.lib().nvmlDeviceGetComputeRunningProcesses_v3.as_ref())?;
-        let mut count: u32 = 0;
-        // SAFETY: the handle comes from this initialised Nvml; a null array with a count of
-        // 0 is NVML's documented way to ask for the count.
-        let rc = unsafe { f(d.handle(), &mut count, std::ptr::null_mut()) };
-        if rc != SUCCESS && rc != INSUFFICIENT_SIZE {
-            nvml_try(rc)?;
-        }
-        for _ in 0..3 {
-            if count == 0 {
-                return Ok(Vec::new());
+/// How many entries each list had last time, to size the next buffer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ListCapacity {
+    compute: u32,
+    graphics: u32,
+}
+
+/// Room for processes that started since the last answer.
+const HEADROOM: u32 = 8;
+
+/// One process list in one driver call (more only when it outgrew the buffer), taking the
+/// count from any answer: INSUFFICIENT_SIZE, or SUCCESS from a library that says so without
+/// room for every entry. `call(count, buffer)` is the list's symbol on one GPU; `seen` is
+/// how many entries it had last time, and is updated.
+fn listed(
+    seen: &mut u32,
+    mut call: impl FnMut(&mut u32, *mut RawProcessInfo) -> u32,
+) -> Result<Vec<Listed>, NvmlError> {
+    let mut len = *seen + HEADROOM;
+    for _ in 0..3 {
+        let mut infos = vec![RawProcessInfo::default(); len as usize];
+        let mut count = len;
+        let rc = call(&mut count, infos.as_mut_ptr());
+        match rc {
+            INSUFFICIENT_SIZE => len = count.max(len) + HEADROOM,
+            SUCCESS if count > len => len = count + HEADROOM,
+            _ => {
+                nvml_try(rc)?;
+                infos.truncate(count as usize);
+                *seen = count;
+                return Ok(infos
+                    .into_iter()
+                    .map(|i| Listed {
+                        pid: i.pid,
+                        used: (i.used_gpu_memory != NOT_AVAILABLE).then_some(i.used_gpu_memory),
+                    })
+                    .collect());
             }
-            // Headroom for processes that start between the calls.
-            let mut len = count + 8;
-            let mut infos = vec![RawProcessInfo::default(); len as usize];
-            // SAFETY: `infos` holds `len` elements laid out as nvmlProcessInfo_t, and NVML
-            // writes at most `len` of them.
-            let rc = unsafe { f(d.handle(), &mut len, infos.as_mut_ptr().cast()) };
-            if rc == INSUFFICIENT_SIZE {
-                count = len;
-                continue;
-            }
-            nvml_try(rc)?;
-            infos.truncate(len as usize);
-            return Ok(infos
-                .into_iter()
-                .map(|i| Listed {
-                    pid: i.pid,
-                    used: (i.used_gpu_memory != NOT_AVAILABLE).then_some(i.used_gpu_memory),
-                })
-                .collect());
         }
-        Err(NvmlError::InsufficientSize(Some(count as usize)))
     }
+    Err(NvmlError::InsufficientSize(Some(len as usize)))
 }

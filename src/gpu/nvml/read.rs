@@ -15,6 +15,7 @@ use nvml_wrapper::enum_wrappers::device::{
 };
 use nvml_wrapper::error::{NvmlError, nvml_sym, nvml_try};
 use nvml_wrapper::{Device, Nvml};
+use std::time::{Duration, Instant};
 
 #[path = "mig.rs"]
 mod mig;
@@ -33,12 +34,41 @@ pub struct StaticInfo {
     temperature_shutdown_c: Field<f64>,
     pcie_link_max: Field<PcieLink>,
     ecc_enabled: Field<bool>,
-    mig_enabled: Field<bool>,
     /// Not static, but kept per GPU with the rest: the newest per-process utilization
     /// sample read, so the next read asks only for newer ones.
     utilization_seen_us: u64,
+    /// How long each process list was, to size the next one's buffer.
+    list_capacity: process_list::ListCapacity,
+    /// The slow fields and when they were read.
+    slow: Option<(Instant, SlowFields)>,
     /// Whether the previous sample found the GPU lost (to log changes, not every sample).
     was_lost: bool,
+}
+
+/// What changes seldom (health counters, the enforced power limit, MIG mode): read again
+/// once `slow_every` has passed (every sample when it is zero, as the watchdog does), and
+/// at once while one of them has no settled answer.
+#[derive(Clone)]
+struct SlowFields {
+    power_limit_w: Field<f64>,
+    pcie_replays: Field<u64>,
+    ecc_uncorrected: Field<u64>,
+    ecc_uncorrected_aggregate: Field<u64>,
+    row_remap: Field<RowRemap>,
+    retired_pages_pending: Field<bool>,
+    mig_enabled: Field<bool>,
+}
+
+impl SlowFields {
+    fn settled(&self) -> bool {
+        settled(&self.power_limit_w)
+            && settled(&self.pcie_replays)
+            && settled(&self.ecc_uncorrected)
+            && settled(&self.ecc_uncorrected_aggregate)
+            && settled(&self.row_remap)
+            && settled(&self.retired_pages_pending)
+            && settled(&self.mig_enabled)
+    }
 }
 
 /// A field is worth caching once it has a value or a reason that will not go away.
@@ -143,6 +173,7 @@ impl<'n> DeviceReader<'n> {
         driver: &Field<String>,
         described: &mut ProcessDescriptions,
         pcie: Option<super::pcie::PcieRates>,
+        slow_every: Duration,
     ) -> GpuSample {
         if statics.uuid.is_none() {
             statics.uuid = self.get("uuid", |d| d.uuid()).value().cloned();
@@ -151,6 +182,7 @@ impl<'n> DeviceReader<'n> {
         let pci_bus_id = self.cached(&mut statics.pci_bus_id, "pci", |d| {
             d.pci_info().map(|p| p.bus_id)
         });
+        let slow = self.slow(statics, slow_every);
         let utilization = self.get("utilization", |d| d.utilization_rates());
         let memory = self.get("memory", |d| d.memory_info());
         let mut sample = GpuSample {
@@ -185,9 +217,7 @@ impl<'n> DeviceReader<'n> {
                 },
             ),
             power_w: self.get("power", |d| d.power_usage()).map(milliwatts),
-            power_limit_w: self
-                .get("power limit", |d| d.enforced_power_limit())
-                .map(milliwatts),
+            power_limit_w: slow.power_limit_w,
             clock_sm_mhz: self.get("sm clock", |d| d.clock_info(Clock::SM)),
             clock_sm_max_mhz: self.cached(&mut statics.clock_sm_max_mhz, "max sm clock", |d| {
                 d.max_clock_info(Clock::SM)
@@ -214,9 +244,7 @@ impl<'n> DeviceReader<'n> {
                     width: d.max_pcie_link_width()?,
                 })
             }),
-            pcie_replays: self
-                .get("pcie replays", |d| d.pcie_replay_counter())
-                .map(u64::from),
+            pcie_replays: slow.pcie_replays,
             // From the background reader when it has them (each call waits ~20 ms on a real
             // driver); inline only until its first round is done.
             pcie_rx_bytes_per_s: match &pcie {
@@ -231,6 +259,40 @@ impl<'n> DeviceReader<'n> {
                     .get("pcie tx", |d| d.pcie_throughput(PcieUtilCounter::Send))
                     .map(kilobytes),
             },
+            ecc_uncorrected: slow.ecc_uncorrected,
+            ecc_uncorrected_aggregate: slow.ecc_uncorrected_aggregate,
+            row_remap: slow.row_remap,
+            retired_pages_pending: slow.retired_pages_pending,
+            ecc_enabled: self.cached(&mut statics.ecc_enabled, "ecc mode", |d| {
+                d.is_ecc_enabled().map(|m| m.currently_enabled)
+            }),
+            mig_enabled: slow.mig_enabled,
+            processes: self.processes(
+                described,
+                &mut statics.utilization_seen_us,
+                &mut statics.list_capacity,
+            ),
+            mig: Field::default(),
+        };
+        sample.mig = self.mig_devices(&sample.mig_enabled, &mut sample.processes, described);
+        self.finish(sample, statics)
+    }
+
+    /// The slow fields: the cached ones while they are fresh and settled, else read now.
+    fn slow(&mut self, statics: &mut StaticInfo, every: Duration) -> SlowFields {
+        if let Some((at, fields)) = &statics.slow
+            && at.elapsed() < every
+            && fields.settled()
+        {
+            return fields.clone();
+        }
+        let fields = SlowFields {
+            power_limit_w: self
+                .get("power limit", |d| d.enforced_power_limit())
+                .map(milliwatts),
+            pcie_replays: self
+                .get("pcie replays", |d| d.pcie_replay_counter())
+                .map(u64::from),
             ecc_uncorrected: self.get("ecc", |d| {
                 d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile)
             }),
@@ -240,17 +302,10 @@ impl<'n> DeviceReader<'n> {
             row_remap: self.row_remap(),
             retired_pages_pending: self
                 .get("retired pages pending", |d| d.are_pages_pending_retired()),
-            ecc_enabled: self.cached(&mut statics.ecc_enabled, "ecc mode", |d| {
-                d.is_ecc_enabled().map(|m| m.currently_enabled)
-            }),
-            mig_enabled: self.cached(&mut statics.mig_enabled, "mig mode", |d| {
-                d.mig_mode().map(|m| m.current == 1)
-            }),
-            processes: self.processes(described, &mut statics.utilization_seen_us),
-            mig: Field::default(),
+            mig_enabled: self.get("mig mode", |d| d.mig_mode().map(|m| m.current == 1)),
         };
-        sample.mig = self.mig_devices(&mut sample.processes, described);
-        self.finish(sample, statics)
+        statics.slow = Some((Instant::now(), fields.clone()));
+        fields
     }
 
     /// Puts identity in, or turns the sample into a lost one.
@@ -269,6 +324,8 @@ impl<'n> DeviceReader<'n> {
             }
         }
         if lost {
+            // What was read before it was lost is not kept for when it answers again.
+            statics.slow = None;
             let mut lost = GpuSample::lost(self.index, uuid, Vendor::Nvidia);
             // Keep what identifies the card so people can find it in the rack.
             if statics.name.value().is_some() {

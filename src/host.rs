@@ -1,4 +1,4 @@
-//! The machine itself: host name, CPU and RAM (sysinfo), and who owns a GPU process —
+//! The machine itself: host name, CPU and RAM (`/proc/stat`, `/proc/meminfo`), and who owns a GPU process —
 //! its user (from NSS), command line, systemd unit and owner (see `owner`), read from
 //! `/proc/PID`.
 //!
@@ -9,7 +9,6 @@ use crate::gpu::GpuProcess;
 use crate::owner::{self, OwnerKind};
 use std::fs;
 use std::path::Path;
-use sysinfo::{MemoryRefreshKind, RefreshKind, System};
 
 /// The host's name as the kernel reports it.
 pub fn hostname() -> String {
@@ -17,14 +16,33 @@ pub fn hostname() -> String {
         .map(|s| s.trim().to_string())
         .ok()
         .filter(|s| !s.is_empty())
-        .or_else(|| System::host_name().ok())
+        .or_else(gethostname)
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// CPU and memory use of the host, refreshed on demand.
+/// `gethostname(2)`, for a `/proc` without the kernel's host name file.
+fn gethostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the name is NUL-terminated on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+/// CPU and memory use of the host, refreshed on demand from `/proc/stat` and
+/// `/proc/meminfo`: both files stay open and are read again from their start into one kept
+/// buffer, so a reading costs two `pread`s and no allocation.
 /// Without a readable `/proc` (odd containers) the readings stay empty instead of failing.
 pub struct HostStats {
-    system: Option<System>,
+    stat: Option<fs::File>,
+    meminfo: Option<fs::File>,
+    buf: Vec<u8>,
+    /// (busy, total) jiffies of the previous reading.
+    last: Option<(u64, u64)>,
+    cpus: usize,
 }
 
 /// One reading of [`HostStats`].
@@ -38,29 +56,46 @@ pub struct HostReading {
 
 impl HostStats {
     pub fn new() -> Self {
-        let system = System::new_with_specifics(
-            RefreshKind::nothing()
-                .with_cpu(sysinfo::CpuRefreshKind::nothing().with_usage())
-                .with_memory(MemoryRefreshKind::nothing().with_ram()),
-        );
+        // SAFETY: sysconf only reads a system constant.
+        let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
         HostStats {
-            system: system.ok(),
+            stat: fs::File::open("/proc/stat").ok(),
+            meminfo: fs::File::open("/proc/meminfo").ok(),
+            buf: Vec::with_capacity(8192),
+            last: None,
+            cpus: usize::try_from(online).unwrap_or(0),
         }
     }
 
-    /// Refreshes and reads; the CPU figure is the average since the previous call.
+    /// Refreshes and reads; the CPU figure is the average since the previous call (since
+    /// boot on the first).
     pub fn read(&mut self) -> HostReading {
-        let Some(system) = self.system.as_mut() else {
-            return HostReading::default();
+        let mut reading = HostReading {
+            cpus: self.cpus,
+            ..HostReading::default()
         };
-        system.refresh_cpu_usage();
-        system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
-        HostReading {
-            cpu_pct: system.global_cpu_usage(),
-            cpus: system.cpus().len(),
-            mem_used_bytes: system.used_memory(),
-            mem_total_bytes: system.total_memory(),
+        if let Some(stat) = &self.stat
+            && read_from_start(stat, &mut self.buf, 4096).is_ok()
+            && let Some((busy, total)) = cpu_jiffies(&self.buf)
+        {
+            let (b0, t0) = self.last.unwrap_or((0, 0));
+            let (db, dt) = (busy.saturating_sub(b0), total.saturating_sub(t0));
+            if dt > 0 {
+                reading.cpu_pct = (db as f64 / dt as f64 * 100.0) as f32;
+            }
+            self.last = Some((busy, total));
         }
+        if let Some(meminfo) = &self.meminfo
+            && read_from_start(meminfo, &mut self.buf, 8192).is_ok()
+        {
+            let total = meminfo_kib(&self.buf, b"MemTotal:");
+            let available = meminfo_kib(&self.buf, b"MemAvailable:");
+            if let (Some(total), Some(available)) = (total, available) {
+                reading.mem_total_bytes = total * 1024;
+                reading.mem_used_bytes = total.saturating_sub(available) * 1024;
+            }
+        }
+        reading
     }
 }
 
@@ -68,6 +103,50 @@ impl Default for HostStats {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The first `max` bytes of a `/proc` file, read again from offset 0 into `buf`.
+fn read_from_start(file: &fs::File, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    buf.resize(max, 0);
+    let mut got = 0;
+    while got < max {
+        let n = file.read_at(&mut buf[got..], got as u64)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    buf.truncate(got);
+    Ok(())
+}
+
+/// (busy, total) jiffies from the `cpu` line that starts `/proc/stat`: total is user, nice,
+/// system, idle, iowait, irq, softirq and steal; busy is total less idle and iowait.
+fn cpu_jiffies(stat: &[u8]) -> Option<(u64, u64)> {
+    let line = stat.split(|b| *b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut fields = line.split_ascii_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = fields.take(8).map(|f| f.parse().unwrap_or(0)).collect();
+    if v.len() < 4 {
+        return None;
+    }
+    let total: u64 = v.iter().sum();
+    let idle = v[3] + v.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// A `Key:   1234 kB` value of `/proc/meminfo`, in KiB.
+fn meminfo_kib(meminfo: &[u8], key: &[u8]) -> Option<u64> {
+    meminfo
+        .split(|b| *b == b'\n')
+        .find_map(|line| line.strip_prefix(key))
+        .and_then(|rest| std::str::from_utf8(rest).ok())
+        .and_then(|rest| rest.split_ascii_whitespace().next())
+        .and_then(|n| n.parse().ok())
 }
 
 /// Fills user, command, unit and owner of `process` from `/proc` under `proc_root`.
@@ -169,6 +248,28 @@ pub fn unit_from_cgroup(cgroup: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_and_memory_come_from_proc() {
+        let stat = b"cpu  100 20 30 800 50 0 0 0 0 0\ncpu0 1 2 3 4\n";
+        // busy = user + nice + system (+ irq, softirq, steal); idle and iowait are not busy.
+        assert_eq!(cpu_jiffies(stat), Some((150, 1000)));
+        assert_eq!(cpu_jiffies(b"intr 1 2 3\n"), None);
+        let meminfo =
+            b"MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   18000000 kB\n";
+        assert_eq!(meminfo_kib(meminfo, b"MemTotal:"), Some(24_000_000));
+        assert_eq!(meminfo_kib(meminfo, b"MemAvailable:"), Some(18_000_000));
+        assert_eq!(meminfo_kib(meminfo, b"SwapTotal:"), None);
+
+        // This machine's own /proc, twice: the second reading is over the time between.
+        let mut host = HostStats::new();
+        let first = host.read();
+        assert!(first.mem_total_bytes > 0 && first.mem_used_bytes <= first.mem_total_bytes);
+        assert!(first.cpus > 0);
+        let second = host.read();
+        assert!((0.0..=100.0).contains(&second.cpu_pct), "{second:?}");
+        assert_eq!(second.mem_total_bytes, first.mem_total_bytes);
+    }
 
     #[test]
     fn unit_from_cgroup_v2_and_v1() {

@@ -58,7 +58,7 @@ pub fn run_fleet(mut app: FleetApp, source: Box<dyn FleetSource>, color: bool) -
     runtime.block_on(async {
         let fetches = spawn_fetcher(source, interval);
         let _restore = RestoreTerminal;
-        let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+        let mut terminal = super::terminal::open().context("setting up the terminal")?;
         run_fleet_loop(&mut terminal, &mut app, fetches, EventStream::new()).await
     })
 }

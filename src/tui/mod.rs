@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod fleet_run;
 pub mod input;
 pub mod run;
+mod terminal;
 pub mod theme;
 mod view;
 pub mod watchdog;

@@ -68,7 +68,7 @@ pub fn run(
         };
         let samples = sampler::spawn(Box::new(timed), options.interval);
         let _restore = RestoreTerminal;
-        let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+        let mut terminal = super::terminal::open().context("setting up the terminal")?;
         let mut host = HostStats::new();
         run_loop_with(
             &mut terminal,
@@ -130,11 +130,24 @@ impl Stall {
     fn look(&self) -> Option<Duration> {
         self.watch.busy_for().filter(|d| *d >= self.bound)
     }
+
+    /// How long until the next look is worth it: a stuck sample cannot reach the bound
+    /// sooner. While stalled, twice a second (the shown seconds tick on); during a sample,
+    /// when it would reach the bound; between samples, one interval (the next sample's
+    /// start at the latest) plus the bound. So a sampler that answers costs no wake-ups.
+    fn next_look(&self, interval: Duration) -> Duration {
+        match self.watch.busy_for() {
+            Some(d) if d >= self.bound => Duration::from_millis(500),
+            Some(d) => self.bound - d,
+            None => interval + self.bound,
+        }
+    }
 }
 
 /// [`run_loop`] with `after_sample` called on the app after each sample was taken in (the
-/// watchdog feed refreshes thresholds and the panel there), and with `stall`, a look twice a
-/// second at a sample stuck in the driver.
+/// watchdog feed refreshes thresholds and the panel there), and with `stall`, a look at a
+/// sample stuck in the driver whenever one could have reached the bound (see
+/// [`Stall::next_look`]).
 pub async fn run_loop_with<B, E>(
     terminal: &mut Terminal<B>,
     app: &mut App,
@@ -150,8 +163,12 @@ where
     E: Stream<Item = io::Result<Event>> + Unpin,
 {
     let mut sampling = true;
-    let mut look = tokio::time::interval(Duration::from_millis(500));
-    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let interval = Duration::from_millis(app.interval_ms.max(1));
+    let first = stall
+        .as_ref()
+        .map_or(Duration::from_secs(3600), |s| s.next_look(interval));
+    let look = tokio::time::sleep(first);
+    tokio::pin!(look);
     terminal.draw(|f| f.render_widget(&*app, f.area()))?;
     loop {
         let msg = tokio::select! {
@@ -182,7 +199,9 @@ where
                 Some(Err(e)) => return Err(e).context("reading the terminal"),
                 None => return Ok(()),
             },
-            _ = look.tick(), if stall.is_some() => {
+            _ = &mut look, if stall.is_some() => {
+                let next = stall.as_ref().map_or(interval, |s| s.next_look(interval));
+                look.as_mut().reset(tokio::time::Instant::now() + next);
                 let now = stall.as_ref().and_then(Stall::look);
                 // Redraw only when the state or the shown seconds change.
                 if now.map(|d| d.as_secs()) == app.driver_stalled.map(|d| d.as_secs()) {
@@ -195,6 +214,10 @@ where
         app.update(msg);
         if sampled {
             after_sample(app);
+            if let Some(s) = &stall {
+                look.as_mut()
+                    .reset(tokio::time::Instant::now() + s.next_look(interval));
+            }
         }
         if app.quit {
             return Ok(());

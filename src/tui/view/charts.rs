@@ -1,18 +1,18 @@
-//! History charts of the selected GPU: utilization, memory, temperature and power, newest on
-//! the right. Each run of samples is its own line, so a gap (missing value, lost GPU, failed
-//! sample) shows as a break; the temperature, memory and power charts carry their threshold
-//! as a dotted line.
+//! History charts of the selected GPU: utilization, memory, temperature and power as filled
+//! area charts ([`AreaChart`]), newest on the right, with the scale's top, middle and bottom
+//! on the left and the time axis (`-47s` … `now`) on the bottom edge. A gap (missing value,
+//! lost GPU, failed sample) is an empty column; the temperature, memory and power charts
+//! carry their threshold as a dotted line.
 
 use super::super::app::App;
 use super::super::theme::Level;
+use super::area_chart::AreaChart;
 use crate::gpu::GpuSample;
 use crate::history::{Metric, Series};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 /// The charts side by side (the overview's strip): all four when wide, else utilization and
 /// temperature.
@@ -78,65 +78,31 @@ fn render_chart(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
     };
 
     let (lo, hi) = bounds(metric, gpu, series);
-    let y_labels = [lo, hi].map(|v| Span::styled(format!("{v:.0}"), t.dim()));
-    let label_w = y_labels.iter().map(Span::width).max().unwrap_or(0) as u16 + 1;
-    // One sample per braille dot column: the window is as long as the chart is wide.
-    let window = (f64::from(inner.width.saturating_sub(label_w)) * 2.0 - 1.0).max(1.0);
-    let block = block.title_bottom(
-        Line::styled(format!(" {} ", span_text(window, app.interval_ms)), t.dim()).right_aligned(),
-    );
-
-    let limit = limit(app, metric, gpu);
-    // A dotted line: one braille dot every two cells.
-    let limit_line: Option<Vec<(f64, f64)>> = limit.map(|v| {
-        (0..=(window as usize) / 4)
-            .map(|i| (-(i as f64) * 4.0, v))
-            .collect()
-    });
-    let runs = series.runs();
-    let mut datasets: Vec<Dataset<'_>> = Vec::with_capacity(runs.len() + 1);
-    if let Some(line) = &limit_line {
-        datasets.push(
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Scatter)
-                .style(t.limit_line())
-                .data(line),
-        );
+    let label_w = [lo, hi, (lo + hi) / 2.0]
+        .map(|v| format!("{v:.0}").len())
+        .into_iter()
+        .max()
+        .unwrap_or(0) as u16
+        + 1;
+    // Two samples per cell column: the window is twice as long as the plot is wide.
+    let window = AreaChart::window(inner, label_w);
+    let block = block
+        .title_bottom(Line::styled(
+            format!(" -{} ", span_text(window, app.interval_ms)),
+            t.dim(),
+        ))
+        .title_bottom(Line::styled(" now ", t.dim()).right_aligned());
+    block.render(area, buf);
+    AreaChart {
+        series,
+        lo,
+        hi,
+        limit: limit(app, metric, gpu),
+        fill: color,
+        limit_style: t.limit_line(),
+        label_style: t.dim(),
     }
-    for run in &runs {
-        let first = run.partition_point(|(x, _)| *x < -window);
-        let visible = &run[first..];
-        if visible.len() == 1 {
-            datasets.push(
-                Dataset::default()
-                    .marker(Marker::Braille)
-                    .graph_type(GraphType::Scatter)
-                    .style(color)
-                    .data(visible),
-            );
-        } else if !visible.is_empty() {
-            datasets.push(line_dataset(visible, color, Marker::Braille));
-        }
-    }
-    Chart::new(datasets)
-        .block(block)
-        .x_axis(Axis::default().bounds([-window, 0.0]))
-        .y_axis(
-            Axis::default()
-                .bounds([lo, hi])
-                .labels(y_labels)
-                .style(t.dim()),
-        )
-        .render(area, buf);
-}
-
-fn line_dataset<'a>(data: &'a [(f64, f64)], style: Style, marker: Marker) -> Dataset<'a> {
-    Dataset::default()
-        .marker(marker)
-        .graph_type(GraphType::Line)
-        .style(style)
-        .data(data)
+    .render(inner, label_w, buf);
 }
 
 fn name(metric: Metric) -> &'static str {
@@ -195,12 +161,12 @@ fn limit(app: &App, metric: Metric, gpu: &GpuSample) -> Option<f64> {
     }
 }
 
-/// How much time a window of `samples` covers: `last 2m`, `last 45s`.
-fn span_text(samples: f64, interval_ms: u64) -> String {
-    let secs = (samples * interval_ms as f64 / 1000.0).round() as u64;
+/// How much time a window of `samples` covers: `2m`, `45s`.
+fn span_text(samples: usize, interval_ms: u64) -> String {
+    let secs = (samples as f64 * interval_ms as f64 / 1000.0).round() as u64;
     if secs >= 120 {
-        format!("last {}m", secs / 60)
+        format!("{}m", secs / 60)
     } else {
-        format!("last {secs}s")
+        format!("{secs}s")
     }
 }

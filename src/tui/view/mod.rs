@@ -6,6 +6,7 @@
 //! detail view), then the processes, and a terminal too small for anything gets a one-line
 //! note instead of a panic.
 
+mod area_chart;
 mod bar;
 mod charts;
 mod detail;

@@ -7,6 +7,8 @@ mod fake_nvml;
 
 #[path = "nvml/bus.rs"]
 mod bus;
+#[path = "nvml/calls.rs"]
+mod calls;
 #[path = "nvml/cli.rs"]
 mod cli;
 #[path = "nvml/control.rs"]

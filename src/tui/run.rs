@@ -70,12 +70,21 @@ pub fn run(
         let _restore = RestoreTerminal;
         let mut terminal = super::terminal::open().context("setting up the terminal")?;
         let mut host = HostStats::new();
+        // At most once a second: `/proc/stat` is costly for the kernel to produce on big
+        // hosts, and a CPU figure over less than a second only flickers.
+        let mut host_read_at: Option<std::time::Instant> = None;
         run_loop_with(
             &mut terminal,
             &mut app,
             samples,
             EventStream::new(),
-            move || live.then(|| host.read()),
+            move || {
+                let due = host_read_at.is_none_or(|at| at.elapsed() >= HOST_EVERY);
+                (live && due).then(|| {
+                    host_read_at = Some(std::time::Instant::now());
+                    host.read()
+                })
+            },
             |app| {
                 if let Some(feed) = &mut watchdog {
                     feed.refresh(app);
@@ -114,6 +123,9 @@ where
 {
     run_loop_with(terminal, app, samples, events, host, |_| {}, None).await
 }
+
+/// How often the header's host CPU and RAM are read again (at most).
+const HOST_EVERY: Duration = Duration::from_millis(950);
 
 /// A sample stuck in the driver this long is said on screen (the daemon's default
 /// `driver_timeout`).

@@ -1,0 +1,130 @@
+//! How many driver calls a sample makes, counted by the fake (`$FAKE_NVML_CALLS`, written
+//! when the process exits): a real driver's call is an ioctl, so calls are what a sample
+//! costs. And the slow fields (health counters, power limit, MIG mode), which the dashboard
+//! reads only every few seconds while the watchdog reads them every sample.
+
+use crate::cli::gpuwarden;
+use crate::fake_nvml::{FakeNvml, FakeState, ProcessShare};
+use crate::source::Sleeper;
+use gpuwarden::gpu::Source;
+use gpuwarden::gpu::nvml::NvmlSource;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Per-function call counts of one `snapshot --json` run.
+fn calls_of_one_snapshot(fake: &FakeNvml) -> BTreeMap<String, u64> {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    gpuwarden()
+        .envs(fake.envs())
+        .env("FAKE_NVML_CALLS", &calls)
+        .args(["snapshot", "--json", "--vendor", "nvidia", "--nvml-lib"])
+        .arg(fake.lib_path())
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&calls).expect("the fake wrote its call counts");
+    text.lines()
+        .map(|l| {
+            let (n, f) = l.split_once(' ').unwrap();
+            (f.to_string(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn each_process_list_is_one_call_per_gpu() {
+    let workers = [Sleeper::start(), Sleeper::start()];
+    let mut state = FakeState::with_gpus(2);
+    for (g, w) in state.gpus.iter_mut().zip(&workers) {
+        *g = g
+            .clone()
+            .compute(&[(w.pid(), Some(1 << 30))])
+            .shares(&[ProcessShare {
+                pid: w.pid(),
+                sm: 40,
+                ..ProcessShare::default()
+            }]);
+    }
+    let fake = FakeNvml::new(&state);
+    let calls = calls_of_one_snapshot(&fake);
+    let count = |f: &str| calls.get(f).copied().unwrap_or(0);
+    // One each per GPU: no count query before the list (nvml-wrapper's calls make two).
+    assert_eq!(count("GetComputeRunningProcesses_v3"), 2, "{calls:?}");
+    assert_eq!(count("GetGraphicsRunningProcesses_v3"), 2, "{calls:?}");
+    assert_eq!(count("GetProcessUtilization"), 2, "{calls:?}");
+    assert_eq!(count("GetUtilizationRates"), 2, "{calls:?}");
+}
+
+#[test]
+fn a_list_that_outgrew_its_buffer_is_asked_again_and_loses_no_process() {
+    // 20 processes on one GPU: more than the first buffer's headroom.
+    let workers: Vec<Sleeper> = (0..20).map(|_| Sleeper::start()).collect();
+    let mut state = FakeState::with_gpus(1);
+    let listed: Vec<(u32, Option<u64>)> =
+        workers.iter().map(|w| (w.pid(), Some(1 << 20))).collect();
+    state.gpus[0] = state.gpus[0].clone().compute(&listed);
+    let fake = FakeNvml::new(&state);
+    let mut source = NvmlSource::open(Some(&fake.lib_path())).unwrap();
+    let snap = source.sample(1_000).unwrap();
+    let pids: Vec<u32> = snap.gpus[0]
+        .processes
+        .value()
+        .unwrap()
+        .iter()
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(pids.len(), 20, "{pids:?}");
+    // The same with a library that answers a short buffer with SUCCESS and the count.
+    state.count_query_success = true;
+    fake.set(&state);
+    let snap = source.sample(2_000).unwrap();
+    assert_eq!(snap.gpus[0].processes.value().unwrap().len(), 20);
+}
+
+#[test]
+fn slow_fields_wait_for_their_cadence_and_the_fast_ones_do_not() {
+    let mut state = FakeState::with_gpus(1);
+    let fake = FakeNvml::new(&state);
+    let mut slow = NvmlSource::open(Some(&fake.lib_path()))
+        .unwrap()
+        .with_slow_every(Duration::from_secs(3600));
+    let mut every = NvmlSource::open(Some(&fake.lib_path())).unwrap();
+    let first = slow.sample(1_000).unwrap();
+    assert_eq!(first.gpus[0].ecc_uncorrected.get(), Some(0));
+    every.sample(1_000).unwrap();
+
+    state.gpus[0] = state.gpus[0]
+        .clone()
+        .with("ecc_uncorrected_volatile", 3)
+        .with("power_limit_mw", 400_000)
+        .with("temperature_c", 77);
+    fake.set(&state);
+    let later = slow.sample(2_000).unwrap();
+    // Within the cadence: the counters and the limit as first read, the temperature new.
+    assert_eq!(later.gpus[0].ecc_uncorrected.get(), Some(0));
+    assert_eq!(later.gpus[0].power_limit_w.get(), Some(700.0));
+    assert_eq!(later.gpus[0].temperature_c.get(), Some(77.0));
+    // The watchdog's default reads them on every sample.
+    let now = every.sample(2_000).unwrap();
+    assert_eq!(now.gpus[0].ecc_uncorrected.get(), Some(3));
+    assert_eq!(now.gpus[0].power_limit_w.get(), Some(400.0));
+}
+
+#[test]
+fn a_slow_field_without_an_answer_is_asked_again_at_once() {
+    let mut state = FakeState::with_gpus(1);
+    state.gpus[0]
+        .errors
+        .insert("GetTotalEccErrors".to_string(), 999);
+    let fake = FakeNvml::new(&state);
+    let mut slow = NvmlSource::open(Some(&fake.lib_path()))
+        .unwrap()
+        .with_slow_every(Duration::from_secs(3600));
+    let first = slow.sample(1_000).unwrap();
+    assert!(first.gpus[0].ecc_uncorrected.get().is_none());
+    state.gpus[0].errors.clear();
+    fake.set(&state);
+    // An error is not a settled answer: the next sample reads again, cadence or not.
+    let next = slow.sample(2_000).unwrap();
+    assert_eq!(next.gpus[0].ecc_uncorrected.get(), Some(0));
+}

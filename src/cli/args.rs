@@ -5,6 +5,7 @@ pub use super::check_config::CheckConfigArgs;
 use crate::gpu::multi::VendorChoice;
 use crate::gpu::open::SourceSpec;
 use crate::gpu::sim::Scenario;
+pub use crate::gpu::select::GpuList;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -62,7 +63,8 @@ pub struct SourceArgs {
     /// the pods owning GPU processes [default: /var/log/pods]
     #[arg(long, global = true, env = "GPUWARDEN_POD_LOGS", value_name = "DIR")]
     pub pod_logs: Option<PathBuf>,
-    /// Only these GPUs, by index like nvidia-smi, with ranges: `-i 0,2`, `-i 0-3,6`
+    /// Only these GPUs, as nvidia-smi -i names them: indices and ranges, UUIDs, PCI bus ids,
+    /// mixed (`-i 0,2`, `-i 0-3,6`, `-i GPU-5e1c…,3b:00.0`)
     #[arg(
         short = 'i',
         long = "gpus",
@@ -93,47 +95,15 @@ pub fn parse_csv_fields(s: &str) -> Result<CsvFields, String> {
         .map(CsvFields)
 }
 
-/// The GPU indices `-i` names, in the order given, each once.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GpuList(pub Vec<u32>);
-
-/// `0,2`, `0-3,6`: indices and inclusive ranges; the error names the bad item.
+/// `-i`: indices, ranges, UUIDs and PCI bus ids (see [`GpuList::parse`]).
 pub fn parse_gpu_list(s: &str) -> Result<GpuList, String> {
-    let mut out: Vec<u32> = Vec::new();
-    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let bad = || format!("{item:?} is not a GPU index or a range like 0-3");
-        let (lo, hi) = match item.split_once('-') {
-            Some((a, b)) => (
-                a.trim().parse::<u32>().map_err(|_| bad())?,
-                b.trim().parse::<u32>().map_err(|_| bad())?,
-            ),
-            None => {
-                let i = item.parse::<u32>().map_err(|_| bad())?;
-                (i, i)
-            }
-        };
-        if lo > hi {
-            return Err(format!("{item:?}: a range goes up, like {hi}-{lo}"));
-        }
-        if hi - lo > 4096 {
-            return Err(format!("{item:?}: no box has that many GPUs"));
-        }
-        for i in lo..=hi {
-            if !out.contains(&i) {
-                out.push(i);
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err("no GPU index given".into());
-    }
-    Ok(GpuList(out))
+    GpuList::parse(s)
 }
 
 impl SourceArgs {
-    /// The indices `-i` selects, if it was given.
-    pub fn gpu_list(&self) -> Option<&[u32]> {
-        self.gpus.as_ref().map(|g| g.0.as_slice())
+    /// The GPUs `-i` selects, if it was given.
+    pub fn gpu_list(&self) -> Option<&GpuList> {
+        self.gpus.as_ref()
     }
 
     pub fn spec(&self) -> SourceSpec {

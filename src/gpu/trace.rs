@@ -111,6 +111,21 @@ impl TraceSource {
         self.control.clone()
     }
 
+    /// The trace's first sample, without starting its clock (to check `-i` against).
+    pub fn first_snapshot(&mut self) -> Result<Snapshot, SourceError> {
+        if self.upcoming.is_none() && self.current.is_none() && !self.ended {
+            self.upcoming = self.pull()?;
+        }
+        self.current
+            .as_ref()
+            .or(self.upcoming.as_ref())
+            .cloned()
+            .ok_or_else(|| SourceError::Failed {
+                what: "reading the trace".into(),
+                detail: "the trace holds no samples".into(),
+            })
+    }
+
     /// The next snapshot of the trace; skipped lines are logged, a fatal problem ends it.
     fn pull(&mut self) -> Result<Option<Snapshot>, SourceError> {
         while !self.ended {

@@ -2,13 +2,19 @@
 //! subcommand. `--help` is the first documentation most users read, so it teaches.
 
 pub use super::check_config::CheckConfigArgs;
+use super::examples;
 use crate::gpu::multi::VendorChoice;
 use crate::gpu::open::SourceSpec;
-use crate::gpu::sim::Scenario;
 pub use crate::gpu::select::GpuList;
+use crate::gpu::sim::Scenario;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The `--help` heading of [`SourceArgs`]: which GPUs, read from where.
+pub const SOURCE_HEADING: &str = "GPU source options";
+/// The `--help` heading of [`CommonArgs`].
+pub const GLOBAL_HEADING: &str = "Global options";
 
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -18,23 +24,26 @@ use std::time::Duration;
     long_about = "Look at, guard and prove GPUs.\n\n\
         With no command, shows the terminal dashboard (`gpuwarden top`).\n\
         Try it without a GPU: `gpuwarden --demo`.\n\n\
-        Exit codes: 0 ok, 1 a finding (failed GPU, invalid config), 2 usage or environment error."
+        Exit codes: 0 ok, 1 a finding (failed GPU, invalid config), 2 usage or environment error.",
+    after_help = examples::GPUWARDEN
 )]
 pub struct Cli {
+    /// The dashboard's own options, for the bare command (`gpuwarden --config …` is
+    /// `gpuwarden top --config …`); first, so `--help` lists them first, under no heading.
+    #[command(flatten)]
+    pub top: TopArgs,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The dashboard's own options, for the bare command (`gpuwarden --config …` is
-    /// `gpuwarden top --config …`).
-    #[command(flatten)]
-    pub top: TopArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Where samples come from; the same for every command.
+/// Where samples come from and which GPUs; the same for every command, so `--help` lists
+/// them under their own heading after the command's own options.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = SOURCE_HEADING)]
 pub struct SourceArgs {
     /// Use the built-in simulated fleet instead of real GPUs
     #[arg(long, global = true)]
@@ -121,8 +130,9 @@ impl SourceArgs {
     }
 }
 
-/// Options every command understands.
+/// Options every command understands (listed last in `--help`).
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = GLOBAL_HEADING)]
 pub struct CommonArgs {
     /// Time between samples (floor 100ms), e.g. 500ms, 2s. For `watch`, given here it
     /// overrides `[watchdog] interval` of the config (which applies when it is not given)
@@ -170,37 +180,45 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
 #[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// The terminal dashboard (the default command)
+    #[command(after_help = examples::TOP)]
     Top(TopArgs),
     /// One sample of every GPU, as a table, JSON or CSV
+    #[command(after_help = examples::SNAPSHOT)]
     Snapshot(SnapshotArgs),
     /// Exporter mode: sample and serve /metrics and the JSON API over HTTP, nothing else
+    #[command(after_help = examples::SERVE)]
     Serve(ServeArgs),
     /// One-shot node health: exit 0 healthy, 1 a finding, 2 cannot tell (for Slurm,
     /// node-problem-detector and scripts)
     ///
     /// Checks every GPU for: lost, uncorrected ECC errors, slowdown throttling, temperature at
     /// its slowdown threshold; `--require gpus=8,memory=80GiB,driver>=550` adds what the node
-    /// must have. Examples: `gpuwarden check`, `gpuwarden check --json`,
-    /// `gpuwarden check --slurm` (HealthCheckProgram), `gpuwarden check --brief` (NPD).
+    /// must have; `--brief` prints one line for node-problem-detector.
+    #[command(after_help = examples::CHECK)]
     Check(super::check::CheckArgs),
     /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
+    #[command(after_help = examples::CHECK_CONFIG)]
     CheckConfig(CheckConfigArgs),
     /// The watchdog daemon: thresholds → clock caps → unit restarts → alerts
     ///
     /// Try it without a GPU: `gpuwarden watch --demo --scenario overheat --dry-run
     /// --config watchdog.toml --state-dir /tmp/gw`.
+    #[command(after_help = examples::WATCH)]
     Watch(WatchArgs),
     /// Burn every selected GPU, check every result and judge each GPU (PASS/WARN/FAIL)
+    #[command(after_help = examples::BENCH)]
     Bench(super::bench::BenchArgs),
     /// Record samples as a trace (compact and zstd-compressed for FILE.jsonl.zst), for `replay` and `top --trace`
+    #[command(after_help = examples::RECORD)]
     Record(super::record::RecordArgs),
     /// What the watchdog would have done on a recorded trace (nothing is actuated)
+    #[command(after_help = examples::REPLAY)]
     Replay(super::replay::ReplayArgs),
     /// Tell the running watchdog to try again: firing rules that stopped restarting (budget
     /// spent, restarts did not help) get their restart budget back
     ///
     /// Talks to `gpuwarden watch` over `control.sock` in its state directory (root only).
-    /// Examples: `gpuwarden reset` (every firing rule), `gpuwarden reset gpu-hot --gpu 3`.
+    #[command(after_help = examples::RESET)]
     Reset(super::reset::ResetArgs),
     /// Shell completion script on stdout (for packages)
     #[command(hide = true)]

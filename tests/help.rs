@@ -49,7 +49,14 @@ fn top_help_lists_its_own_options_then_source_then_global_options() {
     for option in ["--trace", "--agents", "--config", "--speed"] {
         assert_eq!(heading_of(&text, option), "Options:", "{option}");
     }
-    for option in ["--demo", "--scenario", "--nvml-lib", "--vendor", "--sysfs-root", "--gpus"] {
+    for option in [
+        "--demo",
+        "--scenario",
+        "--nvml-lib",
+        "--vendor",
+        "--sysfs-root",
+        "--gpus",
+    ] {
         assert_eq!(heading_of(&text, option), "GPU source options:", "{option}");
     }
     for option in ["--interval", "--no-color", "-v"] {
@@ -70,10 +77,22 @@ fn snapshot_help_groups_the_same_way() {
 #[test]
 fn every_command_has_the_headings_in_order_and_examples() {
     for command in [
-        "", "top", "snapshot", "serve", "check", "check-config", "watch", "bench", "record",
-        "replay", "reset",
+        "",
+        "top",
+        "snapshot",
+        "serve",
+        "check",
+        "check-config",
+        "watch",
+        "bench",
+        "record",
+        "replay",
+        "reset",
     ] {
-        let args: Vec<&str> = [command, "-h"].into_iter().filter(|a| !a.is_empty()).collect();
+        let args: Vec<&str> = [command, "-h"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
         let text = help(&args);
         let at = |heading: &str| {
             text.lines()

@@ -6,8 +6,8 @@
 
 use super::{Cli, EXIT_OK};
 use crate::gpu::Snapshot;
-use crate::gpu::select::GpuList;
 use crate::gpu::sampler::now_ms;
+use crate::gpu::select::GpuList;
 use crate::gpu::{Source, open};
 use crate::trace::recording::{LineFormat, Recording, Rotation};
 use anyhow::{Context, Result, bail};

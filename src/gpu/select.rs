@@ -281,13 +281,18 @@ mod tests {
             Err("no GPU with index 9 (found: 0, 1, 2)".into())
         );
         let err = indices("GPU-ffff").unwrap_err();
-        assert!(err.starts_with("no GPU with UUID GPU-ffff (found: 0 GPU-aaaa,"), "{err}");
+        assert!(
+            err.starts_with("no GPU with UUID GPU-ffff (found: 0 GPU-aaaa,"),
+            "{err}"
+        );
         assert!(err.ends_with("2 MIG-dddd)"), "{err}");
         assert_eq!(
             indices("18:00.0"),
-            Err("no GPU with PCI bus id 18:00.0 (found: 0 00000000:17:00.0, \
+            Err(
+                "no GPU with PCI bus id 18:00.0 (found: 0 00000000:17:00.0, \
                  1 00000000:3B:00.0, 2 0000:ca:00.0)"
-                .into())
+                    .into()
+            )
         );
     }
 

@@ -310,7 +310,11 @@ mod tests {
         assert_eq!(src.control().state().interval_ms, Some(2_000));
         assert_eq!(src.sample(904_000).unwrap().at_ms, 12_000);
         assert_eq!(src.sample(906_000).unwrap().at_ms, 16_000);
-        assert_eq!(src.control().state().interval_ms, Some(2_000), "a gap of 4 s");
+        assert_eq!(
+            src.control().state().interval_ms,
+            Some(2_000),
+            "a gap of 4 s"
+        );
     }
 
     #[test]

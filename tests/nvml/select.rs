@@ -175,7 +175,10 @@ fn an_entry_matching_no_gpu_exits_2_naming_what_there_is() {
         }
     }
     for (bad, why) in [
-        ("17:00", "\"17:00\" is not a PCI bus id like 00000000:17:00.0"),
+        (
+            "17:00",
+            "\"17:00\" is not a PCI bus id like 00000000:17:00.0",
+        ),
         ("zz:00.0", "is not a PCI bus id"),
         ("GPU-", "\"GPU-\" is not a GPU UUID"),
     ] {
@@ -205,7 +208,14 @@ fn the_demo_fleet_is_selected_by_uuid_and_pci_bus_id_in_every_command() {
     assert_eq!(indices(&json), [1, 2]);
 
     let out = gpuwarden()
-        .args(["record", "--demo", "--duration", "2s", "--simulated-time", "-i"])
+        .args([
+            "record",
+            "--demo",
+            "--duration",
+            "2s",
+            "--simulated-time",
+            "-i",
+        ])
         .arg(&list)
         .assert()
         .success()
@@ -233,7 +243,14 @@ fn the_demo_fleet_is_selected_by_uuid_and_pci_bus_id_in_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("demo.jsonl");
     gpuwarden()
-        .args(["record", "--demo", "--duration", "2s", "--simulated-time", "-o"])
+        .args([
+            "record",
+            "--demo",
+            "--duration",
+            "2s",
+            "--simulated-time",
+            "-o",
+        ])
         .arg(&trace)
         .assert()
         .success();
@@ -252,7 +269,10 @@ fn the_demo_fleet_is_selected_by_uuid_and_pci_bus_id_in_every_command() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
         assert!(
-            err.contains(&format!("no GPU with UUID GPU-0bad (found: 0 {}, ", uuid(0))),
+            err.contains(&format!(
+                "no GPU with UUID GPU-0bad (found: 0 {}, ",
+                uuid(0)
+            )),
             "{command:?}: {err}"
         );
     }

@@ -128,12 +128,18 @@ fn a_replay_header_names_the_traces_host_and_period_not_this_machine() {
     });
     assert!(header.contains("dgx-07"), "{header}");
     assert!(header.contains("sim trace · 2s"), "{header}");
-    assert!(!header.contains("CPU") && !header.contains("RAM"), "{header}");
+    assert!(
+        !header.contains("CPU") && !header.contains("RAM"),
+        "{header}"
+    );
 
     // An nvidia-smi CSV names no host: the file's name stands for it.
     let csv = dir.path().join("gpu-node7.csv");
     std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/nvidia-smi/header-units.csv"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/nvidia-smi/header-units.csv"
+        ),
         &csv,
     )
     .unwrap();
@@ -143,7 +149,10 @@ fn a_replay_header_names_the_traces_host_and_period_not_this_machine() {
     });
     assert!(header.contains("gpu-node7 │"), "{header}");
     assert!(header.contains("nvidia-smi trace · 1s"), "{header}");
-    assert!(!header.contains("CPU") && !header.contains("RAM"), "{header}");
+    assert!(
+        !header.contains("CPU") && !header.contains("RAM"),
+        "{header}"
+    );
 }
 
 #[test]

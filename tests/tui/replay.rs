@@ -82,8 +82,8 @@ fn a_replay_wears_its_badge_and_answers_pause_speed_and_its_end() {
 }
 
 /// The first line of a dashboard playing `path` at its own pace, as `top --trace` runs it:
-/// sampled every second (`--interval`'s default) with this machine's CPU and RAM arriving
-/// from the host reader as they do live.
+/// sampled every second (`--interval`'s default). A reading of this machine's CPU and RAM
+/// arrives too: the run loop sends none on a replay, and the view must not show one even so.
 fn replay_header(path: &std::path::Path, samples: u64) -> String {
     let mut trace =
         TraceSource::open(path, &gpuwarden::trace::TraceOptions::default(), 1.0).unwrap();

@@ -1,6 +1,7 @@
 //! The NVML source against a fake `libnvidia-ml.so.1` built from `tests/fake_nvml/`:
 //! values, reasons for missing fields, lost GPUs, control setters, XID event sets, the CLI on
-//! top of it, the owners of processes in real cgroups, MIG devices, and the snapshot schema document.
+//! top of it, the owners of processes in real cgroups, MIG devices, `-i` by UUID and PCI bus
+//! id, and the snapshot schema document.
 
 #[path = "support/fake_nvml.rs"]
 mod fake_nvml;
@@ -27,5 +28,7 @@ mod pcie;
 mod processes;
 #[path = "nvml/schema_doc.rs"]
 mod schema_doc;
+#[path = "nvml/select.rs"]
+mod select;
 #[path = "nvml/source.rs"]
 mod source;

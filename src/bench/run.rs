@@ -13,6 +13,7 @@ use super::watch::Watch;
 use super::{Workload, demo};
 use crate::gpu::open::{self, SourceSpec};
 use crate::gpu::sampler::now_ms;
+use crate::gpu::select::GpuList;
 use crate::gpu::sim::{SimConfig, SimSource};
 use crate::gpu::{Snapshot, Source};
 use std::path::PathBuf;
@@ -33,8 +34,8 @@ pub struct Options {
     pub threshold_c: f64,
     /// Simulated seconds per wall-clock second (`--demo` only).
     pub speed: f64,
-    /// `-i` selection (NVML indices).
-    pub gpus: Option<Vec<u32>>,
+    /// `-i` selection (NVML indices, UUIDs or PCI bus ids).
+    pub gpus: Option<GpuList>,
     /// Seconds between samples.
     pub interval_s: f64,
     pub progress_to_stderr: bool,
@@ -59,6 +60,29 @@ struct Target {
     index: u32,
     name: String,
     tally: SharedTally,
+}
+
+/// The NVML indices `-i` names: UUIDs and PCI bus ids are looked up in NVML's first sample;
+/// without one only indices can be told apart.
+fn chosen(
+    wanted: Option<&GpuList>,
+    first: Option<&Snapshot>,
+) -> Result<Option<Vec<u32>>, CouldNotRun> {
+    let Some(wanted) = wanted else {
+        return Ok(None);
+    };
+    match (first, wanted.indices_only()) {
+        (Some(snap), _) => wanted
+            .resolve(snap)
+            .map(Some)
+            .map_err(|e| CouldNotRun::Other(e.to_string())),
+        (None, Some(indices)) => Ok(Some(indices)),
+        (None, None) => Err(CouldNotRun::Other(
+            "-i names a GPU by UUID or PCI bus id, but NVML did not answer to look it up \
+             (select by index instead)"
+                .into(),
+        )),
+    }
 }
 
 fn select<T>(items: Vec<(u32, T)>, wanted: Option<&[u32]>) -> Result<Vec<(u32, T)>, CouldNotRun> {
@@ -91,7 +115,8 @@ pub fn run_demo(opts: &Options, sim: &SimConfig) -> Result<Finished, CouldNotRun
         .iter()
         .map(|g| (g.index, g.display_name().to_string()))
         .collect();
-    let targets: Vec<Target> = select(found, opts.gpus.as_deref())?
+    let wanted = chosen(opts.gpus.as_ref(), Some(&first))?;
+    let targets: Vec<Target> = select(found, wanted.as_deref())?
         .into_iter()
         .map(|(index, name)| Target {
             index,
@@ -148,7 +173,8 @@ pub fn run_cuda(opts: &Options, nvml_lib: Option<PathBuf>) -> Result<Finished, C
         .collect();
     let indices = cuda::assign_indices(&devices, &nvml);
     let found = indices.into_iter().zip(devices).collect();
-    let chosen = select(found, opts.gpus.as_deref())?;
+    let wanted = chosen(opts.gpus.as_ref(), first.as_ref())?;
+    let chosen = select(found, wanted.as_deref())?;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut targets = Vec::new();

@@ -2,12 +2,19 @@
 //! subcommand. `--help` is the first documentation most users read, so it teaches.
 
 pub use super::check_config::CheckConfigArgs;
+use super::examples;
 use crate::gpu::multi::VendorChoice;
 use crate::gpu::open::SourceSpec;
+pub use crate::gpu::select::GpuList;
 use crate::gpu::sim::Scenario;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The `--help` heading of [`SourceArgs`]: which GPUs, read from where.
+pub const SOURCE_HEADING: &str = "GPU source options";
+/// The `--help` heading of [`CommonArgs`].
+pub const GLOBAL_HEADING: &str = "Global options";
 
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -17,23 +24,26 @@ use std::time::Duration;
     long_about = "Look at, guard and prove GPUs.\n\n\
         With no command, shows the terminal dashboard (`gpuwarden top`).\n\
         Try it without a GPU: `gpuwarden --demo`.\n\n\
-        Exit codes: 0 ok, 1 a finding (failed GPU, invalid config), 2 usage or environment error."
+        Exit codes: 0 ok, 1 a finding (failed GPU, invalid config), 2 usage or environment error.",
+    after_help = examples::GPUWARDEN
 )]
 pub struct Cli {
+    /// The dashboard's own options, for the bare command (`gpuwarden --config …` is
+    /// `gpuwarden top --config …`); first, so `--help` lists them first, under no heading.
+    #[command(flatten)]
+    pub top: TopArgs,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The dashboard's own options, for the bare command (`gpuwarden --config …` is
-    /// `gpuwarden top --config …`).
-    #[command(flatten)]
-    pub top: TopArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Where samples come from; the same for every command.
+/// Where samples come from and which GPUs; the same for every command, so `--help` lists
+/// them under their own heading after the command's own options.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = SOURCE_HEADING)]
 pub struct SourceArgs {
     /// Use the built-in simulated fleet instead of real GPUs
     #[arg(long, global = true)]
@@ -62,7 +72,8 @@ pub struct SourceArgs {
     /// the pods owning GPU processes [default: /var/log/pods]
     #[arg(long, global = true, env = "GPUWARDEN_POD_LOGS", value_name = "DIR")]
     pub pod_logs: Option<PathBuf>,
-    /// Only these GPUs, by index like nvidia-smi, with ranges: `-i 0,2`, `-i 0-3,6`
+    /// Only these GPUs, as nvidia-smi -i names them: indices and ranges, UUIDs, PCI bus ids,
+    /// mixed (`-i 0,2`, `-i 0-3,6`, `-i GPU-5e1c…,3b:00.0`)
     #[arg(
         short = 'i',
         long = "gpus",
@@ -93,47 +104,15 @@ pub fn parse_csv_fields(s: &str) -> Result<CsvFields, String> {
         .map(CsvFields)
 }
 
-/// The GPU indices `-i` names, in the order given, each once.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GpuList(pub Vec<u32>);
-
-/// `0,2`, `0-3,6`: indices and inclusive ranges; the error names the bad item.
+/// `-i`: indices, ranges, UUIDs and PCI bus ids (see [`GpuList::parse`]).
 pub fn parse_gpu_list(s: &str) -> Result<GpuList, String> {
-    let mut out: Vec<u32> = Vec::new();
-    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let bad = || format!("{item:?} is not a GPU index or a range like 0-3");
-        let (lo, hi) = match item.split_once('-') {
-            Some((a, b)) => (
-                a.trim().parse::<u32>().map_err(|_| bad())?,
-                b.trim().parse::<u32>().map_err(|_| bad())?,
-            ),
-            None => {
-                let i = item.parse::<u32>().map_err(|_| bad())?;
-                (i, i)
-            }
-        };
-        if lo > hi {
-            return Err(format!("{item:?}: a range goes up, like {hi}-{lo}"));
-        }
-        if hi - lo > 4096 {
-            return Err(format!("{item:?}: no box has that many GPUs"));
-        }
-        for i in lo..=hi {
-            if !out.contains(&i) {
-                out.push(i);
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err("no GPU index given".into());
-    }
-    Ok(GpuList(out))
+    GpuList::parse(s)
 }
 
 impl SourceArgs {
-    /// The indices `-i` selects, if it was given.
-    pub fn gpu_list(&self) -> Option<&[u32]> {
-        self.gpus.as_ref().map(|g| g.0.as_slice())
+    /// The GPUs `-i` selects, if it was given.
+    pub fn gpu_list(&self) -> Option<&GpuList> {
+        self.gpus.as_ref()
     }
 
     pub fn spec(&self) -> SourceSpec {
@@ -152,8 +131,9 @@ impl SourceArgs {
     }
 }
 
-/// Options every command understands.
+/// Options every command understands (listed last in `--help`).
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = GLOBAL_HEADING)]
 pub struct CommonArgs {
     /// Time between samples (floor 100ms), e.g. 500ms, 2s. For `watch`, given here it
     /// overrides `[watchdog] interval` of the config (which applies when it is not given)
@@ -201,37 +181,45 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
 #[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// The terminal dashboard (the default command)
+    #[command(after_help = examples::TOP)]
     Top(TopArgs),
     /// One sample of every GPU, as a table, JSON or CSV
+    #[command(after_help = examples::SNAPSHOT)]
     Snapshot(SnapshotArgs),
     /// Exporter mode: sample and serve /metrics and the JSON API over HTTP, nothing else
+    #[command(after_help = examples::SERVE)]
     Serve(ServeArgs),
     /// One-shot node health: exit 0 healthy, 1 a finding, 2 cannot tell (for Slurm,
     /// node-problem-detector and scripts)
     ///
     /// Checks every GPU for: lost, uncorrected ECC errors, slowdown throttling, temperature at
     /// its slowdown threshold; `--require gpus=8,memory=80GiB,driver>=550` adds what the node
-    /// must have. Examples: `gpuwarden check`, `gpuwarden check --json`,
-    /// `gpuwarden check --slurm` (HealthCheckProgram), `gpuwarden check --brief` (NPD).
+    /// must have; `--brief` prints one line for node-problem-detector.
+    #[command(after_help = examples::CHECK)]
     Check(super::check::CheckArgs),
     /// Check a watchdog.toml and summarize its policy (exit 1 if invalid; for ExecStartPre=)
+    #[command(after_help = examples::CHECK_CONFIG)]
     CheckConfig(CheckConfigArgs),
     /// The watchdog daemon: thresholds → clock caps → unit restarts → alerts
     ///
     /// Try it without a GPU: `gpuwarden watch --demo --scenario overheat --dry-run
     /// --config watchdog.toml --state-dir /tmp/gw`.
+    #[command(after_help = examples::WATCH)]
     Watch(WatchArgs),
     /// Burn every selected GPU, check every result and judge each GPU (PASS/WARN/FAIL)
+    #[command(after_help = examples::BENCH)]
     Bench(super::bench::BenchArgs),
     /// Record samples as a trace (compact and zstd-compressed for FILE.jsonl.zst), for `replay` and `top --trace`
+    #[command(after_help = examples::RECORD)]
     Record(super::record::RecordArgs),
     /// What the watchdog would have done on a recorded trace (nothing is actuated)
+    #[command(after_help = examples::REPLAY)]
     Replay(super::replay::ReplayArgs),
     /// Tell the running watchdog to try again: firing rules that stopped restarting (budget
     /// spent, restarts did not help) get their restart budget back
     ///
     /// Talks to `gpuwarden watch` over `control.sock` in its state directory (root only).
-    /// Examples: `gpuwarden reset` (every firing rule), `gpuwarden reset gpu-hot --gpu 3`.
+    #[command(after_help = examples::RESET)]
     Reset(super::reset::ResetArgs),
     /// Shell completion script on stdout (for packages)
     #[command(hide = true)]

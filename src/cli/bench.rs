@@ -126,7 +126,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> Result<ExitCode> {
         } else {
             1.0
         },
-        gpus: cli.source.gpu_list().map(<[u32]>::to_vec),
+        gpus: cli.source.gpu_list().cloned(),
         interval_s: 0.25,
         progress_to_stderr: args.json,
     };

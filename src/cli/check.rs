@@ -129,14 +129,18 @@ fn xids(snap: &crate::gpu::Snapshot, args: &CheckArgs, v: &mut health::Verdict) 
 fn sample(cli: &Cli, timeout: std::time::Duration) -> Result<Option<crate::gpu::Snapshot>> {
     let (tx, rx) = std::sync::mpsc::channel();
     let spec = cli.source.spec();
-    let gpus = cli.source.gpu_list().map(<[u32]>::to_vec);
+    let gpus = cli.source.gpu_list().cloned();
     std::thread::Builder::new()
         .name("gpuwarden-check".into())
         .spawn(move || {
             let sampled = (|| {
                 let mut source = open::open(&spec)?;
                 let mut snap = source.sample(now_ms()).context("taking a sample")?;
-                snap.select(gpus.as_deref());
+                if let Some(gpus) = &gpus {
+                    // `-i` naming no GPU is a usage error (exit 2), not a finding.
+                    let chosen = gpus.resolve(&snap)?;
+                    snap.select(Some(&chosen));
+                }
                 Ok(snap)
             })();
             let _ = tx.send(sampled);

@@ -9,6 +9,7 @@ mod bench;
 mod check;
 mod check_config;
 mod docs;
+mod examples;
 mod record;
 mod replay;
 mod reset;

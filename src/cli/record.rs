@@ -7,6 +7,7 @@
 use super::{Cli, EXIT_OK};
 use crate::gpu::Snapshot;
 use crate::gpu::sampler::now_ms;
+use crate::gpu::select::GpuList;
 use crate::gpu::{Source, open};
 use crate::trace::recording::{LineFormat, Recording, Rotation};
 use anyhow::{Context, Result, bail};
@@ -148,7 +149,7 @@ pub fn run(cli: &Cli, args: &RecordArgs) -> Result<ExitCode> {
 }
 
 struct Recorder<'a> {
-    gpus: Option<&'a [u32]>,
+    gpus: Option<&'a GpuList>,
     interval: Duration,
     duration: Option<Duration>,
     /// No sample written yet: the first one checks that `-i` names GPUs that exist.
@@ -212,13 +213,12 @@ impl Recorder<'_> {
                 return Ok(true);
             }
         };
-        if self.first.replace(false)
-            && let Some(wanted) = self.gpus
-            && let Some((missing, found)) = snap.missing_index(wanted)
-        {
-            anyhow::bail!("no GPU with index {missing} (found: {found})");
+        if let Some(wanted) = self.gpus {
+            if self.first.replace(false) {
+                wanted.resolve(&snap)?;
+            }
+            wanted.select(&mut snap);
         }
-        snap.select(self.gpus);
         write_sample(out, &snap)
     }
 }

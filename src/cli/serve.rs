@@ -42,13 +42,15 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         eprintln!("gpuwarden serve: listening on {scheme}://{addr}");
         let (timed, last_ns) = sampler::Timed::wrap(source);
         let mut samples = sampler::spawn(Box::new(timed), interval);
-        let gpus = cli.source.gpu_list().map(<[u32]>::to_vec);
+        let gpus = cli.source.gpu_list().cloned();
         let host = args.host_name.clone();
         let publish = async {
             while let Some(result) = samples.recv().await {
                 match result {
                     Ok(mut snap) => {
-                        snap.select(gpus.as_deref());
+                        if let Some(gpus) = &gpus {
+                            gpus.select(&mut snap);
+                        }
                         if let Some(h) = &host {
                             snap.host.clone_from(h);
                         }

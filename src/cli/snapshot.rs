@@ -18,12 +18,12 @@ use std::process::ExitCode;
 pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
     let mut source = open::open(&cli.source.spec())?;
     let mut snap = source.sample(now_ms()).context("taking a sample")?;
-    if let Some(wanted) = cli.source.gpu_list()
-        && let Some((missing, found)) = snap.missing_index(wanted)
-    {
-        anyhow::bail!("no GPU with index {missing} (found: {found})");
-    }
-    snap.select(cli.source.gpu_list());
+    // `-i` by UUID or PCI bus id comes down to the indices of the first sample.
+    let wanted = match cli.source.gpu_list() {
+        Some(list) => Some(list.resolve(&snap)?),
+        None => None,
+    };
+    snap.select(wanted.as_deref());
     let Some(every) = args.repeat else {
         let out = if args.json {
             let mut s = serde_json::to_string_pretty(&crate::check::health::snapshot_json(&snap))?;
@@ -61,7 +61,7 @@ pub fn run(cli: &Cli, args: &SnapshotArgs) -> Result<ExitCode> {
         first = false;
         std::thread::sleep(every);
         snap = source.sample(now_ms()).context("taking a sample")?;
-        snap.select(cli.source.gpu_list());
+        snap.select(wanted.as_deref());
     }
 }
 

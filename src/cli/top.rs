@@ -39,10 +39,14 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
     }
     let watchdog = WatchdogFeed::open(args.config.as_deref())?;
     let mut replay = None;
+    let mut gpus = None;
     let source: Box<dyn Source> = match &args.trace {
         Some(path) => {
             let options = super::replay::trace_options(cli, false, args.columns.clone());
-            let trace = TraceSource::open(path, &options, args.speed.unwrap_or(1.0))?;
+            let mut trace = TraceSource::open(path, &options, args.speed.unwrap_or(1.0))?;
+            if let Some(wanted) = cli.source.gpu_list() {
+                gpus = Some(wanted.resolve(&trace.first_snapshot()?)?);
+            }
             replay = Some(trace.control());
             Box::new(trace)
         }
@@ -54,13 +58,12 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
             };
             let mut source = open(&spec)?;
             if let Some(wanted) = cli.source.gpu_list() {
-                // `-i 9` on a 4-GPU box: say so before taking the terminal, like snapshot.
+                // `-i 9` on a 4-GPU box: say so before taking the terminal, like snapshot;
+                // UUIDs and PCI bus ids come down to the indices of this first sample.
                 let snap = source
                     .sample(crate::gpu::sampler::now_ms())
                     .context("taking a first sample")?;
-                if let Some((missing, found)) = snap.missing_index(wanted) {
-                    anyhow::bail!("no GPU with index {missing} (found: {found})");
-                }
+                gpus = Some(wanted.resolve(&snap)?);
             }
             source
         }
@@ -68,7 +71,7 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
     let options = Options {
         interval: cli.common.interval,
         color: cli.common.color(),
-        gpus: cli.source.gpu_list().map(<[u32]>::to_vec),
+        gpus,
         local_pids: replay.is_none() && !cli.source.demo,
         replay,
     };

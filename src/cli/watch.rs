@@ -40,7 +40,7 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> Result<ExitCode> {
         config_path: path,
         config,
         source: cli.source.spec(),
-        gpus: cli.source.gpu_list().map(<[u32]>::to_vec),
+        gpus: cli.source.gpu_list().cloned(),
         dry_run: args.dry_run,
         once: args.once,
         state_dir: args.state_dir.clone(),

@@ -43,7 +43,8 @@ pub struct WatchOptions {
     pub config_path: PathBuf,
     pub config: Config,
     pub source: SourceSpec,
-    pub gpus: Option<Vec<u32>>,
+    /// `-i`: only these GPUs, matched on every sample (by index, UUID or PCI bus id).
+    pub gpus: Option<crate::gpu::select::GpuList>,
     /// `--dry-run` (or `dry_run = true` in the file).
     pub dry_run: bool,
     /// Process one sample, wait for its actions, and exit.
@@ -305,7 +306,9 @@ impl Watch {
     }
 
     fn on_sample(&mut self, mut snap: Snapshot) {
-        snap.select(self.opts.gpus.as_deref());
+        if let Some(gpus) = &self.opts.gpus {
+            gpus.select(&mut snap);
+        }
         let wall = snap.at_ms;
         let now = self.clock.now_ms();
         if self.oncall.driver_sampled(wall) {

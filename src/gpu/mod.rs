@@ -2,7 +2,7 @@
 //!
 //! `model` and `field` define what a sample is; `source` is the trait every backend
 //! implements; `sampler` runs a source on its own thread; `sim` is the simulated fleet behind
-//! `--demo`; `trace` plays a recorded trace; `nvml` talks to NVIDIA's driver through
+//! `--demo`; `select` is which GPUs `-i` names; `trace` plays a recorded trace; `nvml` talks to NVIDIA's driver through
 //! nvml-wrapper; `amd` reads AMD cards from sysfs; `intel` reads Intel cards
 //! (i915, xe) from sysfs; `multi` merges vendors into one snapshot.
 
@@ -14,6 +14,7 @@ pub mod multi;
 pub mod nvml;
 pub mod open;
 pub mod sampler;
+pub mod select;
 pub mod sim;
 pub mod source;
 pub mod throttle;

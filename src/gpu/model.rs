@@ -52,16 +52,6 @@ impl Snapshot {
         }
     }
 
-    /// The first of `indices` that names no GPU of this snapshot, with the indices there are
-    /// ("0, 1, 2, 3") — for the error a wrong `-i` deserves.
-    pub fn missing_index(&self, indices: &[u32]) -> Option<(u32, String)> {
-        let found: Vec<String> = self.gpus.iter().map(|g| g.index.to_string()).collect();
-        indices
-            .iter()
-            .find(|i| self.gpus.iter().all(|g| g.index != **i))
-            .map(|i| (*i, found.join(", ")))
-    }
-
     /// The driver version of the first GPU that reports one (header display).
     pub fn driver_version(&self) -> Option<&str> {
         self.gpus

@@ -32,6 +32,9 @@ pub struct ReplayState {
     pub ended: bool,
     /// The file, for the badge.
     pub name: String,
+    /// The period the trace was recorded at: the shortest gap between two of its samples
+    /// seen so far (a failed sample leaves a longer one); `None` before two were read.
+    pub interval_ms: Option<u64>,
 }
 
 /// The fastest replay: a day in under 20 minutes.
@@ -98,6 +101,7 @@ impl TraceSource {
                 first_ms: None,
                 ended: false,
                 name: "trace".into(),
+                interval_ms: None,
             }))),
             clock: None,
             current: None,
@@ -111,12 +115,37 @@ impl TraceSource {
         self.control.clone()
     }
 
+    /// The trace's first sample, without starting its clock (to check `-i` against).
+    pub fn first_snapshot(&mut self) -> Result<Snapshot, SourceError> {
+        if self.upcoming.is_none() && self.current.is_none() && !self.ended {
+            self.upcoming = self.pull()?;
+        }
+        self.current
+            .as_ref()
+            .or(self.upcoming.as_ref())
+            .cloned()
+            .ok_or_else(|| SourceError::Failed {
+                what: "reading the trace".into(),
+                detail: "the trace holds no samples".into(),
+            })
+    }
+
     /// The next snapshot of the trace; skipped lines are logged, a fatal problem ends it.
     fn pull(&mut self) -> Result<Option<Snapshot>, SourceError> {
         while !self.ended {
             match self.stream.next() {
                 None => self.ended = true,
-                Some(Ok(snap)) => return Ok(Some(snap)),
+                Some(Ok(snap)) => {
+                    let before = self.upcoming.as_ref().or(self.current.as_ref());
+                    if let Some(gap) = before
+                        .map(|b| snap.at_ms.saturating_sub(b.at_ms))
+                        .filter(|g| *g > 0)
+                    {
+                        let mut c = self.control.lock();
+                        c.interval_ms = Some(c.interval_ms.map_or(gap, |i| i.min(gap)));
+                    }
+                    return Ok(Some(snap));
+                }
                 Some(Err(e)) if e.is_fatal() => {
                     self.ended = true;
                     return Err(SourceError::Failed {
@@ -269,6 +298,22 @@ mod tests {
             src.sample(6_000).unwrap().at_ms,
             10_000,
             "not before the start"
+        );
+    }
+
+    #[test]
+    fn the_recorded_period_is_the_shortest_gap_and_peeking_starts_no_clock() {
+        let mut src = TraceSource::from_stream(stream(&[10_000, 12_000, 16_000, 18_000]), 1.0);
+        assert_eq!(src.first_snapshot().unwrap().at_ms, 10_000);
+        assert_eq!(src.control().state().interval_ms, None);
+        assert_eq!(src.sample(900_000).unwrap().at_ms, 10_000);
+        assert_eq!(src.control().state().interval_ms, Some(2_000));
+        assert_eq!(src.sample(904_000).unwrap().at_ms, 12_000);
+        assert_eq!(src.sample(906_000).unwrap().at_ms, 16_000);
+        assert_eq!(
+            src.control().state().interval_ms,
+            Some(2_000),
+            "a gap of 4 s"
         );
     }
 

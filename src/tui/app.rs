@@ -499,8 +499,12 @@ impl App {
         }
     }
 
-    /// The host reading on screen (frozen with the view).
+    /// The host reading on screen (frozen with the view); none on a replay, where this
+    /// machine's CPU and RAM would pass for those of the host the trace was recorded on.
     pub fn host_shown(&self) -> Option<&HostReading> {
+        if self.replay.is_some() {
+            return None;
+        }
         match &self.frozen {
             Some(f) => f.host.as_ref(),
             None => self.host.as_ref(),

@@ -294,7 +294,10 @@ fn dash_i_takes_ranges_and_names_a_bad_item() {
     assert_eq!(indices, ["0", "2", "3", "4"], "{csv}");
     for (bad, why) in [
         ("4-2", "a range goes up"),
-        ("one", "\"one\" is not a GPU index or a range like 0-3"),
+        (
+            "one",
+            "\"one\" is not a GPU index, a range like 0-3, a UUID",
+        ),
     ] {
         let out = gpuwarden()
             .args(["snapshot", "--demo", "-i", bad])

@@ -1,6 +1,7 @@
 //! The real binary in a real terminal (a private tmux server, 120×40): it shows the fleet,
 //! answers keys, survives a resize to 10×5, and on `q` exits and hands the screen back; on
-//! the fake NVML with a driver that stops answering, it keeps answering keys and says so.
+//! the fake NVML with a driver that stops answering, it keeps answering keys and says so; a
+//! replay with `-i` by UUID and PCI bus id names the trace's host and period.
 
 use crate::fake_nvml::{FakeNvml, FakeState};
 
@@ -213,4 +214,41 @@ fn a_driver_that_stops_answering_is_said_on_screen_while_keys_still_work() {
         "the dashboard exited:\n{}",
         tmux.screen()
     );
+}
+
+/// `top --trace` in a real terminal: GPUs picked by UUID and PCI bus id from the trace, and a
+/// header naming the trace's host and the period it was recorded at, not this machine's.
+#[test]
+fn a_replay_shows_the_traces_own_host_and_period_for_the_gpus_picked_by_uuid_and_pci() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let trace = dir.path().join("demo.jsonl");
+    let bin = env!("CARGO_BIN_EXE_gpuwarden");
+    let recorded = Command::new(bin)
+        .args(["record", "--demo", "--interval", "2s", "--duration", "2m"])
+        .args(["--simulated-time", "-o"])
+        .arg(&trace)
+        .output()
+        .expect("running record");
+    assert!(recorded.status.success(), "{recorded:?}");
+    let snapshot = Command::new(bin)
+        .args(["snapshot", "--demo", "--json"])
+        .output()
+        .expect("running snapshot");
+    let json: serde_json::Value = serde_json::from_slice(&snapshot.stdout).expect("JSON");
+    let uuid = json["gpus"][3]["uuid"]
+        .as_str()
+        .expect("a UUID")
+        .to_string();
+    let list = format!("{uuid},0000:28:00.0");
+    let tmux = Tmux::start(&["top", "--trace", trace.to_str().unwrap(), "-i", &list]);
+    let screen = tmux.wait_for("the replay header", |s| s.contains("REPLAY"));
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(header.contains(" demo │ "), "{header}");
+    assert!(header.contains("sim trace · 2s"), "{header}");
+    assert!(header.contains("2 GPUs"), "{header}");
+    assert!(
+        !header.contains("CPU") && !header.contains("RAM"),
+        "{header}"
+    );
+    tmux.keys(&["q"]);
 }

@@ -1,12 +1,13 @@
 //! `top --trace` cannot be mistaken for live data: a REPLAY badge with the trace's own time,
-//! its speed and its end, never this machine's CPU and RAM; space pauses, `+`/`-` change the
-//! speed, ←/→ seek; an unreadable trace fails before the terminal is taken, with the hint
-//! `replay` gives.
+//! its speed and its end; the header names the trace's host and recorded period, never this
+//! machine's CPU and RAM; space pauses, `+`/`-` change the speed, ←/→ seek; an unreadable
+//! trace fails before the terminal is taken, with the hint `replay` gives.
 
 use super::{draw, press, text};
 use gpuwarden::gpu::Source;
 use gpuwarden::gpu::sim::{Scenario, SimConfig, SimSource};
 use gpuwarden::gpu::trace::TraceSource;
+use gpuwarden::host::HostReading;
 use gpuwarden::tui::{App, Msg, Theme};
 
 const T0: u64 = 1_767_225_600_000;
@@ -76,6 +77,80 @@ fn a_replay_wears_its_badge_and_answers_pause_speed_and_its_end() {
         .to_string();
     assert!(
         header.contains("REPLAY END OF TRACE · 00:00:29 UTC (+29s)"),
+        "{header}"
+    );
+}
+
+/// The first line of a dashboard playing `path` at its own pace, as `top --trace` runs it:
+/// sampled every second (`--interval`'s default). A reading of this machine's CPU and RAM
+/// arrives too: the run loop sends none on a replay, and the view must not show one even so.
+fn replay_header(path: &std::path::Path, samples: u64) -> String {
+    let mut trace =
+        TraceSource::open(path, &gpuwarden::trace::TraceOptions::default(), 1.0).unwrap();
+    let mut app = App::new(Theme::new(false));
+    app.interval_ms = 1000;
+    app.replay = Some(trace.control());
+    app.update(Msg::Host(HostReading {
+        cpu_pct: 12.5,
+        cpus: 32,
+        mem_used_bytes: 41 << 30,
+        mem_total_bytes: 125 << 30,
+    }));
+    for k in 0..samples {
+        let snap = trace.sample(7_000_000 + k * 1000).unwrap();
+        app.update(Msg::Sample(Box::new(snap)));
+    }
+    let screen = text(&draw(&app, 160, 30));
+    screen.lines().next().unwrap().trim_end().to_string()
+}
+
+#[test]
+fn a_replay_header_names_the_traces_host_and_period_not_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    // Recorded on dgx-07 every 2 s, played on a dashboard sampling every second.
+    let mut sim = SimSource::new(&SimConfig {
+        gpus: 2,
+        seed: 3,
+        scenario: Scenario::Training,
+    });
+    let lines: Vec<String> = (0..10)
+        .map(|i| {
+            let mut snap = sim.sample(T0 + i * 2000).unwrap();
+            snap.host = "dgx-07".into();
+            serde_json::to_string(&snap).unwrap()
+        })
+        .collect();
+    let path = dir.path().join("night.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let header = replay_header(&path, 3);
+    insta::with_settings!({ snapshot_path => "../snapshots" }, {
+        insta::assert_snapshot!("replay_header_recorded", header);
+    });
+    assert!(header.contains("dgx-07"), "{header}");
+    assert!(header.contains("sim trace · 2s"), "{header}");
+    assert!(
+        !header.contains("CPU") && !header.contains("RAM"),
+        "{header}"
+    );
+
+    // An nvidia-smi CSV names no host: the file's name stands for it.
+    let csv = dir.path().join("gpu-node7.csv");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/nvidia-smi/header-units.csv"
+        ),
+        &csv,
+    )
+    .unwrap();
+    let header = replay_header(&csv, 2);
+    insta::with_settings!({ snapshot_path => "../snapshots" }, {
+        insta::assert_snapshot!("replay_header_nvidia_smi_csv", header);
+    });
+    assert!(header.contains("gpu-node7 │"), "{header}");
+    assert!(header.contains("nvidia-smi trace · 1s"), "{header}");
+    assert!(
+        !header.contains("CPU") && !header.contains("RAM"),
         "{header}"
     );
 }

@@ -1,5 +1,6 @@
-//! The top line (host, driver, source, CPU and RAM, time, FROZEN), the bottom line (keys and
-//! sort order) and the source-error line. Items drop from the right when the line is short.
+//! The top line (host, driver, source and interval, CPU and RAM, time, FROZEN; a replay shows
+//! the trace's host and recorded period and no CPU or RAM), the bottom line (keys and sort
+//! order) and the source-error line. Items drop from the right when the line is short.
 
 use super::super::app::App;
 use super::bar::gib_short;
@@ -20,11 +21,15 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         if let Some(d) = s.driver_version() {
             items.push((format!("driver {d}"), t.text(), 5));
         }
-        items.push((
-            format!("{} · {}", s.source, interval(app.interval_ms)),
-            t.label(),
-            2,
-        ));
+        let source = match &app.replay {
+            // The trace's own period, not the pace the dashboard reads it at.
+            Some(r) => match r.state().interval_ms {
+                Some(ms) => format!("{} trace · {}", s.source, interval(ms)),
+                None => format!("{} trace", s.source),
+            },
+            None => format!("{} · {}", s.source, interval(app.interval_ms)),
+        };
+        items.push((source, t.label(), 2));
         let n = s.gpus.len();
         items.push((
             format!("{n} GPU{}", if n == 1 { "" } else { "s" }),

@@ -40,11 +40,15 @@ fn a_recent_gpu_fault_in_the_kernel_log_fails_the_node_naming_the_gpu() {
     };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("kmsg");
-    let mins = |m: u64| Duration::from_secs(60 * m);
+    // Times scale with how long this machine has been up (the kernel's log cannot be older
+    // than its boot): a window of an hour on a machine up for two, less on a fresh one, and
+    // an XID twice the window old that must not count.
+    let up = Duration::from_micros(monotonic_us());
+    let window = Duration::from_secs((up.as_secs() / 2).clamp(4, 3600));
     let text = [
         record(
             1,
-            mins(5),
+            window / 2,
             3,
             &format!(
                 "NVRM: Xid (PCI:{}): 48, An uncorrectable double bit error",
@@ -53,13 +57,13 @@ fn a_recent_gpu_fault_in_the_kernel_log_fails_the_node_naming_the_gpu() {
         ),
         record(
             2,
-            mins(2),
+            window / 4,
             3,
             &format!("NVRM: Xid (PCI:{}): 13, Graphics Exception", pci(1)),
         ),
         record(
             3,
-            mins(120),
+            (window * 2).min(up),
             3,
             &format!(
                 "NVRM: Xid (PCI:{}): 79, GPU has fallen off the bus.",
@@ -68,35 +72,42 @@ fn a_recent_gpu_fault_in_the_kernel_log_fails_the_node_naming_the_gpu() {
         ),
         record(
             4,
-            mins(1),
+            window / 8,
             12,
             &format!("NVRM: Xid (PCI:{}): 79, echoed by a user", pci(0)),
         ),
     ]
     .concat();
     std::fs::write(&log, text).unwrap();
+    let window_arg = format!("{}s", window.as_secs());
 
     let (code, stdout, stderr) = output(
         gpuwarden()
-            .args(["check", "--kmsg"])
+            .args(["check", "--xid-window", &window_arg, "--kmsg"])
             .arg(&log)
             .envs(fake.envs()),
     );
     assert_eq!(code, 1, "{stdout}{stderr}");
     let findings: Vec<&str> = stdout.lines().filter(|l| l.starts_with("GPU ")).collect();
     assert_eq!(findings.len(), 1, "{stdout}");
+    let in_window = format!(
+        "logged 1× in the last {}, the latest ",
+        gpuwarden::policy::human_duration(window)
+    );
     assert!(
         findings[0].starts_with("GPU 2 (GPU-")
             && findings[0].contains(": xid: XID 48 (")
-            && findings[0].contains("logged 1× in the last 1h, the latest 5m ago")
+            && findings[0].contains(&in_window)
             && findings[0].contains("reset the GPU"),
-        "{stdout}"
+        "{stdout} (wanted {in_window:?})"
     );
 
-    // A window of 3 minutes leaves the XID 48 behind: healthy again.
+    // A window of a quarter of that leaves the XID 48 behind: healthy again.
     let (code, stdout, _) = output(
         gpuwarden()
-            .args(["check", "--xid-window", "3m", "--kmsg"])
+            .args(["check", "--xid-window"])
+            .arg(format!("{}s", (window / 4).as_secs().max(1)))
+            .arg("--kmsg")
             .arg(&log)
             .envs(fake.envs()),
     );

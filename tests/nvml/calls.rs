@@ -128,3 +128,34 @@ fn a_slow_field_without_an_answer_is_asked_again_at_once() {
     let next = slow.sample(2_000).unwrap();
     assert_eq!(next.gpus[0].ecc_uncorrected.get(), Some(0));
 }
+
+#[test]
+fn a_gpu_handle_is_asked_for_once_not_every_sample() {
+    let fake = FakeNvml::new(&FakeState::with_gpus(2));
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    gpuwarden()
+        .envs(fake.envs())
+        .env("FAKE_NVML_CALLS", &calls)
+        .args(["record", "--duration", "1500ms", "--interval", "100ms"])
+        .args(["--vendor", "nvidia", "--nvml-lib"])
+        .arg(fake.lib_path())
+        .arg("-o")
+        .arg(dir.path().join("trace.jsonl"))
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&calls).expect("the fake wrote its call counts");
+    let count = |f: &str| {
+        text.lines()
+            .find_map(|l| l.strip_suffix(f).and_then(|n| n.trim().parse::<u64>().ok()))
+            .unwrap_or(0)
+    };
+    let samples = count("GetUtilizationRates") / 2;
+    assert!(samples >= 5, "{text}");
+    // Once per GPU for the sampler and once for the PCIe reader's thread, however many
+    // samples were taken.
+    assert!(
+        count("GetHandleByIndex_v2") <= 4,
+        "{samples} samples:\n{text}"
+    );
+}

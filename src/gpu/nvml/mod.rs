@@ -88,7 +88,8 @@ impl NvmlSource {
     }
 
     /// Reads the fields that change seldom — ECC and remapped-row counters, retired pages,
-    /// PCIe replays, the enforced power limit, MIG mode — only once per `every` (a field
+    /// PCIe replays, the enforced power limit, MIG mode, the memory clock and the PCIe link
+    /// (which move only with the performance state) — only once per `every` (a field
     /// without a settled answer is read again at once). The watchdog keeps the default,
     /// every sample; the dashboard asks for [`DASHBOARD_SLOW_EVERY`].
     pub fn with_slow_every(mut self, every: std::time::Duration) -> Self {
@@ -187,7 +188,7 @@ impl Source for NvmlSource {
             self.pcie = pcie::PcieReader::start(Arc::clone(&self.nvml), seed);
         }
         for (index, statics) in (0..count).zip(self.statics.iter_mut()) {
-            let reader = DeviceReader::new(nvml, index);
+            let reader = DeviceReader::new(nvml, index, statics);
             // The reader's values, unless it has none worth keeping for this GPU (it was lost
             // or new at the reader's last round): then once more inline, so a GPU that came
             // back never shows a stale `gpu_lost`.

@@ -6,7 +6,7 @@
 //! values it has: no NVML call, no wait. It starts from the values of the inline sample before
 //! it; a GPU it has no value for yet says `warming_up`.
 
-use super::read::classify_global;
+use super::read::{Handle, classify_global};
 use crate::gpu::field::{Field, Missing};
 use nvml_wrapper::Nvml;
 use nvml_wrapper::enum_wrappers::device::PcieUtilCounter;
@@ -44,9 +44,10 @@ impl PcieReader {
         std::thread::Builder::new()
             .name("gpuwarden-pcie".into())
             .spawn(move || {
+                let mut handles = Vec::new();
                 while !stopped.load(Ordering::Relaxed) {
                     let began = Instant::now();
-                    round(&nvml, &shared, &stopped);
+                    round(&nvml, &shared, &stopped, &mut handles);
                     let rest = PCIE_CADENCE.saturating_sub(began.elapsed());
                     // One wake per round: the wait ends early only when the reader is
                     // dropped (its sender goes away), so a dropped source is let go of at once.
@@ -80,23 +81,38 @@ impl Drop for PcieReader {
 }
 
 /// One pass over every GPU NVML lists, storing each GPU's rates as soon as they are read.
-fn round(nvml: &Nvml, latest: &Mutex<HashMap<u32, PcieRates>>, stop: &AtomicBool) {
+/// `handles` are kept between rounds (one driver call fewer per GPU each round), dropped
+/// when NVML's count changes or a GPU's readings fail.
+fn round(
+    nvml: &Nvml,
+    latest: &Mutex<HashMap<u32, PcieRates>>,
+    stop: &AtomicBool,
+    handles: &mut Vec<Option<Handle>>,
+) {
     let Ok(count) = nvml.device_count() else {
         return;
     };
-    for index in 0..count {
+    if handles.len() != count as usize {
+        handles.clear();
+        handles.resize(count as usize, None);
+    }
+    for (index, kept) in (0..count).zip(handles.iter_mut()) {
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let rates = match nvml.device_by_index(index) {
+        let rates = match Handle::device(kept, nvml, index) {
             Ok(d) => {
                 let read = |what, c| {
                     classify_global(what, d.pcie_throughput(c)).map(|kb| u64::from(kb) * 1024)
                 };
-                PcieRates {
+                let rates = PcieRates {
                     rx: read("pcie rx", PcieUtilCounter::Receive),
                     tx: read("pcie tx", PcieUtilCounter::Send),
+                };
+                if rates.rx.value().is_none() && !super::read::settled(&rates.rx) {
+                    *kept = None;
                 }
+                rates
             }
             Err(e) => {
                 let f = classify_global::<u64>("pcie device", Err(e));

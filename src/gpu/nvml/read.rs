@@ -22,9 +22,40 @@ mod mig;
 #[path = "process_list.rs"]
 mod process_list;
 
+/// A GPU's NVML handle, kept between samples (asking for it again each sample is one more
+/// driver call per GPU).
+#[derive(Clone, Copy)]
+pub struct Handle(nvml_wrapper_sys::bindings::nvmlDevice_t);
+
+// SAFETY: an NVML handle is an opaque token the library hands out; NVML is thread-safe and
+// the handle stays valid while the library is initialised, which the source's `Arc<Nvml>`
+// guarantees for as long as the handle is kept.
+unsafe impl Send for Handle {}
+
+impl Handle {
+    /// The handle of GPU `index`: the kept one, else asked for (and kept) now.
+    pub fn device<'n>(
+        kept: &mut Option<Handle>,
+        nvml: &'n Nvml,
+        index: u32,
+    ) -> Result<Device<'n>, NvmlError> {
+        if let Some(h) = kept {
+            // SAFETY: `h` came from `device_by_index` on this same initialised `nvml`.
+            return Ok(unsafe { Device::new(h.0, nvml) });
+        }
+        let device = nvml.device_by_index(index)?;
+        // SAFETY: only read to keep it; it is used again only with this same `nvml`.
+        *kept = Some(Handle(unsafe { device.handle() }));
+        Ok(device)
+    }
+}
+
 /// What does not change while NVML is initialised, read on the first sample that gets it.
 #[derive(Default)]
 pub struct StaticInfo {
+    /// The GPU's handle; dropped when a call on it fails for the whole GPU, so the next
+    /// sample asks for it again.
+    handle: Option<Handle>,
     uuid: Option<String>,
     name: Field<String>,
     pci_bus_id: Field<String>,
@@ -45,7 +76,8 @@ pub struct StaticInfo {
     was_lost: bool,
 }
 
-/// What changes seldom (health counters, the enforced power limit, MIG mode): read again
+/// What changes seldom (health counters, the enforced power limit, MIG mode, and what moves
+/// only with the performance state: the memory clock and the PCIe link): read again
 /// once `slow_every` has passed (every sample when it is zero, as the watchdog does), and
 /// at once while one of them has no settled answer.
 #[derive(Clone)]
@@ -57,6 +89,8 @@ struct SlowFields {
     row_remap: Field<RowRemap>,
     retired_pages_pending: Field<bool>,
     mig_enabled: Field<bool>,
+    clock_mem_mhz: Field<u32>,
+    pcie_link: Field<PcieLink>,
 }
 
 impl SlowFields {
@@ -68,6 +102,8 @@ impl SlowFields {
             && settled(&self.row_remap)
             && settled(&self.retired_pages_pending)
             && settled(&self.mig_enabled)
+            && settled(&self.clock_mem_mhz)
+            && settled(&self.pcie_link)
     }
 }
 
@@ -108,11 +144,13 @@ pub struct DeviceReader<'n> {
     index: u32,
     device: Option<Device<'n>>,
     stop: Option<Missing>,
+    /// A call said the handle itself is no good (invalid argument): ask for it anew.
+    stale_handle: bool,
 }
 
 impl<'n> DeviceReader<'n> {
-    pub fn new(nvml: &'n Nvml, index: u32) -> Self {
-        let (device, stop) = match nvml.device_by_index(index) {
+    pub fn new(nvml: &'n Nvml, index: u32, statics: &mut StaticInfo) -> Self {
+        let (device, stop) = match Handle::device(&mut statics.handle, nvml, index) {
             Ok(d) => (Some(d), None),
             Err(e) => {
                 tracing::debug!(gpu = index, error = %e, "nvml: no handle for GPU");
@@ -124,6 +162,7 @@ impl<'n> DeviceReader<'n> {
             index,
             device,
             stop,
+            stale_handle: false,
         }
     }
 
@@ -143,6 +182,7 @@ impl<'n> DeviceReader<'n> {
             Ok(v) => Field::Value(v),
             Err(e) => {
                 let why = reason(&e);
+                self.stale_handle |= matches!(e, NvmlError::InvalidArg);
                 if why == Missing::GpuLost {
                     self.stop = Some(why);
                 } else if why == Missing::Error {
@@ -222,7 +262,7 @@ impl<'n> DeviceReader<'n> {
             clock_sm_max_mhz: self.cached(&mut statics.clock_sm_max_mhz, "max sm clock", |d| {
                 d.max_clock_info(Clock::SM)
             }),
-            clock_mem_mhz: self.get("memory clock", |d| d.clock_info(Clock::Memory)),
+            clock_mem_mhz: slow.clock_mem_mhz,
             clock_mem_max_mhz: self.cached(
                 &mut statics.clock_mem_max_mhz,
                 "max memory clock",
@@ -237,7 +277,7 @@ impl<'n> DeviceReader<'n> {
             decoder_pct: self
                 .get("decoder", |d| d.decoder_utilization())
                 .map(|u| u.utilization),
-            pcie_link: self.pcie_link(),
+            pcie_link: slow.pcie_link,
             pcie_link_max: self.cached(&mut statics.pcie_link_max, "max pcie link", |d| {
                 Ok(PcieLink {
                     generation: d.max_pcie_link_gen()?,
@@ -303,6 +343,8 @@ impl<'n> DeviceReader<'n> {
             retired_pages_pending: self
                 .get("retired pages pending", |d| d.are_pages_pending_retired()),
             mig_enabled: self.get("mig mode", |d| d.mig_mode().map(|m| m.current == 1)),
+            clock_mem_mhz: self.get("memory clock", |d| d.clock_info(Clock::Memory)),
+            pcie_link: self.pcie_link(),
         };
         statics.slow = Some((Instant::now(), fields.clone()));
         fields
@@ -314,6 +356,9 @@ impl<'n> DeviceReader<'n> {
             .uuid
             .clone()
             .unwrap_or_else(|| format!("unknown-{}", self.index));
+        if self.stop.is_some() || self.stale_handle {
+            statics.handle = None;
+        }
         let lost = self.stop == Some(Missing::GpuLost);
         if lost != statics.was_lost {
             statics.was_lost = lost;

@@ -7,12 +7,14 @@
 //! (i915, xe) from sysfs; `multi` merges vendors into one snapshot.
 
 pub mod amd;
+pub mod drm_clients;
 pub mod field;
 pub mod intel;
 pub mod model;
 pub mod multi;
 pub mod nvml;
 pub mod open;
+pub mod processes;
 pub mod sampler;
 pub mod select;
 pub mod sim;

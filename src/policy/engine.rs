@@ -90,10 +90,11 @@ impl Scope<'_> {
         match self {
             Scope::Whole => rule.gpus.matches(sample.index, &sample.uuid),
             Scope::MigParent => {
-                !mig::per_instance(&rule.condition) && rule.gpus.matches(sample.index, &sample.uuid)
+                !rule.condition.watches_mig_instances()
+                    && rule.gpus.matches(sample.index, &sample.uuid)
             }
             Scope::MigInstance { parent } => {
-                mig::per_instance(&rule.condition)
+                rule.condition.watches_mig_instances()
                     && (rule.gpus.matches(sample.index, &sample.uuid)
                         || rule.gpus.matches(sample.index, parent))
             }

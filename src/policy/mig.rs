@@ -13,23 +13,11 @@
 //! destroyed) clears its rules (`gpu_lost`) and is forgotten.
 
 use super::action::{Action, ClearReason, GpuId};
-use super::config::{Condition, Metric};
 use super::engine::clear;
 use super::ladder::Emit;
 use super::state::{CapState, GpuState};
 use crate::gpu::{Field, GpuSample, UnixMs};
 use std::collections::BTreeMap;
-
-/// Whether a rule with this condition watches each MIG instance rather than the GPU.
-pub(crate) fn per_instance(cond: &Condition) -> bool {
-    match cond {
-        Condition::Above { metric, .. } | Condition::Below { metric, .. } => {
-            *metric == Metric::MemoryUsedPct
-        }
-        Condition::MemoryGrowth { .. } => true,
-        _ => false,
-    }
-}
 
 /// The MIG instances of a GPU in MIG mode, each as a sample of its own; none otherwise.
 pub(crate) fn instances(gpu: &GpuSample) -> Vec<GpuSample> {

@@ -24,12 +24,15 @@
 //!   without a driver reload). A GPU absent from a snapshot is left untouched.
 //! - A rule removed from the config (reload) or no longer watching a GPU clears with reason
 //!   `rule_removed`, releasing its cap.
+//! - A GPU in MIG mode: the memory rules run on each of its MIG instances instead, as GPUs
+//!   of their own keyed by the MIG UUID ([`super::mig`]); its other rules run on the GPU.
 //! - `dry_run` is the dispatcher's business: the engine decides the same either way (a
 //!   decided restart counts against the budget), so a dry run shows what would happen.
 //! - Order within one step: GPU by GPU in snapshot order — a lost GPU's clears, rules gone
 //!   from the config, then each rule in config order (`fired`, its ladder, restarts,
 //!   `cleared`/`resolve`), then the GPU's one cap change (`cap_clocks`/`undo_cap`) and
-//!   `reapply_cap`.
+//!   `reapply_cap`; then the same for each of its MIG instances, and the clears of instances
+//!   gone since the last step.
 
 use super::action::{Action, ActionKind, ClearReason, GpuId};
 use super::config::{Condition, Config, Rule, Severity};

@@ -1,5 +1,7 @@
 //! Processes from `/proc/PID/fdinfo`: only DRM fds of amdgpu count, per card, memory once
-//! per client, enriched with user, command and systemd unit.
+//! per client, enriched with user, command and systemd unit (described once per process);
+//! the known clients re-read every sample, every process looked at every
+//! `FULL_RESCAN_EVERY` of the sampling clock.
 
 use crate::support::{amdgpu, fake_proc, fd, fixture, source, stat};
 use gpuwarden::gpu::amd::RealSysfs;

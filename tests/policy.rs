@@ -17,6 +17,8 @@ mod leak;
 mod lifecycle;
 #[path = "policy/memory_health.rs"]
 mod memory_health;
+#[path = "policy/mig.rs"]
+mod mig;
 #[path = "policy/properties.rs"]
 mod properties;
 #[path = "policy/restarts.rs"]

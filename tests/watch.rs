@@ -24,6 +24,8 @@ mod e2e;
 mod endpoint;
 #[path = "watch/flags.rs"]
 mod flags;
+#[path = "watch/mig.rs"]
+mod mig;
 #[path = "watch/notify_unit.rs"]
 mod notify_unit;
 #[path = "watch/oncall.rs"]

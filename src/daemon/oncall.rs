@@ -353,11 +353,17 @@ impl OnCall {
     fn metrics(&self, config: &Config, state: &State, now_ms: u64) -> WatchdogMetrics {
         let mut rules = Vec::new();
         for (uuid, g) in &state.gpus {
-            for rule in config
-                .rules
-                .iter()
-                .filter(|r| r.gpus.matches(g.index, uuid))
-            {
+            for rule in config.rules.iter().filter(|r| {
+                // A MIG instance has the rules that watch instances (and a selector may
+                // name its GPU).
+                match &g.mig_parent {
+                    None => r.gpus.matches(g.index, uuid),
+                    Some(parent) => {
+                        r.condition.watches_mig_instances()
+                            && (r.gpus.matches(g.index, uuid) || r.gpus.matches(g.index, parent))
+                    }
+                }
+            }) {
                 let status = match g.rules.get(&rule.name) {
                     Some(r) if r.firing.is_some() => RuleStatus::Firing,
                     Some(r) if r.pending_since_ms.is_some() => RuleStatus::Pending,

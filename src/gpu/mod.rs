@@ -4,15 +4,18 @@
 //! implements; `sampler` runs a source on its own thread; `sim` is the simulated fleet behind
 //! `--demo`; `select` is which GPUs `-i` names; `trace` plays a recorded trace; `nvml` talks to NVIDIA's driver through
 //! nvml-wrapper; `amd` reads AMD cards from sysfs; `intel` reads Intel cards
-//! (i915, xe) from sysfs; `multi` merges vendors into one snapshot.
+//! (i915, xe) from sysfs; `multi` merges vendors into one snapshot. `processes` describes
+//! GPU processes for every source, and `drm_clients` finds the AMD and Intel ones.
 
 pub mod amd;
+pub mod drm_clients;
 pub mod field;
 pub mod intel;
 pub mod model;
 pub mod multi;
 pub mod nvml;
 pub mod open;
+pub mod processes;
 pub mod sampler;
 pub mod select;
 pub mod sim;

@@ -404,6 +404,18 @@ impl Condition {
     pub fn watches_lost_gpus(&self) -> bool {
         matches!(self, Condition::GpuLost | Condition::Xid { .. })
     }
+
+    /// Rules that watch each MIG instance of a GPU in MIG mode rather than the GPU: the
+    /// memory ones, since an instance has memory of its own (see `policy::mig`).
+    pub fn watches_mig_instances(&self) -> bool {
+        match self {
+            Condition::Above { metric, .. } | Condition::Below { metric, .. } => {
+                *metric == Metric::MemoryUsedPct
+            }
+            Condition::MemoryGrowth { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// `{"above": 85.0, "metric": "temperature_c", "clear": 80.0}`, `{"throttle": "hw-thermal"}`,

@@ -24,16 +24,20 @@
 //!   without a driver reload). A GPU absent from a snapshot is left untouched.
 //! - A rule removed from the config (reload) or no longer watching a GPU clears with reason
 //!   `rule_removed`, releasing its cap.
+//! - A GPU in MIG mode: the memory rules run on each of its MIG instances instead, as GPUs
+//!   of their own keyed by the MIG UUID ([`super::mig`]); its other rules run on the GPU.
 //! - `dry_run` is the dispatcher's business: the engine decides the same either way (a
 //!   decided restart counts against the budget), so a dry run shows what would happen.
 //! - Order within one step: GPU by GPU in snapshot order — a lost GPU's clears, rules gone
 //!   from the config, then each rule in config order (`fired`, its ladder, restarts,
 //!   `cleared`/`resolve`), then the GPU's one cap change (`cap_clocks`/`undo_cap`) and
-//!   `reapply_cap`.
+//!   `reapply_cap`; then the same for each of its MIG instances, and the clears of instances
+//!   gone since the last step.
 
 use super::action::{Action, ActionKind, ClearReason, GpuId};
 use super::config::{Condition, Config, Rule, Severity};
 use super::ladder::{self, CapCause, Emit};
+use super::mig;
 use super::state::{CapState, Firing, GpuState, RuleState, State};
 use crate::gpu::{GpuSample, Snapshot, UnixMs};
 
@@ -42,47 +46,22 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
     let mut out = Vec::new();
     let State { gpus, units, .. } = state;
     for sample in &snap.gpus {
-        let g = gpus.entry(sample.uuid.clone()).or_default();
-        g.index = sample.index;
-        let mut em = Emit {
-            out: &mut out,
-            now_ms,
-            gpu: GpuId {
-                index: sample.index,
-                uuid: sample.uuid.clone(),
-            },
-            cap_changed_by: None,
+        let instances = mig::instances(sample);
+        let scope = if instances.is_empty() {
+            Scope::Whole
+        } else {
+            Scope::MigParent
         };
-        if sample.is_lost() && !g.lost {
-            lose_gpu(config, g, &mut em);
+        step_gpu(config, gpus, units, sample, scope, now_ms, &mut out);
+        for instance in &instances {
+            let from = out.len();
+            let parent = Scope::MigInstance {
+                parent: &sample.uuid,
+            };
+            step_gpu(config, gpus, units, instance, parent, now_ms, &mut out);
+            mig::name_instance(&mut out[from..], instance.index, &instance.uuid);
         }
-        if !sample.is_lost() && g.lost && g.cap.applied.is_some() {
-            // Back on the bus: the cap it had when it was lost may still be set (no driver
-            // reload in between); no rule holds it now, so it is undone.
-            em.cap_changed_by = Some(CapCause {
-                rule: None,
-                severity: Severity::Info,
-                because: "the GPU is back; the cap from before it was lost no longer applies"
-                    .into(),
-            });
-        }
-        g.lost = sample.is_lost();
-        drop_stale_rules(config, g, sample, &mut em);
-        for rule in config.rules.iter().filter(|r| watches(r, sample)) {
-            let mut rs = g.rules.remove(&rule.name).unwrap_or_default();
-            evaluate(config, rule, &mut rs, g, units, sample, &mut em);
-            if rs.pending_since_ms.is_some() || rs.firing.is_some() {
-                g.rules.insert(rule.name.clone(), rs);
-            }
-        }
-        if !g.xids.is_empty() {
-            forget_old_xids(&mut g.xids, xid_memory_ms(config), now_ms);
-        }
-        if !g.lost {
-            let by = em.cap_changed_by.take();
-            ladder::sync_cap(config, &mut g.cap, by, &mut em);
-            ladder::reapply_cap(config, &mut g.cap, &mut em);
-        }
+        mig::forget_instances(gpus, sample, &instances, now_ms, &mut out);
     }
     let window_ms = config.restarts.window.as_millis() as u64;
     for u in units.values_mut() {
@@ -96,6 +75,89 @@ pub fn step(config: &Config, state: &mut State, snap: &Snapshot, now_ms: UnixMs)
     }
     units.retain(|_, u| !u.restarts_ms.is_empty() || u.retry_after_ms.is_some());
     out
+}
+
+/// Which rules a sample is evaluated against: every rule on a GPU not in MIG mode; on a GPU
+/// in MIG mode the GPU-wide rules on the GPU itself and the per-instance ones (memory) on
+/// each of its MIG instances (see [`super::mig`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scope<'a> {
+    Whole,
+    MigParent,
+    MigInstance { parent: &'a str },
+}
+
+impl Scope<'_> {
+    /// Whether `rule` is evaluated on `sample` in this scope.
+    pub(crate) fn applies(self, rule: &Rule, sample: &GpuSample) -> bool {
+        match self {
+            Scope::Whole => rule.gpus.matches(sample.index, &sample.uuid),
+            Scope::MigParent => {
+                !rule.condition.watches_mig_instances()
+                    && rule.gpus.matches(sample.index, &sample.uuid)
+            }
+            Scope::MigInstance { parent } => {
+                rule.condition.watches_mig_instances()
+                    && (rule.gpus.matches(sample.index, &sample.uuid)
+                        || rule.gpus.matches(sample.index, parent))
+            }
+        }
+    }
+}
+
+/// One GPU (or MIG instance) through the rules of its scope.
+fn step_gpu(
+    config: &Config,
+    gpus: &mut std::collections::BTreeMap<String, GpuState>,
+    units: &mut std::collections::BTreeMap<String, super::state::UnitState>,
+    sample: &GpuSample,
+    scope: Scope<'_>,
+    now_ms: UnixMs,
+    out: &mut Vec<Action>,
+) {
+    let g = gpus.entry(sample.uuid.clone()).or_default();
+    g.index = sample.index;
+    if let Scope::MigInstance { parent } = scope {
+        g.mig_parent = Some(parent.to_string());
+    }
+    let mut em = Emit {
+        out,
+        now_ms,
+        gpu: GpuId {
+            index: sample.index,
+            uuid: sample.uuid.clone(),
+        },
+        cap_changed_by: None,
+    };
+    if sample.is_lost() && !g.lost {
+        lose_gpu(config, g, &mut em);
+    }
+    if !sample.is_lost() && g.lost && g.cap.applied.is_some() {
+        // Back on the bus: the cap it had when it was lost may still be set (no driver
+        // reload in between); no rule holds it now, so it is undone.
+        em.cap_changed_by = Some(CapCause {
+            rule: None,
+            severity: Severity::Info,
+            because: "the GPU is back; the cap from before it was lost no longer applies".into(),
+        });
+    }
+    g.lost = sample.is_lost();
+    drop_stale_rules(config, g, sample, scope, &mut em);
+    for rule in config.rules.iter().filter(|r| watches(r, sample, scope)) {
+        let mut rs = g.rules.remove(&rule.name).unwrap_or_default();
+        evaluate(config, rule, &mut rs, g, units, sample, &mut em);
+        if rs.pending_since_ms.is_some() || rs.firing.is_some() {
+            g.rules.insert(rule.name.clone(), rs);
+        }
+    }
+    if !g.xids.is_empty() {
+        forget_old_xids(&mut g.xids, xid_memory_ms(config), now_ms);
+    }
+    if !g.lost && g.mig_parent.is_none() {
+        let by = em.cap_changed_by.take();
+        ladder::sync_cap(config, &mut g.cap, by, &mut em);
+        ladder::reapply_cap(config, &mut g.cap, &mut em);
+    }
 }
 
 /// At most this many XIDs remembered per GPU for `metric = "xid"` rules.
@@ -170,9 +232,8 @@ pub fn shutdown(state: &mut State, now_ms: UnixMs) -> Vec<Action> {
     out
 }
 
-fn watches(rule: &Rule, sample: &GpuSample) -> bool {
-    rule.gpus.matches(sample.index, &sample.uuid)
-        && (!sample.is_lost() || rule.condition.watches_lost_gpus())
+fn watches(rule: &Rule, sample: &GpuSample, scope: Scope<'_>) -> bool {
+    scope.applies(rule, sample) && (!sample.is_lost() || rule.condition.watches_lost_gpus())
 }
 
 /// Where a reading sits relative to a rule's threshold and clear level.
@@ -397,7 +458,7 @@ fn evaluate(
     clippy::too_many_arguments,
     reason = "one call per clear path; a struct would only rename them"
 )]
-fn clear(
+pub(crate) fn clear(
     name: &str,
     rs: &mut RuleState,
     cap: &mut CapState,
@@ -446,7 +507,7 @@ fn clear_words(why: ClearReason) -> &'static str {
 }
 
 /// The GPU just fell off the bus: clear its rules (except `gpu_lost` ones), drop its cap.
-fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
+pub(crate) fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
     let names: Vec<String> = g.rules.keys().cloned().collect();
     for name in names {
         let keep = config
@@ -495,12 +556,18 @@ fn lose_gpu(config: &Config, g: &mut GpuState, em: &mut Emit<'_>) {
 }
 
 /// Rules in the state that the config no longer has (or that no longer watch this GPU).
-fn drop_stale_rules(config: &Config, g: &mut GpuState, sample: &GpuSample, em: &mut Emit<'_>) {
+fn drop_stale_rules(
+    config: &Config,
+    g: &mut GpuState,
+    sample: &GpuSample,
+    scope: Scope<'_>,
+    em: &mut Emit<'_>,
+) {
     let current = |name: &str| {
         config
             .rules
             .iter()
-            .any(|r| r.name == name && r.gpus.matches(sample.index, &sample.uuid))
+            .any(|r| r.name == name && scope.applies(r, sample))
     };
     let stale: Vec<String> = g.rules.keys().filter(|n| !current(n)).cloned().collect();
     for name in stale {

@@ -119,6 +119,15 @@ pub(crate) fn escalate(
                     em.push(Some(rule), ActionKind::Page, what);
                 }
             }
+            StepAction::CapClocks if g.mig_parent.is_some() => {
+                let why = "clocks and power limits are the whole GPU's; a MIG instance is not \
+                           capped alone";
+                em.push(
+                    Some(rule),
+                    ActionKind::CapSkipped { why: why.into() },
+                    format!("not capping GPU {}: {why}", sample.index),
+                );
+            }
             StepAction::CapClocks => cap(rule, f, &mut g.cap, sample, value, em),
             StepAction::RestartUnits => f.restarting = true,
         }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod growth;
 mod growth_rules;
 mod ladder;
+mod mig;
 pub mod raw;
 mod restarts;
 mod rules;

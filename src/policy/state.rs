@@ -58,6 +58,9 @@ pub struct GpuState {
     /// Memory history of each `memory_growth_pct` rule watching this GPU, by rule name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub growth: BTreeMap<String, super::growth::Growth>,
+    /// For a MIG instance (keyed by its `MIG-…` UUID): the UUID of its GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mig_parent: Option<String>,
 }
 
 /// One rule on one GPU that is pending or firing.

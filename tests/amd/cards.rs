@@ -68,7 +68,7 @@ fn every_recorded_card_parses_to_its_snapshot() {
     let proc = fake_proc();
     for name in CARDS {
         let mut src = source(&fixture(name), proc.path(), Arc::new(RealSysfs));
-        let cards = src.read_cards();
+        let cards = src.read_cards(1);
         assert_eq!(cards.len(), 1, "{name}: one card per tree");
         let json = serde_json::to_string_pretty(&cards[0]).unwrap();
         insta::assert_snapshot!(format!("card_{name}"), json);
@@ -80,7 +80,7 @@ fn every_recorded_card_reads_the_values_in_its_files() {
     let proc = fake_proc();
     for e in &EXPECTED {
         let mut src = source(&fixture(e.card), proc.path(), Arc::new(RealSysfs));
-        let card = src.read_cards().remove(0);
+        let card = src.read_cards(1).remove(0);
         let gpu = serde_json::to_value(&card.sample).unwrap();
         check(&gpu, e);
         assert_eq!(card.sample.driver_version.value().unwrap(), "6.8.0-test");
@@ -91,7 +91,7 @@ fn every_recorded_card_reads_the_values_in_its_files() {
 fn amd_only_readings_keep_junction_memory_temperature_and_gtt() {
     let proc = fake_proc();
     let mut src = source(&fixture("rx7900xtx"), proc.path(), Arc::new(RealSysfs));
-    let card = src.read_cards().remove(0);
+    let card = src.read_cards(1).remove(0);
     type Reading<'a> = (&'a str, Option<f64>, Option<f64>, Option<f64>);
     let temps: Vec<Reading> = card
         .temperatures
@@ -118,7 +118,7 @@ fn amd_only_readings_keep_junction_memory_temperature_and_gtt() {
     assert_eq!(card.power_cap_min_w.get(), Some(261.0));
 
     let mut src = source(&fixture("vega56"), proc.path(), Arc::new(RealSysfs));
-    let card = src.read_cards().remove(0);
+    let card = src.read_cards(1).remove(0);
     assert_eq!(card.gtt_used_bytes.get(), Some(12_337_152));
     assert_eq!(card.gtt_total_bytes.get(), Some(8_342_863_872));
     assert_eq!(card.sample.memory_total_bytes.get(), Some(8_573_157_376));

@@ -80,6 +80,39 @@ pub fn fake_proc() -> tempfile::TempDir {
     dir
 }
 
+/// Writes (or rewrites) fd `fd` of `pid` in a fake `/proc`, a link to `target`, with `info`
+/// as its fdinfo.
+pub fn fd(proc: &Path, pid: u32, fd: u32, target: &str, info: &str) {
+    let dir = proc.join(pid.to_string());
+    std::fs::create_dir_all(dir.join("fd")).expect("mkdir fd");
+    std::fs::create_dir_all(dir.join("fdinfo")).expect("mkdir fdinfo");
+    let link = dir.join("fd").join(fd.to_string());
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(target, link).expect("fd link");
+    }
+    std::fs::write(dir.join("fdinfo").join(fd.to_string()), info).expect("write fdinfo");
+}
+
+/// What amdgpu prints in the fdinfo of a client.
+pub fn amdgpu(pdev: &str, client: u32, vram_kib: u64) -> String {
+    format!(
+        "pos:\t0\nflags:\t02100002\nmnt_id:\t26\ndrm-driver:\tamdgpu\ndrm-pdev:\t{pdev}\n\
+         drm-client-id:\t{client}\ndrm-memory-vram:\t{vram_kib} KiB\ndrm-memory-gtt:\t4 KiB\n\
+         drm-engine-gfx:\t123456 ns\n"
+    )
+}
+
+/// A `stat` for `pid` in a fake `/proc` (what makes a process describable): started in the
+/// far future of the boot clock, so its run time reads 0, no CPU time, no RSS.
+pub fn stat(proc: &Path, pid: u32) {
+    let fields: Vec<String> = (3..=21).map(|i| i.to_string()).collect();
+    std::fs::write(
+        proc.join(pid.to_string()).join("stat"),
+        format!("{pid} (p) {} 999999999999 0 0\n", fields.join(" ")),
+    )
+    .expect("write stat");
+}
+
 /// A source over `sysfs_root` with a fake `/proc`, reading and writing through `fs`.
 pub fn source(sysfs_root: &Path, proc_root: &Path, fs: Arc<dyn Sysfs>) -> AmdSource {
     AmdSource::with_sysfs(

@@ -202,3 +202,33 @@ fn a_card_without_clients_is_idle_and_an_unreadable_proc_says_why() {
     );
     assert_eq!(snap.gpus[0].processes.why(), Some(Missing::NotSupported));
 }
+
+#[test]
+fn known_clients_update_every_sample_and_new_ones_wait_for_the_periodic_rescan() {
+    let proc = fake_proc();
+    let p = proc.path();
+    let a380 = "0000:0b:00.0";
+    let period = gpuwarden::gpu::drm_clients::FULL_RESCAN_EVERY.as_millis() as u64;
+    fd(p, 100, 3, &i915(a380, 13, 0, 0, 1_024));
+    let mut src = source(&fixture("a380-i915"), p, Arc::new(RealSysfs));
+    assert_eq!(
+        processes(&src.sample(1_000).unwrap()),
+        [(100, Some(1_024 << 10))]
+    );
+
+    // The known client rendered half of the second and grew; a new one started.
+    fd(p, 100, 3, &i915(a380, 13, 500_000_000, 0, 4_096));
+    fd(p, 200, 3, &i915(a380, 14, 0, 0, 2_048));
+    let snap = src.sample(2_000).unwrap();
+    assert_eq!(processes(&snap), [(100, Some(4_096 << 10))]);
+    assert_eq!(snap.gpus[0].utilization_gpu_pct.get(), Some(50));
+
+    // The known process exits: gone at the next sample; the new one shows one period after
+    // the last look at every process.
+    std::fs::remove_dir_all(p.join("100")).unwrap();
+    assert_eq!(processes(&src.sample(3_000).unwrap()), []);
+    assert_eq!(
+        processes(&src.sample(1_000 + period).unwrap()),
+        [(200, Some(2_048 << 10))]
+    );
+}

@@ -10,7 +10,7 @@ const GPU0: &str = "GPU-fa4e0000-0000-4000-8000-000000000000";
 
 /// A policy for tests: fast samples, short sustain times, fake-infer@* allowlisted, and
 /// bystander.service pinned to GPU 0 but outside the allowlist.
-fn policy(rule: &str, budget: u32, cooldown: &str, auto: bool) -> String {
+pub fn policy(rule: &str, budget: u32, cooldown: &str, auto: bool) -> String {
     format!(
         r#"
 [watchdog]
@@ -55,7 +55,7 @@ severity = "critical"
 steps = [{ after = "0s", do = "cap_clocks" }, { after = "2s", do = "restart_units" }]
 "#;
 
-fn dir() -> PathBuf {
+pub fn dir() -> PathBuf {
     PathBuf::from(env("SANDBOX_DIR"))
 }
 

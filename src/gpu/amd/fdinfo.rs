@@ -9,72 +9,48 @@
 //! drm-engine-gfx:   1234567 ns
 //! ```
 //!
-//! Only file descriptors that point into `/dev/dri/` are read (one `readlink` each is far
-//! cheaper than reading every fdinfo of every process). One process may hold several fds of
-//! one client (`dup`); memory is counted once per client id. Processes of other users are
+//! Which processes are looked at, and how often, is [`DrmClients`]'s business (every process
+//! every `FULL_RESCAN_EVERY`, the known clients every sample). One process may hold several
+//! fds of one client (`dup`); memory is counted once per client id. Processes of other users are
 //! skipped when their fds are not readable (not root): the list holds what could be seen.
 //! Per-process engine time (`drm-engine-gfx`) needs two samples to become a percentage and
 //! the model has no per-process utilization, so it is not read.
 
+use crate::gpu::drm_clients::DrmClients;
 use crate::gpu::field::Missing;
-use crate::gpu::model::GpuProcess;
-use crate::host;
+use crate::gpu::model::{GpuProcess, UnixMs};
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::path::Path;
 
 /// Processes using AMD cards, by PCI address (`0000:03:00.0`).
 pub type ProcessesByCard = HashMap<String, Vec<GpuProcess>>;
 
-/// Scans every process under `proc_root`. `Err` only when `proc_root` itself is unreadable.
-pub fn scan(proc_root: &Path) -> Result<ProcessesByCard, Missing> {
-    let entries = fs::read_dir(proc_root).map_err(|e| super::sysfs::missing_for(&e))?;
+/// The processes using AMD cards at `at_ms` (see [`DrmClients::read`] for which processes are
+/// looked at), described through the clients' shared cache. `Err` only when the proc root
+/// itself is unreadable.
+pub fn processes(clients: &mut DrmClients, at_ms: UnixMs) -> Result<ProcessesByCard, Missing> {
+    let found = clients.read(at_ms, parse_client)?;
     // (pdev, pid) -> client id -> vram bytes
-    let mut clients: BTreeMap<(String, u32), BTreeMap<String, Option<u64>>> = BTreeMap::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            let is_drm =
-                fs::read_link(fd.path()).is_ok_and(|target| target.starts_with("/dev/dri/"));
-            if !is_drm {
-                continue;
-            }
-            let info_path = entry.path().join("fdinfo").join(fd.file_name());
-            let Ok(info) = fs::read_to_string(&info_path) else {
-                continue;
-            };
-            if let Some(client) = parse_client(&info) {
-                // Without a client id every fd counts as its own client.
-                let id = client
-                    .id
-                    .unwrap_or_else(|| format!("fd {}", fd.file_name().to_string_lossy()));
-                clients
-                    .entry((client.pdev, pid))
-                    .or_default()
-                    .insert(id, client.vram_bytes);
-            }
-        }
+    let mut by_client: BTreeMap<(String, u32), BTreeMap<String, Option<u64>>> = BTreeMap::new();
+    for f in found {
+        // Without a client id every fd counts as its own client.
+        let id = f.client.id.unwrap_or_else(|| format!("fd {}", f.fd));
+        by_client
+            .entry((f.client.pdev, f.pid))
+            .or_default()
+            .insert(id, f.client.vram_bytes);
     }
     let mut out = ProcessesByCard::new();
-    for ((pdev, pid), by_client) in clients {
-        let known: Vec<u64> = by_client.values().filter_map(|v| *v).collect();
+    for ((pdev, pid), ids) in by_client {
+        let known: Vec<u64> = ids.values().filter_map(|v| *v).collect();
         let mut process = GpuProcess {
             pid,
             used_memory_bytes: (!known.is_empty()).then(|| known.iter().sum()),
             ..GpuProcess::default()
         };
-        host::describe_process(proc_root, &mut process);
+        clients.describe(&mut process);
         out.entry(pdev).or_default().push(process);
     }
+    clients.end_sample();
     Ok(out)
 }
 

@@ -5,7 +5,8 @@
 //!   address: UUID `amd-0000:03:00.0`);
 //! - `card` reads one card into a [`GpuSample`] plus AMD-only readings ([`AmdCard`]), with
 //!   `hwmon` (sensors), `dpm` (clock tables, PCIe link) and `names` (PCI id → name);
-//! - `fdinfo` finds the processes using each card in `/proc/*/fdinfo`;
+//! - `fdinfo` finds the processes using each card in `/proc/*/fdinfo` (the known clients
+//!   every sample, every process every [`FULL_RESCAN_EVERY`](super::drm_clients));
 //! - `control` is the watchdog's clock and power actions as sysfs writes;
 //! - `sysfs` is the one trait every read and write goes through.
 //!
@@ -33,6 +34,7 @@ pub use card::AmdCard;
 pub use control::AmdControl;
 pub use sysfs::{RealSysfs, Sysfs};
 
+use super::drm_clients::DrmClients;
 use super::field::{Field, Missing};
 use super::model::{GpuSample, Snapshot, UnixMs, Vendor};
 use super::source::{GpuControl, Source, SourceError};
@@ -70,6 +72,8 @@ pub struct AmdSource {
     /// The last name read for each UUID, kept for the card when it is lost.
     last_names: BTreeMap<String, String>,
     shared: Arc<Mutex<Shared>>,
+    /// The DRM clients and their processes' descriptions, kept between samples.
+    clients: DrmClients,
 }
 
 impl AmdSource {
@@ -93,6 +97,7 @@ impl AmdSource {
             });
         }
         let mut source = AmdSource {
+            clients: DrmClients::new(&config.proc_root),
             config,
             fs,
             host: crate::host::hostname(),
@@ -123,12 +128,12 @@ impl AmdSource {
             .unwrap_or(u32::MAX)
     }
 
-    /// Reads every card present now, with the AMD-only readings (what `sample` turns into
-    /// the shared model; tests and detail views use the rest).
-    pub fn read_cards(&mut self) -> Vec<AmdCard> {
+    /// Reads every card present at `at_ms`, with the AMD-only readings (what `sample` turns
+    /// into the shared model; tests and detail views use the rest).
+    pub fn read_cards(&mut self, at_ms: UnixMs) -> Vec<AmdCard> {
         let found = find_cards(&*self.fs, &self.config.sysfs_root);
         self.register(&found);
-        let mut processes = fdinfo::scan(&self.config.proc_root);
+        let mut processes = fdinfo::processes(&mut self.clients, at_ms);
         let cards: Vec<AmdCard> = found
             .iter()
             .map(|f| {
@@ -178,7 +183,7 @@ impl AmdSource {
 
 impl Source for AmdSource {
     fn sample(&mut self, at_ms: UnixMs) -> Result<Snapshot, SourceError> {
-        let present = self.read_cards();
+        let present = self.read_cards(at_ms);
         let gpus = sysfs::with_lost_cards(
             present.into_iter().map(|c| c.sample).collect(),
             &self.indexed,

@@ -25,10 +25,10 @@
 //! regions (`local*`, `vram*`) on a discrete card, over every region on an integrated one
 //! (it has only system memory). A client's memory is counted once however many fds share it.
 
+use crate::gpu::drm_clients::DrmClients;
 use crate::gpu::field::Missing;
+use crate::gpu::model::UnixMs;
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::Path;
 
 /// One engine counter of one client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub fn busy_pct(before: Busy, now: Busy, dt_ms: u64, capacity: u64) -> Option<f6
     Some((pct / capacity).min(100.0))
 }
 
-/// A client seen in one scan: whose it is and what it said.
+/// A client seen in one read: whose it is and what it said.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seen {
     pub pid: u32,
@@ -157,41 +157,21 @@ pub struct Seen {
     pub client: IntelClient,
 }
 
-/// Every Intel DRM client under `proc_root`, one per `(pid, client id)`. `Err` only when
-/// `proc_root` itself is unreadable; processes whose fds cannot be read are skipped.
-pub fn scan(proc_root: &Path) -> Result<Vec<Seen>, Missing> {
-    let entries = fs::read_dir(proc_root).map_err(|e| crate::gpu::amd::sysfs::missing_for(&e))?;
+/// Every Intel DRM client at `at_ms`, one per `(pid, client id)` (see [`DrmClients::read`]
+/// for which processes are looked at). `Err` only when the proc root itself is unreadable.
+pub fn clients(clients: &mut DrmClients, at_ms: UnixMs) -> Result<Vec<Seen>, Missing> {
     let mut out: BTreeMap<(u32, String), Seen> = BTreeMap::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            let is_drm =
-                fs::read_link(fd.path()).is_ok_and(|target| target.starts_with("/dev/dri/"));
-            if !is_drm {
-                continue;
-            }
-            let Ok(info) = fs::read_to_string(entry.path().join("fdinfo").join(fd.file_name()))
-            else {
-                continue;
-            };
-            if let Some(client) = parse_client(&info) {
-                let key = client
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| format!("fd {}", fd.file_name().to_string_lossy()));
-                out.entry((pid, key.clone()))
-                    .or_insert(Seen { pid, key, client });
-            }
-        }
+    for f in clients.read(at_ms, parse_client)? {
+        let key = f
+            .client
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("fd {}", f.fd));
+        out.entry((f.pid, key.clone())).or_insert(Seen {
+            pid: f.pid,
+            key,
+            client: f.client,
+        });
     }
     Ok(out.into_values().collect())
 }

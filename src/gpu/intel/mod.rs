@@ -5,8 +5,9 @@
 //! - `card` reads one card into a [`GpuSample`] plus Intel-only readings ([`IntelCard`]),
 //!   with `freq` (the GTs' clocks), `throttle` (why the clock is held down), `hwmon`
 //!   (power, energy, sensors, fans) and `names`;
-//! - `fdinfo` reads the DRM clients in `/proc/*/fdinfo`: processes, their memory and busy
-//!   time, and from it the card's utilization;
+//! - `fdinfo` reads the DRM clients in `/proc/*/fdinfo` (found as for AMD, through
+//!   [`DrmClients`](super::drm_clients)): processes, their memory and busy time, and from it
+//!   the card's utilization;
 //! - `control` is the watchdog's clock cap and power cap as sysfs writes.
 //!
 //! Files are read and written through the AMD source's [`Sysfs`] trait, so the same test
@@ -30,6 +31,7 @@ pub use card::IntelCard;
 pub use control::IntelControl;
 
 use super::amd::sysfs::{self, RealSysfs, Sysfs};
+use super::drm_clients::DrmClients;
 use super::field::{Field, Missing};
 use super::model::{GpuSample, Snapshot, UnixMs, Vendor};
 use super::source::{GpuControl, Source, SourceError};
@@ -79,6 +81,8 @@ pub struct IntelSource {
     /// Each client's last counters, by (PCI address, pid, client id).
     clients: HashMap<(String, u32, String), ClientMark>,
     shared: Arc<Mutex<Shared>>,
+    /// The DRM clients and their processes' descriptions, kept between samples.
+    drm: DrmClients,
 }
 
 impl IntelSource {
@@ -103,6 +107,7 @@ impl IntelSource {
             });
         }
         let mut source = IntelSource {
+            drm: DrmClients::new(&config.proc_root),
             config,
             fs,
             host: crate::host::hostname(),
@@ -138,7 +143,7 @@ impl IntelSource {
     pub fn read_cards(&mut self, at_ms: UnixMs) -> Vec<IntelCard> {
         let found = find_cards(&*self.fs, &self.config.sysfs_root);
         self.register(&found);
-        let scanned = fdinfo::scan(&self.config.proc_root);
+        let scanned = fdinfo::clients(&mut self.drm, at_ms);
         let mut seen_clients = HashMap::new();
         let mut cards = Vec::new();
         for f in &found {
@@ -154,8 +159,9 @@ impl IntelSource {
             }
             cards.push(card);
         }
-        // Clients that closed are forgotten.
+        // Clients that closed are forgotten, and so are the processes that held them.
         self.clients = seen_clients;
+        self.drm.end_sample();
         cards
     }
 
@@ -249,7 +255,7 @@ impl IntelSource {
             mine.iter().map(|s| (s.pid, &s.client)).collect();
         let mut processes = card::processes(&pairs);
         for p in &mut processes {
-            crate::host::describe_process(&self.config.proc_root, p);
+            self.drm.describe(p);
             // The process's busiest engine class, its clients summed: the SM % column of an
             // Intel card (no rate before its second sample).
             let mut per_engine: BTreeMap<&str, f64> = BTreeMap::new();

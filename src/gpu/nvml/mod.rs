@@ -13,16 +13,15 @@
 mod bus;
 mod control;
 mod pcie;
-mod processes;
 mod read;
 
 pub use control::NvmlControl;
 
 use super::field::{Field, Missing};
 use super::model::{GpuSample, Snapshot, UnixMs, Vendor};
+use super::processes::{self, ProcessDescriptions};
 use super::source::{GpuControl, Source, SourceError};
 use nvml_wrapper::Nvml;
-use processes::ProcessDescriptions;
 use read::{DeviceReader, StaticInfo};
 use std::ffi::OsStr;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Who a GPU process is (user, command, unit, owner), remembered between samples, and what
-//! it uses of the host now (CPU %, RSS, run time).
+//! it uses of the host now (CPU %, RSS, run time). Every source (NVIDIA, AMD, Intel) describes
+//! its processes through this one cache, so a pid reads the same whichever GPU it is on.
 //!
 //! Describing a process reads four files under `/proc` plus a user database lookup, which
 //! costs far more than the NVML calls of a whole GPU. A process keeps its description for
@@ -46,7 +47,7 @@ struct Stat {
     rss_pages: u64,
 }
 
-/// The cache, owned by the source and shared by all its GPUs.
+/// The cache, owned by a source and shared by all its GPUs.
 pub struct ProcessDescriptions {
     proc_root: PathBuf,
     by_pid: HashMap<u32, Described>,

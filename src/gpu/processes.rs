@@ -6,17 +6,16 @@
 //! costs far more than the NVML calls of a whole GPU. A process keeps its description for
 //! life, so it is cached under its pid *and start time* (`/proc/PID/stat` field 22): a
 //! recycled pid has a new start time and is described afresh. The one file read on every
-//! sample, `stat`, also gives CPU time and RSS; CPU % is the CPU time used since the
-//! previous sample over the boot-clock time between them. Entries of processes no longer
-//! on any GPU are dropped after each sample.
+//! sample, `stat` — kept open and read again from its start, once per sample however many
+//! GPUs list the process — also gives CPU time and RSS; CPU % is the CPU time used since
+//! the previous sample over the boot-clock time between them. Entries of processes no
+//! longer on any GPU are dropped after each sample.
 
 use crate::gpu::model::{GpuProcess, ProcessOwner};
 use std::collections::HashMap;
 use std::fs;
-use std::io::Read;
 use std::path::PathBuf;
 
-#[derive(Clone)]
 struct Described {
     start_time: u64,
     user: Option<String>,
@@ -29,7 +28,13 @@ struct Described {
     /// This sample's host figures, for a process on several GPUs.
     usage: Usage,
     seen: bool,
+    /// `/proc/PID/stat`, kept open and read again from its start: no path walk per sample.
+    /// Once the process exits a read fails, and the pid's `stat` is opened anew.
+    stat_file: Option<fs::File>,
 }
+
+/// Processes whose `stat` is kept open (each is one file descriptor).
+const KEPT_OPEN: usize = 256;
 
 /// What a process uses of the host, from one `/proc/PID/stat` read.
 #[derive(Clone, Copy, Default)]
@@ -69,7 +74,18 @@ impl ProcessDescriptions {
     /// Fills who `process` is (`user`, `command`, `unit`, `owner`) and what it uses of the
     /// host (`cpu_pct`, `rss_bytes`, `run_time_s`).
     pub fn describe(&mut self, process: &mut GpuProcess) {
-        let Some(stat) = self.stat(process.pid) else {
+        if let Some(d) = self.by_pid.get(&process.pid)
+            && d.seen
+        {
+            // Another GPU of this sample listed it already: its figures are this sample's.
+            d.fill(process);
+            return;
+        }
+        let kept = self
+            .by_pid
+            .get_mut(&process.pid)
+            .and_then(|d| d.stat_file.take());
+        let Some((stat, file)) = self.stat(process.pid, kept) else {
             // Not visible here (another pid namespace): nothing to read, nothing to cache.
             self.by_pid.remove(&process.pid);
             return;
@@ -81,28 +97,24 @@ impl ProcessDescriptions {
             rss_bytes: Some(stat.rss_pages.saturating_mul(page_size())),
             run_time_s: now_s.map(|now| (now - stat.start_ticks as f64 / ticks).max(0.0) as u64),
         };
+        let keep = self.by_pid.len() < KEPT_OPEN;
         if let Some(d) = self.by_pid.get_mut(&process.pid)
             && d.start_time == stat.start_ticks
         {
-            if !d.seen {
-                // First GPU of this sample to list it: the figures move on.
-                let cpu_pct = now_s.and_then(|now| {
-                    cpu_pct(
-                        stat.cpu_ticks.checked_sub(d.cpu_ticks)?,
-                        ticks,
-                        now - d.read_at_s,
-                    )
-                });
-                d.usage = Usage { cpu_pct, ..base };
-                d.cpu_ticks = stat.cpu_ticks;
-                d.read_at_s = now_s.unwrap_or(d.read_at_s);
-            }
+            // First GPU of this sample to list it: the figures move on.
+            let cpu_pct = now_s.and_then(|now| {
+                cpu_pct(
+                    stat.cpu_ticks.checked_sub(d.cpu_ticks)?,
+                    ticks,
+                    now - d.read_at_s,
+                )
+            });
+            d.usage = Usage { cpu_pct, ..base };
+            d.cpu_ticks = stat.cpu_ticks;
+            d.read_at_s = now_s.unwrap_or(d.read_at_s);
             d.seen = true;
-            process.user.clone_from(&d.user);
-            process.command.clone_from(&d.command);
-            process.unit.clone_from(&d.unit);
-            process.owner.clone_from(&d.owner);
-            d.usage.fill(process);
+            d.stat_file = file.filter(|_| keep);
+            d.fill(process);
             return;
         }
         base.fill(process);
@@ -123,6 +135,7 @@ impl ProcessDescriptions {
                 read_at_s: now_s.unwrap_or(0.0),
                 usage: base,
                 seen: true,
+                stat_file: file.filter(|_| keep),
             },
         );
     }
@@ -138,6 +151,17 @@ impl ProcessDescriptions {
     }
 }
 
+impl Described {
+    /// Who it is and this sample's host figures, into `process`.
+    fn fill(&self, process: &mut GpuProcess) {
+        process.user.clone_from(&self.user);
+        process.command.clone_from(&self.command);
+        process.unit.clone_from(&self.unit);
+        process.owner.clone_from(&self.owner);
+        self.usage.fill(process);
+    }
+}
+
 impl Usage {
     fn fill(self, process: &mut GpuProcess) {
         process.cpu_pct = self.cpu_pct;
@@ -147,18 +171,48 @@ impl Usage {
 }
 
 impl ProcessDescriptions {
-    /// The process's `/proc/PID/stat`: start time, CPU time, RSS.
-    fn stat(&mut self, pid: u32) -> Option<Stat> {
+    /// The process's `/proc/PID/stat` (start time, CPU time, RSS) and the file to keep:
+    /// `kept` read again from its start, else the path opened.
+    fn stat(&mut self, pid: u32, kept: Option<fs::File>) -> Option<(Stat, Option<fs::File>)> {
+        if let Some(file) = kept
+            && read_from_start(&file, &mut self.stat).is_ok()
+            && let Some(stat) = parse_stat(&self.stat)
+        {
+            return Some((stat, Some(file)));
+        }
         self.path.clear();
         self.path.push(&self.proc_root);
         self.path.push(itoa(pid, &mut [0; 10]));
         self.path.push("stat");
-        self.stat.clear();
-        fs::File::open(&self.path)
-            .and_then(|mut f| f.read_to_string(&mut self.stat))
-            .ok()?;
-        parse_stat(&self.stat)
+        let file = fs::File::open(&self.path).ok()?;
+        read_from_start(&file, &mut self.stat).ok()?;
+        parse_stat(&self.stat).map(|stat| (stat, Some(file)))
     }
+}
+
+/// The whole file, read from offset 0 into `buf` (a `/proc` file produces its text afresh
+/// on each read from the start).
+fn read_from_start(file: &fs::File, buf: &mut String) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = std::mem::take(buf).into_bytes();
+    bytes.clear();
+    bytes.resize(1024, 0);
+    let mut got = 0;
+    loop {
+        if got == bytes.len() {
+            bytes.resize(got * 2, 0);
+        }
+        let n = file.read_at(&mut bytes[got..], got as u64)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    bytes.truncate(got);
+    // A command name is any bytes: only the numbers after it are read.
+    *buf = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Ok(())
 }
 
 /// utime, stime, starttime and rss are fields 14, 15, 22 and 24 of `/proc/PID/stat`
@@ -255,7 +309,8 @@ mod tests {
         assert_eq!(p.command.as_deref(), Some("first"));
         assert_eq!(p.unit.as_deref(), Some("x.service"));
 
-        // Same process, files changed: the cached description stays.
+        // Next sample, same process, files changed: the cached description stays.
+        cache.end_sample();
         fs::write(dir.path().join("7/cmdline"), "changed\0").unwrap();
         let mut p = GpuProcess {
             pid: 7,
@@ -264,7 +319,8 @@ mod tests {
         cache.describe(&mut p);
         assert_eq!(p.command.as_deref(), Some("first"));
 
-        // The pid now belongs to a new process: described afresh.
+        // Next sample, the pid now belongs to a new process: described afresh.
+        cache.end_sample();
         fake_proc(dir.path(), 7, 200, "second");
         let mut p = GpuProcess {
             pid: 7,
@@ -284,13 +340,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fake_proc(dir.path(), 9, 4242, "x");
         let mut fake = ProcessDescriptions::new(dir.path());
-        let stat = fake.stat(9).expect("stat");
+        let (stat, _) = fake.stat(9, None).expect("stat");
         assert_eq!(stat.start_ticks, 4242);
         // utime and stime are fields 14 and 15, which fake_proc fills with their numbers.
         assert_eq!(stat.cpu_ticks, 14 + 15);
-        assert_eq!(fake.stat(10), None);
+        assert!(fake.stat(10, None).is_none());
         let mut real = ProcessDescriptions::new("/proc");
-        let me = real.stat(std::process::id()).expect("our own stat");
+        let (me, _) = real.stat(std::process::id(), None).expect("our own stat");
         assert!(me.start_ticks > 0 && me.rss_pages > 0, "{me:?}");
         assert_eq!(parse_stat("1 (a) b) c"), None);
         let line = "5 (x) S 1 5 5 0 -1 4194560 10 0 0 0 250 50 0 0 20 0 1 0 777 1000 33 18446744073709551615";

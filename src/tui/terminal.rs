@@ -1,7 +1,7 @@
 //! The real terminal's backend: crossterm writing into one kept buffer, so a frame leaves in
 //! a single `write` at the end (stdout's own line buffer would send a frame in 1 KiB pieces),
-//! and the cursor hidden once rather than on every frame (ratatui asks on each; each ask
-//! is an escape sequence and a flush of its own).
+//! the cursor hidden once rather than on every frame (ratatui asks on each; each ask is an
+//! escape sequence and a flush of its own), and the terminal's size read with one `ioctl`.
 
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
@@ -76,7 +76,20 @@ impl Backend for ScreenBackend {
         self.inner.clear_region(clear_type)
     }
 
+    /// Asked before every frame: read from stdout itself, where crossterm would open and
+    /// close `/dev/tty` each time.
     fn size(&self) -> io::Result<Size> {
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ writes one winsize into the pointer it is given.
+        let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+        if rc == 0 && ws.ws_col > 0 && ws.ws_row > 0 {
+            return Ok(Size::new(ws.ws_col, ws.ws_row));
+        }
         self.inner.size()
     }
 

@@ -10,7 +10,10 @@ import math, os, sys, time
 path, count, cost_us, pids = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(",")
 
 def render(t):
-    out = ["driver_version = 550.54.15", f"device_count = {count}", f"call_cost_us = {cost_us}"]
+    # reload_every_ms: nvtop never calls the functions at which the fake looks for a new
+    # state file (it counts GPUs once), so both tools are made to look at any call.
+    out = ["driver_version = 550.54.15", f"device_count = {count}", f"call_cost_us = {cost_us}",
+           "reload_every_ms = 250"]
     for i in range(count):
         w = 0.5 + 0.5 * math.sin(t / 7 + i)
         p = f"gpu{i}."

@@ -101,8 +101,21 @@ __attribute__((destructor)) static void write_call_counts(void) {
     fclose(f);
 }
 
+/* reload_every_ms: a look at the state file from any device call, at most that often. */
+static void maybe_reload(void) {
+    static struct timespec last;
+    if (!state.reload_every_ms) return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (now.tv_sec - last.tv_sec) * 1000LL + (now.tv_nsec - last.tv_nsec) / 1000000;
+    if (ms < (long long)state.reload_every_ms) return;
+    last = now;
+    reload(0);
+}
+
 static nvmlReturn_t enter(nvmlDevice_t dev, const char *fn, gpu_t **g, int *idx) {
     if (!init_count) return NVML_ERROR_UNINITIALIZED;
+    maybe_reload();
     count_call(fn);
     pay_call_cost();
     if (broken) return NVML_ERROR_UNKNOWN;

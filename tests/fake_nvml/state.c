@@ -173,6 +173,11 @@ static const char *parse_line(state_t *st, char *key, char *val, int *max_index)
         st->call_cost_us = n;
         return NULL;
     }
+    if (!strcmp(key, "reload_every_ms")) {
+        if (parse_u64(val, &n)) return "bad number";
+        st->reload_every_ms = n;
+        return NULL;
+    }
     if (!strcmp(key, "setter_hang_ms")) {
         if (parse_u64(val, &n)) return "bad number";
         st->setter_hang_ms = n;

@@ -77,6 +77,9 @@ typedef struct {
     unsigned long long pcie_throughput_ms;
     /* every device call busy-waits this long, holding the lock: a real call's ioctl cost */
     unsigned long long call_cost_us;
+    /* also look for a new state file at any device call once this many ms have passed (0:
+     * only at the calls that start a sample), for clients like nvtop that never call them */
+    unsigned long long reload_every_ms;
     /* A library that answers the process-count query with SUCCESS, not INSUFFICIENT_SIZE. */
     int count_query_success;
     gpu_t gpus[MAX_GPUS];

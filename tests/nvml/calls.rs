@@ -159,3 +159,28 @@ fn a_gpu_handle_is_asked_for_once_not_every_sample() {
         "{samples} samples:\n{text}"
     );
 }
+
+#[test]
+fn an_idle_engine_waits_for_the_slow_fields_and_a_busy_one_does_not() {
+    let mut state = FakeState::with_gpus(2);
+    state.gpus[0] = state.gpus[0].clone().with("encoder_pct", 0);
+    state.gpus[1] = state.gpus[1].clone().with("encoder_pct", 30);
+    let fake = FakeNvml::new(&state);
+    let mut source = NvmlSource::open(Some(&fake.lib_path()))
+        .unwrap()
+        .with_slow_every(Duration::from_secs(3600));
+    source.sample(1_000).unwrap();
+    state.gpus[0] = state.gpus[0].clone().with("encoder_pct", 40);
+    state.gpus[1] = state.gpus[1].clone().with("encoder_pct", 50);
+    fake.set(&state);
+    let snap = source.sample(2_000).unwrap();
+    // GPU 0's encoder was idle: read again with the slow fields, not now.
+    assert_eq!(snap.gpus[0].encoder_pct.get(), Some(0));
+    // GPU 1's was busy: read every sample.
+    assert_eq!(snap.gpus[1].encoder_pct.get(), Some(50));
+    // The watchdog's cadence (every sample) sees both at once.
+    let mut every = NvmlSource::open(Some(&fake.lib_path())).unwrap();
+    every.sample(1_000).unwrap();
+    let snap = every.sample(2_000).unwrap();
+    assert_eq!(snap.gpus[0].encoder_pct.get(), Some(40));
+}

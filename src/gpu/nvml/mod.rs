@@ -88,9 +88,11 @@ impl NvmlSource {
 
     /// Reads the fields that change seldom — ECC and remapped-row counters, retired pages,
     /// PCIe replays, the enforced power limit, MIG mode, the memory clock and the PCIe link
-    /// (which move only with the performance state) — only once per `every` (a field
-    /// without a settled answer is read again at once). The watchdog keeps the default,
-    /// every sample; the dashboard asks for [`DASHBOARD_SLOW_EVERY`].
+    /// (which move only with the performance state), the fan — only once per `every` (a
+    /// field without a settled answer is read again at once). Idle engines (encoder, decoder
+    /// at 0 %) and an empty graphics-process list are read again with them; busy ones every
+    /// sample. The watchdog keeps the default, every sample; the dashboard asks for
+    /// [`DASHBOARD_SLOW_EVERY`].
     pub fn with_slow_every(mut self, every: std::time::Duration) -> Self {
         self.slow_every = every;
         self

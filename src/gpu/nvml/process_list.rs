@@ -57,6 +57,7 @@ impl DeviceReader<'_> {
         described: &mut ProcessDescriptions,
         seen_us: &mut u64,
         capacity: &mut ListCapacity,
+        graphics_may_wait: bool,
     ) -> Field<Vec<GpuProcess>> {
         let lib = self.nvml.lib();
         let compute_sym = lib.nvmlDeviceGetComputeRunningProcesses_v3.as_ref();
@@ -70,13 +71,20 @@ impl DeviceReader<'_> {
                 f(d.handle(), count, buf.cast())
             })
         });
-        let graphics = self.get("graphics processes", |d| {
-            let f = nvml_sym(graphics_sym)?;
-            // SAFETY: as for the compute list.
-            listed(&mut capacity.graphics, |count, buf| unsafe {
-                f(d.handle(), count, buf.cast())
+        // Compute nodes seldom run graphics: an empty graphics list is asked for again only
+        // with the slow fields (`graphics_may_wait`), a non-empty one every sample.
+        let graphics = if graphics_may_wait && capacity.graphics_empty {
+            Field::Value(Vec::new())
+        } else {
+            self.get("graphics processes", |d| {
+                let f = nvml_sym(graphics_sym)?;
+                // SAFETY: as for the compute list.
+                listed(&mut capacity.graphics, |count, buf| unsafe {
+                    f(d.handle(), count, buf.cast())
+                })
             })
-        });
+        };
+        capacity.graphics_empty = matches!(&graphics, Field::Value(list) if list.is_empty());
         let lists = match (compute, graphics) {
             (Field::Value(c), Field::Value(g)) => [c, g],
             (Field::Value(c), Field::Missing { .. }) => [c, Vec::new()],
@@ -171,6 +179,8 @@ impl DeviceReader<'_> {
 pub struct ListCapacity {
     compute: u32,
     graphics: u32,
+    /// The graphics list was empty last time it was read.
+    graphics_empty: bool,
 }
 
 /// Room for processes that started since the last answer.

@@ -72,12 +72,16 @@ pub struct StaticInfo {
     list_capacity: process_list::ListCapacity,
     /// The slow fields and when they were read.
     slow: Option<(Instant, SlowFields)>,
+    /// The encoder's and decoder's last readings: an idle engine is read again only with the
+    /// slow fields, a busy one every sample.
+    encoder: Option<Field<u32>>,
+    decoder: Option<Field<u32>>,
     /// Whether the previous sample found the GPU lost (to log changes, not every sample).
     was_lost: bool,
 }
 
-/// What changes seldom (health counters, the enforced power limit, MIG mode, and what moves
-/// only with the performance state: the memory clock and the PCIe link): read again
+/// What changes seldom (health counters, the enforced power limit, MIG mode, the fan, and
+/// what moves only with the performance state: the memory clock and the PCIe link): read again
 /// once `slow_every` has passed (every sample when it is zero, as the watchdog does), and
 /// at once while one of them has no settled answer.
 #[derive(Clone)]
@@ -91,6 +95,8 @@ struct SlowFields {
     mig_enabled: Field<bool>,
     clock_mem_mhz: Field<u32>,
     pcie_link: Field<PcieLink>,
+    /// Fans ramp over seconds.
+    fan_pct: Field<u32>,
 }
 
 impl SlowFields {
@@ -104,7 +110,19 @@ impl SlowFields {
             && settled(&self.mig_enabled)
             && settled(&self.clock_mem_mhz)
             && settled(&self.pcie_link)
+            && settled(&self.fan_pct)
     }
+}
+
+/// An engine's last reading, when it may stand for this sample: it was idle (0 %, or the
+/// GPU has no such engine) and the slow fields were not read now.
+fn engine(last: Option<&Field<u32>>, refreshed: bool) -> Option<Field<u32>> {
+    let last = last?;
+    let idle = match last {
+        Field::Value(pct) => *pct == 0,
+        Field::Missing { .. } => settled(last),
+    };
+    (idle && !refreshed).then(|| last.clone())
 }
 
 /// A field is worth caching once it has a value or a reason that will not go away.
@@ -222,7 +240,7 @@ impl<'n> DeviceReader<'n> {
         let pci_bus_id = self.cached(&mut statics.pci_bus_id, "pci", |d| {
             d.pci_info().map(|p| p.bus_id)
         });
-        let slow = self.slow(statics, slow_every);
+        let (slow, refreshed) = self.slow(statics, slow_every);
         let utilization = self.get("utilization", |d| d.utilization_rates());
         let memory = self.get("memory", |d| d.memory_info());
         let mut sample = GpuSample {
@@ -268,15 +286,17 @@ impl<'n> DeviceReader<'n> {
                 "max memory clock",
                 |d| d.max_clock_info(Clock::Memory),
             ),
-            fan_pct: self.get("fan", |d| d.fan_speed(0)),
+            fan_pct: slow.fan_pct,
             pstate: self.pstate(),
             throttle: self.throttle(),
-            encoder_pct: self
-                .get("encoder", |d| d.encoder_utilization())
-                .map(|u| u.utilization),
-            decoder_pct: self
-                .get("decoder", |d| d.decoder_utilization())
-                .map(|u| u.utilization),
+            encoder_pct: engine(statics.encoder.as_ref(), refreshed).unwrap_or_else(|| {
+                self.get("encoder", |d| d.encoder_utilization())
+                    .map(|u| u.utilization)
+            }),
+            decoder_pct: engine(statics.decoder.as_ref(), refreshed).unwrap_or_else(|| {
+                self.get("decoder", |d| d.decoder_utilization())
+                    .map(|u| u.utilization)
+            }),
             pcie_link: slow.pcie_link,
             pcie_link_max: self.cached(&mut statics.pcie_link_max, "max pcie link", |d| {
                 Ok(PcieLink {
@@ -311,20 +331,24 @@ impl<'n> DeviceReader<'n> {
                 described,
                 &mut statics.utilization_seen_us,
                 &mut statics.list_capacity,
+                !refreshed,
             ),
             mig: Field::default(),
         };
+        statics.encoder = Some(sample.encoder_pct.clone());
+        statics.decoder = Some(sample.decoder_pct.clone());
         sample.mig = self.mig_devices(&sample.mig_enabled, &mut sample.processes, described);
         self.finish(sample, statics)
     }
 
     /// The slow fields: the cached ones while they are fresh and settled, else read now.
-    fn slow(&mut self, statics: &mut StaticInfo, every: Duration) -> SlowFields {
+    /// Also says whether they were read now (the idle fields are read along with them).
+    fn slow(&mut self, statics: &mut StaticInfo, every: Duration) -> (SlowFields, bool) {
         if let Some((at, fields)) = &statics.slow
             && at.elapsed() < every
             && fields.settled()
         {
-            return fields.clone();
+            return (fields.clone(), false);
         }
         let fields = SlowFields {
             power_limit_w: self
@@ -345,9 +369,10 @@ impl<'n> DeviceReader<'n> {
             mig_enabled: self.get("mig mode", |d| d.mig_mode().map(|m| m.current == 1)),
             clock_mem_mhz: self.get("memory clock", |d| d.clock_info(Clock::Memory)),
             pcie_link: self.pcie_link(),
+            fan_pct: self.get("fan", |d| d.fan_speed(0)),
         };
         statics.slow = Some((Instant::now(), fields.clone()));
-        fields
+        (fields, true)
     }
 
     /// Puts identity in, or turns the sample into a lost one.

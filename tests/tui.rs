@@ -12,7 +12,7 @@ use gpuwarden::tui::run::run_loop;
 use gpuwarden::tui::{App, EventLine, Msg, RuleLine, SortKey, Theme, WatchdogView, input};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::style::Color;
+use ratatui::style::{Color, Modifier};
 
 /// 2026-01-01 00:00:00 UTC: every snapshot's clock is fixed.
 const T0: u64 = 1_767_225_600_000;
@@ -780,4 +780,64 @@ fn capital_k_asks_then_signals_a_real_process_and_never_a_demo_one() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGTERM));
     assert!(text(&draw(&app, 120, 40)).contains(&format!("sent SIGTERM to PID {}", child.id())));
+}
+
+/// The process table's styles: the header row bold, the owner in the label color, and with
+/// the panel focused the selected row highlighted across its whole width, scrolled into view.
+#[test]
+fn the_selected_process_row_is_highlighted_and_kept_in_view() {
+    let (mut app, _) = app_after(Scenario::Mixed, 8, 30, true);
+    press(&mut app, "\t");
+    let terminal = draw(&app, 120, 40);
+    let buffer = terminal.backend().buffer();
+    let row_of = |needle: &str| {
+        (0..40u16)
+            .find(|&y| {
+                let line: String = (0..120).map(|x| buffer[(x, y)].symbol()).collect();
+                line.contains(needle)
+            })
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{}", text(&terminal)))
+    };
+    let header = row_of("COMMAND");
+    assert!(buffer[(1, header)].modifier.contains(Modifier::BOLD));
+    let first = header + 1;
+    // Selected: the first row, every cell inside the border.
+    for x in 1..119 {
+        assert_eq!(buffer[(x, first)].bg, Color::Indexed(237), "x {x}");
+    }
+    assert_ne!(buffer[(1, first + 1)].bg, Color::Indexed(237));
+    let owner_x = (0..120)
+        .find(|&x| buffer[(x, header)].symbol() == "O")
+        .expect("the OWNER header");
+    assert_ne!(buffer[(owner_x, first + 1)].fg, buffer[(1, first + 1)].fg);
+
+    // The last process on a shorter terminal, where the panel holds fewer rows than there
+    // are processes: the rows scroll so the selection stays on screen.
+    press(&mut app, "G");
+    let last = app.processes().last().map(|r| r.process.pid).unwrap();
+    let terminal = draw(&app, 120, 32);
+    let buffer = terminal.backend().buffer();
+    let line = |y: u16| {
+        (0..120)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect::<String>()
+    };
+    let header = (0..32u16).find(|&y| line(y).contains("COMMAND")).unwrap();
+    let body = (header + 1..31)
+        .filter(|&y| !line(y).starts_with('└'))
+        .count();
+    assert!(
+        body < app.processes().len(),
+        "the panel scrolls: {}",
+        text(&terminal)
+    );
+    let selected: Vec<u16> = (header + 1..32)
+        .filter(|&y| buffer[(2, y)].bg == Color::Indexed(237))
+        .collect();
+    assert_eq!(selected.len(), 1, "{}", text(&terminal));
+    assert!(
+        line(selected[0]).contains(&last.to_string()),
+        "{}",
+        text(&terminal)
+    );
 }

@@ -7,11 +7,11 @@ use super::super::app::{App, Focus, SortKey, owner_label};
 use super::bar::fit;
 use crate::units::{bytes_short, duration_short, gib};
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Block, Borders, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget,
-};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+use std::fmt::Write;
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
@@ -70,79 +70,116 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             (true, false) => "▲",
             (false, _) => "",
         };
-        Cell::from(format!("{text}{arrow}"))
+        format!("{text}{arrow}")
     };
-    let mut header = vec![
-        head(Some(SortKey::Gpu), "GPU"),
-        head(Some(SortKey::Pid), "PID"),
-    ];
-    let mut widths = vec![Constraint::Length(4), Constraint::Length(8)];
+    // (width, header) per column; the command takes what is left (width 0 here).
+    let mut columns: Vec<(u16, String)> = Vec::with_capacity(10);
+    columns.push((4, head(Some(SortKey::Gpu), "GPU")));
+    columns.push((8, head(Some(SortKey::Pid), "PID")));
     if named {
-        header.push(head(Some(SortKey::User), "USER"));
-        header.push(head(Some(SortKey::Owner), "OWNER"));
-        widths.extend([Constraint::Length(8), Constraint::Length(owner_w)]);
+        columns.push((8, head(Some(SortKey::User), "USER")));
+        columns.push((owner_w, head(Some(SortKey::Owner), "OWNER")));
     }
-    header.push(head(Some(SortKey::Sm), "SM%"));
-    header.push(head(Some(SortKey::Memory), "GPU MEM"));
-    widths.extend([Constraint::Length(4), Constraint::Length(9)]);
+    columns.push((4, head(Some(SortKey::Sm), "SM%")));
+    columns.push((9, head(Some(SortKey::Memory), "GPU MEM")));
     if host {
-        header.push(head(Some(SortKey::Cpu), "CPU%"));
-        header.push(head(None, "RSS"));
-        header.push(head(None, "TIME"));
-        widths.extend([
-            Constraint::Length(5),
-            Constraint::Length(5),
-            Constraint::Length(6),
-        ]);
+        columns.push((5, head(Some(SortKey::Cpu), "CPU%")));
+        columns.push((5, head(None, "RSS")));
+        columns.push((6, head(None, "TIME")));
     }
-    header.push(head(Some(SortKey::Command), "COMMAND"));
-    widths.push(Constraint::Fill(1));
-    let body = rows.iter().map(|r| {
+    columns.push((0, head(Some(SortKey::Command), "COMMAND")));
+
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    // Where each column starts, one space apart; the command runs to the right edge.
+    let right = inner.x + inner.width;
+    let mut starts: Vec<(u16, u16)> = Vec::with_capacity(columns.len());
+    let mut x = inner.x;
+    for (i, (w, _)) in columns.iter().enumerate() {
+        let w = if i + 1 == columns.len() {
+            right.saturating_sub(x)
+        } else {
+            (*w).min(right.saturating_sub(x))
+        };
+        starts.push((x, w));
+        x = x.saturating_add(w + 1).min(right);
+    }
+    let line = |y: u16| Rect::new(inner.x, y, inner.width, 1);
+    buf.set_style(line(inner.y), t.header_row());
+    for ((x, w), (_, text)) in starts.iter().zip(&columns) {
+        buf.set_stringn(*x, inner.y, text, usize::from(*w), Style::default());
+    }
+
+    // The body scrolls so the selected row stays in view.
+    let body_rows = usize::from(inner.height - 1);
+    let selected = focused.then_some(app.process_row);
+    let offset = selected.map_or(0, |s| (s + 1).saturating_sub(body_rows));
+    let mut cell = String::new();
+    for (n, r) in rows.iter().enumerate().skip(offset).take(body_rows) {
+        let y = inner.y + 1 + (n - offset) as u16;
         let p = r.process;
-        let mem = p.used_memory_bytes.map_or("n/a".to_string(), gib);
-        let sm = p
-            .utilization_sm_pct
-            .map_or("-".to_string(), |v| v.to_string());
-        let mut cells = vec![
-            Cell::from(format!("{:>3}", r.gpu)),
-            Cell::from(format!("{:>7}", p.pid)),
-        ];
+        let mut col = starts.iter();
+        let mut put = |text: &str, style: Style| {
+            if let Some((x, w)) = col.next() {
+                buf.set_stringn(*x, y, text, usize::from(*w), style);
+            }
+        };
+        let plain = Style::default();
+        cell.clear();
+        let _ = write!(cell, "{:>3}", r.gpu);
+        put(&cell, plain);
+        cell.clear();
+        let _ = write!(cell, "{:>7}", p.pid);
+        put(&cell, plain);
         if named {
             let owner = owner_label(p);
-            cells.push(Cell::from(fit(p.user.as_deref().unwrap_or("?"), 8)));
-            cells.push(Cell::from(Span::styled(
-                fit(if owner.is_empty() { "—" } else { &owner }, owner_w.into()),
+            put(&fit(p.user.as_deref().unwrap_or("?"), 8), plain);
+            put(
+                &fit(if owner.is_empty() { "—" } else { &owner }, owner_w.into()),
                 t.label(),
-            )));
+            );
         }
-        cells.push(Cell::from(format!("{sm:>3}")));
-        cells.push(Cell::from(format!("{mem:>9}")));
+        cell.clear();
+        match p.utilization_sm_pct {
+            Some(v) => write!(cell, "{v:>3}"),
+            None => write!(cell, "{:>3}", "-"),
+        }
+        .ok();
+        put(&cell, plain);
+        let mem = p.used_memory_bytes.map_or("n/a".to_string(), gib);
+        cell.clear();
+        let _ = write!(cell, "{mem:>9}");
+        put(&cell, plain);
         if host {
-            let cpu = p.cpu_pct.map_or("-".to_string(), |c| format!("{c:.0}"));
+            cell.clear();
+            match p.cpu_pct {
+                Some(c) => write!(cell, "{:>4}", format!("{c:.0}")),
+                None => write!(cell, "{:>4}", "-"),
+            }
+            .ok();
+            put(&cell, plain);
             let rss = p.rss_bytes.map_or("-".to_string(), bytes_short);
+            cell.clear();
+            let _ = write!(cell, "{rss:>5}");
+            put(&cell, plain);
             let time = p.run_time_s.map_or("-".to_string(), duration_short);
-            cells.push(Cell::from(format!("{cpu:>4}")));
-            cells.push(Cell::from(format!("{rss:>5}")));
-            cells.push(Cell::from(format!("{time:>6}")));
+            cell.clear();
+            let _ = write!(cell, "{time:>6}");
+            put(&cell, plain);
         }
-        cells.push(Cell::from(if r.lost {
-            Span::styled(
-                format!(
-                    "(GPU lost; last seen) {}",
-                    p.command.as_deref().unwrap_or("?")
-                ),
-                t.alarm(),
-            )
+        let command = p.command.as_deref().unwrap_or("?");
+        if r.lost {
+            cell.clear();
+            let _ = write!(cell, "(GPU lost; last seen) {command}");
+            put(&cell, t.alarm());
         } else {
-            Span::raw(p.command.clone().unwrap_or_else(|| "?".to_string()))
-        }));
-        Row::new(cells)
-    });
-    let table = Table::new(body, widths)
-        .header(Row::new(header).style(t.header_row()))
-        .block(block)
-        .column_spacing(1)
-        .row_highlight_style(if focused { t.selected() } else { t.text() });
-    let mut state = TableState::default().with_selected(focused.then_some(app.process_row));
-    StatefulWidget::render(table, area, buf, &mut state);
+            put(command, plain);
+        }
+        if selected == Some(n) {
+            buf.set_style(line(y), t.selected());
+        }
+    }
 }

@@ -14,6 +14,10 @@
 #
 #   benches/vs_nvtop.sh                        # builds the release binary if needed
 #   ROUNDS=2 SECONDS_TO_RUN=60 CALL_COST_US=2 GPUWARDEN=path NVTOP=path benches/vs_nvtop.sh
+#   STATE_EVERY=10 benches/vs_nvtop.sh         # values move every 10 s instead of every 1 s
+#
+# Each time the state file changes, each client's fake re-reads it (~0.2 ms, a cost a real
+# driver does not have); STATE_EVERY sets how often that happens (default every second).
 #
 # nvtop comes from Debian bookworm's contrib component, fetched with a private apt
 # configuration under target/nvtop (nothing in /etc/apt changes); NVTOP=path uses another.
@@ -114,7 +118,7 @@ print(f"{name:10} {interval:>6} {cpu:8.3f} % {int(hwm) / 1024:8.1f} MiB {per_sam
 PY
 }
 
-echo "$GPUS GPUs, ${COST} us per NVML call, 120x40, ${RUN} s per run after ${WARMUP} s"
+echo "$GPUS GPUs, ${COST} us per NVML call, values moving every ${STATE_EVERY:-1} s, 120x40, ${RUN} s per run after ${WARMUP} s"
 echo "tool       interval    CPU (one core)  peak RSS   NVML calls per sample"
 for round in $(seq "$ROUNDS"); do
     for interval in 100ms 1s; do

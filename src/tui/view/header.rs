@@ -190,18 +190,20 @@ pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("a", "all/one"),
         ]
     };
-    let mut spans: Vec<Span<'_>> = vec![" ".into()];
+    // Written straight into the buffer: the same hints on every frame, nothing to allocate.
     let mut used = 1usize;
+    let mut x = area.x + 1;
     for (key, what) in hints {
         let w = key.chars().count() + what.len() + 3;
         if used + w > area.width as usize {
             break;
         }
-        spans.push(Span::styled(*key, t.key()));
-        spans.push(Span::styled(format!(" {what}  "), t.label()));
+        x = buf.set_stringn(x, area.y, key, w, t.key()).0;
+        x = buf.set_stringn(x, area.y, " ", 1, t.label()).0;
+        x = buf.set_stringn(x, area.y, what, what.len(), t.label()).0;
+        x = buf.set_stringn(x, area.y, "  ", 2, t.label()).0;
         used += w;
     }
-    Line::from(spans).render(area, buf);
 }
 
 pub(super) fn render_error(app: &App, error: &str, area: Rect, buf: &mut Buffer) {

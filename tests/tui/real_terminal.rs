@@ -241,7 +241,11 @@ fn a_replay_shows_the_traces_own_host_and_period_for_the_gpus_picked_by_uuid_and
         .to_string();
     let list = format!("{uuid},0000:28:00.0");
     let tmux = Tmux::start(&["top", "--trace", trace.to_str().unwrap(), "-i", &list]);
-    let screen = tmux.wait_for("the replay header", |s| s.contains("REPLAY"));
+    // The period is known once two samples are in: wait for the whole header, not the badge.
+    let screen = tmux.wait_for("the replay header with the trace's period", |s| {
+        let header = s.lines().next().unwrap_or_default();
+        s.contains("REPLAY") && header.contains("sim trace · 2s") && header.contains("2 GPUs")
+    });
     let header = screen.lines().next().unwrap_or_default();
     assert!(header.contains(" demo │ "), "{header}");
     assert!(header.contains("sim trace · 2s"), "{header}");

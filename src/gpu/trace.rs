@@ -42,11 +42,37 @@ pub const MAX_SPEED: f64 = 100.0;
 
 /// Shared between the [`TraceSource`] (on the sampler thread) and the dashboard.
 #[derive(Clone, Debug)]
-pub struct ReplayControl(Arc<Mutex<ReplayState>>);
+pub struct ReplayControl(Arc<Mutex<ReplayState>>, Arc<Mutex<Vec<Snapshot>>>);
+
+/// The most snapshots kept for the dashboard between two of its samples (a chart's worth).
+pub const PASSED_KEPT: usize = 1200;
 
 impl ReplayControl {
+    fn new(state: ReplayState) -> Self {
+        ReplayControl(Arc::new(Mutex::new(state)), Arc::default())
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, ReplayState> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The snapshots the replay moved past since the last call, oldest first: at `--speed
+    /// 20` most trace samples fall between two of the dashboard's, and each is charted at its
+    /// own place all the same.
+    pub fn take_passed(&self) -> Vec<Snapshot> {
+        std::mem::take(&mut *self.1.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn pass(&self, snapshot: Snapshot) {
+        let mut passed = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        if passed.len() >= PASSED_KEPT {
+            passed.remove(0);
+        }
+        passed.push(snapshot);
+    }
+
+    fn forget_passed(&self) {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// A copy of the state, to draw.
@@ -93,7 +119,7 @@ impl TraceSource {
         TraceSource {
             stream,
             reopen: None,
-            control: ReplayControl(Arc::new(Mutex::new(ReplayState {
+            control: ReplayControl::new(ReplayState {
                 speed: clamp_speed(speed),
                 paused: false,
                 seek_ms: 0,
@@ -102,7 +128,7 @@ impl TraceSource {
                 ended: false,
                 name: "trace".into(),
                 interval_ms: None,
-            }))),
+            }),
             clock: None,
             current: None,
             upcoming: None,
@@ -211,10 +237,20 @@ impl Source for TraceSource {
             target = target.max(start);
             self.rewind()?;
             self.upcoming = self.pull()?;
+            // A jump back: what was passed before it is not charted after it.
+            self.control.forget_passed();
         }
         self.clock = Some((at_ms, target));
+        // The snapshot returned last time was shown already; the ones reached and left
+        // behind within this call were not: kept for the dashboard's charts.
+        let mut moved = false;
         while let Some(next) = self.upcoming.take_if(|s| s.at_ms <= target) {
-            self.current = Some(next);
+            if let Some(left) = self.current.replace(next)
+                && moved
+            {
+                self.control.pass(left);
+            }
+            moved = true;
             self.upcoming = self.pull()?;
         }
         if self.current.is_none() {
@@ -258,6 +294,22 @@ mod tests {
         assert_eq!(src.sample(509_000).unwrap().at_ms, 13_000);
         assert_eq!(src.sample(510_000).unwrap().at_ms, 13_000);
         assert!(src.control().state().ended);
+    }
+
+    #[test]
+    fn samples_passed_between_two_calls_are_kept_in_order() {
+        let times: Vec<u64> = (0..30).map(|i| 10_000 + i * 1_000).collect();
+        let mut src = TraceSource::from_stream(stream(&times), 10.0);
+        let control = src.control();
+        assert_eq!(src.sample(0).unwrap().at_ms, 10_000);
+        assert!(control.take_passed().is_empty());
+        // 1 s of wall time at 10x: ten trace samples on, nine of them passed over.
+        assert_eq!(src.sample(1_000).unwrap().at_ms, 20_000);
+        let passed: Vec<u64> = control.take_passed().iter().map(|s| s.at_ms).collect();
+        assert_eq!(passed, (11..20).map(|i| i * 1_000).collect::<Vec<_>>());
+        // Nothing new reached: nothing passed, the same snapshot again.
+        assert_eq!(src.sample(1_050).unwrap().at_ms, 20_000);
+        assert!(control.take_passed().is_empty());
     }
 
     #[test]

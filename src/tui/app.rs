@@ -252,7 +252,20 @@ impl App {
             Msg::Sample(mut snapshot) => {
                 snapshot.select(self.gpu_filter.as_deref());
                 self.remember(&mut snapshot);
-                self.history.record(&snapshot);
+                if let Some(replay) = &self.replay {
+                    // A replay charts every trace sample at its own place, also those that
+                    // fell between two frames, and a repeated one (paused, or the trace's
+                    // next sample not reached yet) only once.
+                    for mut passed in replay.take_passed() {
+                        passed.select(self.gpu_filter.as_deref());
+                        self.history.record(&passed);
+                    }
+                    if self.history.last_at_ms() != Some(snapshot.at_ms) {
+                        self.history.record(&snapshot);
+                    }
+                } else {
+                    self.history.record(&snapshot);
+                }
                 self.source_error = None;
                 self.driver_stalled = None;
                 self.snapshot = Some(*snapshot);
@@ -476,6 +489,15 @@ impl App {
                 ))
             }
         }
+    }
+
+    /// The time between two chart columns' samples: the trace's own period in a replay
+    /// (every trace sample is charted), else the sampling interval.
+    pub fn chart_interval_ms(&self) -> u64 {
+        self.replay
+            .as_ref()
+            .and_then(|r| r.lock().interval_ms)
+            .unwrap_or(self.interval_ms)
     }
 
     /// The health state of the GPU `uuid` on screen (frozen with the view).

@@ -7,6 +7,7 @@ use super::{draw, press, text};
 use gpuwarden::gpu::Source;
 use gpuwarden::gpu::sim::{Scenario, SimConfig, SimSource};
 use gpuwarden::gpu::trace::TraceSource;
+use gpuwarden::history::Metric;
 use gpuwarden::host::HostReading;
 use gpuwarden::tui::{App, Msg, Theme};
 
@@ -183,4 +184,47 @@ fn an_unreadable_trace_fails_before_the_terminal_with_the_replay_hint() {
         top_err.contains(hint),
         "top: {top_err}\nreplay: {replay_err}"
     );
+}
+
+/// Every trace sample is charted at its own place: at ×20 with a frame a second, the nineteen
+/// samples between two frames are in the history too, a paused replay adds nothing, and the
+/// chart's time axis is the trace's time.
+#[test]
+fn every_trace_sample_is_charted_once_even_between_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = trace_file(dir.path(), 100);
+    let mut trace =
+        TraceSource::open(&path, &gpuwarden::trace::TraceOptions::default(), 20.0).unwrap();
+    let mut app = App::new(Theme::new(false));
+    app.replay = Some(trace.control());
+    let mut wall = 5_000_000u64;
+    for _ in 0..3 {
+        app.update(Msg::Sample(Box::new(trace.sample(wall).unwrap())));
+        wall += 1000;
+    }
+    let charted = |app: &App| {
+        let uuid = app.gpus()[0].uuid.clone();
+        app.history()
+            .gpu(&uuid)
+            .unwrap()
+            .series(Metric::Utilization)
+            .iter()
+            .flatten()
+            .count()
+    };
+    // Frames at trace seconds 0, 20 and 40: samples 0 to 40, each once.
+    assert_eq!(charted(&app), 41);
+    assert_eq!(app.history().last_at_ms(), Some(T0 + 40_000));
+
+    // Paused, the same sample comes again: not charted again.
+    press(&mut app, " ");
+    for _ in 0..3 {
+        app.update(Msg::Sample(Box::new(trace.sample(wall).unwrap())));
+        wall += 1000;
+    }
+    assert_eq!(charted(&app), 41);
+
+    // The time axis counts trace seconds (one per sample), not the dashboard's frames.
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("└ -48s "), "{screen}");
 }

@@ -88,7 +88,7 @@ fn render_chart(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
     let window = AreaChart::window(inner, label_w);
     let block = block
         .title_bottom(Line::styled(
-            format!(" -{} ", span_text(window, app.interval_ms)),
+            format!(" -{} ", span_text(window, app.chart_interval_ms())),
             t.dim(),
         ))
         .title_bottom(Line::styled(" now ", t.dim()).right_aligned());

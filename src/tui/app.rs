@@ -249,15 +249,7 @@ impl App {
             self.kill_said = None;
         }
         match msg {
-            Msg::Sample(mut snapshot) => {
-                snapshot.select(self.gpu_filter.as_deref());
-                self.remember(&mut snapshot);
-                self.history.record(&snapshot);
-                self.source_error = None;
-                self.driver_stalled = None;
-                self.snapshot = Some(*snapshot);
-                self.keep_selection_valid();
-            }
+            Msg::Sample(snapshot) => self.take_in(*snapshot, true),
             Msg::SourceError(e) => {
                 self.history.record_gap();
                 self.source_error = Some(e);
@@ -385,6 +377,38 @@ impl App {
             }
             Msg::Resize => {}
         }
+    }
+
+    /// Takes in a new snapshot: the one on screen from now on, and (when `record`) one more
+    /// slot of history.
+    fn take_in(&mut self, mut snapshot: Snapshot, record: bool) {
+        snapshot.select(self.gpu_filter.as_deref());
+        self.remember(&mut snapshot);
+        if record {
+            self.history.record(&snapshot);
+        }
+        self.source_error = None;
+        self.driver_stalled = None;
+        self.snapshot = Some(snapshot);
+        self.keep_selection_valid();
+    }
+
+    /// Opens on a history kept while nobody looked (a fleet host's, recorded on every fetch),
+    /// with `newest` on screen; `newest` is recorded only when the history does not have it
+    /// yet.
+    pub fn resume(&mut self, history: History, newest: Option<Snapshot>) {
+        self.history = history;
+        if let Some(s) = newest {
+            let recorded = self.history.last_at_ms().is_some_and(|at| at >= s.at_ms);
+            self.take_in(s, !recorded);
+        }
+    }
+
+    /// Hands the live history over (to be kept while the view is closed), leaving an empty
+    /// one of the same capacity.
+    pub fn take_history(&mut self) -> History {
+        let capacity = self.history.capacity();
+        std::mem::replace(&mut self.history, History::new(capacity))
     }
 
     /// Keeps what answering GPUs look like, and gives a lost GPU its last known name and PCI

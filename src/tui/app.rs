@@ -50,6 +50,8 @@ pub enum Msg {
     /// Open or close the detail view of the selected GPU.
     ToggleDetail,
     ToggleFreeze,
+    /// `o`: the overview's charts of the selected GPU, or every GPU overlaid per metric.
+    ToggleOverlay,
     /// Sort the process table by the next column.
     NextSort,
     /// Reverse the process table's order.
@@ -173,6 +175,9 @@ pub struct App {
     pub focus: Focus,
     pub detail: bool,
     pub help: bool,
+    /// The overview's chart strip overlays every GPU (one chart per metric) instead of the
+    /// selected GPU's four charts.
+    pub overlay: bool,
     pub sort: SortKey,
     pub sort_descending: bool,
     /// Processes of every GPU (`true`) or only the selected one.
@@ -223,6 +228,7 @@ impl App {
             focus: Focus::Gpus,
             detail: false,
             help: false,
+            overlay: false,
             sort: SortKey::Memory,
             sort_descending: true,
             all_processes: true,
@@ -362,6 +368,7 @@ impl App {
                 self.process_row = 0;
             }
             Msg::ToggleHelp => self.help = !self.help,
+            Msg::ToggleOverlay => self.overlay = !self.overlay,
             Msg::Back => {
                 if self.kill_ask.is_some() {
                     self.kill_ask = None;

@@ -347,4 +347,12 @@ fn a_host_opens_on_the_history_of_every_fetch_since_the_dashboard_started() {
         .and_then(|h| h.gpu(&app.fleet.host("127.0.0.1:9431")?.snapshot.as_ref()?.gpus[0].uuid))
         .map(|g| g.series(Metric::Utilization).len());
     assert_eq!(a_len, Some(35));
+
+    // A host no longer in the fleet takes its history with it.
+    press(&mut app, KeyCode::Esc);
+    app.fleet.hosts.retain(|h| h.address == b);
+    let at = T0 + 200_000;
+    app.on_fetch(vec![report(b, "dgx-b", Scenario::Mixed, 4, at)], at);
+    assert!(app.host_history("127.0.0.1:9431").is_none());
+    assert!(app.host_history(b).is_some());
 }

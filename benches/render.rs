@@ -65,6 +65,14 @@ fn detail_8_gpus_120x40(bencher: divan::Bencher) {
     frame(bencher, true);
 }
 
+/// The overview with `o`: one overlay chart per metric, all 8 GPUs' lines in each.
+#[divan::bench]
+fn overview_overlay_8_gpus_120x40(bencher: divan::Bencher) {
+    let mut app = app(false);
+    app.update(Msg::ToggleOverlay);
+    frame_of(bencher, app, 120, 40);
+}
+
 /// Big boxes: the compact grid of 64 GPUs at 120×40, and 256 at 120×40 (scrolled) and at
 /// 200×60 (all on screen).
 #[divan::bench]

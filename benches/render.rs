@@ -65,6 +65,14 @@ fn detail_8_gpus_120x40(bencher: divan::Bencher) {
     frame(bencher, true);
 }
 
+/// The overview with `o`: one overlay chart per metric, all 8 GPUs' lines in each.
+#[divan::bench]
+fn overview_overlay_8_gpus_120x40(bencher: divan::Bencher) {
+    let mut app = app(false);
+    app.update(Msg::ToggleOverlay);
+    frame_of(bencher, app, 120, 40);
+}
+
 /// Big boxes: the compact grid of 64 GPUs at 120×40, and 256 at 120×40 (scrolled) and at
 /// 200×60 (all on screen).
 #[divan::bench]
@@ -137,11 +145,9 @@ fn hosts_view_125_hosts_x_8_gpus_120x40(bencher: divan::Bencher) {
     });
 }
 
-/// Folding one fetch of 125 hosts × 8 GPUs into the fleet dashboard.
-#[divan::bench]
-fn fleet_fetch_125_hosts_x_8_gpus(bencher: divan::Bencher) {
-    let mut app = fleet_app();
-    let reports: Vec<HostReport> = fleet_app()
+/// The reports of one fetch of [`fleet_app`]'s hosts, as they answered the first time.
+fn fleet_reports() -> Vec<HostReport> {
+    fleet_app()
         .fleet
         .hosts
         .iter()
@@ -157,6 +163,35 @@ fn fleet_fetch_125_hosts_x_8_gpus(bencher: divan::Bencher) {
                     xids: vec![],
                 }),
         })
-        .collect();
+        .collect()
+}
+
+/// Folding one fetch of 125 hosts × 8 GPUs into the fleet dashboard (the same numbers again:
+/// nothing new to chart).
+#[divan::bench]
+fn fleet_fetch_125_hosts_x_8_gpus(bencher: divan::Bencher) {
+    let mut app = fleet_app();
+    let reports = fleet_reports();
     bencher.bench_local(|| app.on_fetch(reports.clone(), 1_767_225_601_000));
+}
+
+/// The same, each fetch bringing every reachable host a newer snapshot (one more slot of
+/// every host's chart history).
+#[divan::bench]
+fn fleet_fetch_125_hosts_x_8_gpus_new_numbers(bencher: divan::Bencher) {
+    let mut app = fleet_app();
+    let reports = fleet_reports();
+    let mut at = 1_767_225_600_000;
+    bencher
+        .with_inputs(|| {
+            at += 1000;
+            let mut r = reports.clone();
+            for h in &mut r {
+                if let Ok(d) = &mut h.result {
+                    d.snapshot.at_ms = at;
+                }
+            }
+            (r, at)
+        })
+        .bench_local_values(|(r, at)| app.on_fetch(r, at));
 }

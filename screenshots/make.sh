@@ -5,7 +5,9 @@
 #
 #   screenshots/make.sh                 # all PNGs into screenshots/
 #   GPUWARDEN=path/to/gpuwarden screenshots/make.sh
-#   ONLY=top-detail screenshots/make.sh  # just one of them
+#   ONLY=top-detail screenshots/make.sh  # just one of them (top, top-detail, top-overheat,
+#                                        # top-64, top-overlay, top-replay, top-watchdog,
+#                                        # top-fleet, top-fleet-host)
 #
 # Needs (Debian): tmux aha chromium fonts-dejavu-core. Builds the release binary if missing.
 set -euo pipefail
@@ -31,6 +33,8 @@ shot() {
     local name=$1 wait=$2 keys=$3; shift 3
     [[ -z ${ONLY:-} || $ONLY == "$name" ]] || return 0
     tmux -S "$SOCK" kill-server 2>/dev/null || true
+    # The old server may still be on its way out: a new session must not reach it.
+    rm -f "$SOCK"
     LANG=C.UTF-8 tmux -S "$SOCK" -f "$W/tmux.conf" new-session -d -s shot -x "$COLS" -y "$ROWS" \
         "$(printf '%q ' env LANG=C.UTF-8 TERM=tmux-256color "$BIN" "$@")"
     sleep "$wait"
@@ -79,3 +83,56 @@ shot top-detail ${WAIT:-40} "2 Enter" --demo --demo-gpus 8 --interval 500ms
 # GPU 0's cooling fails: in its detail view the temperature climbs through 85 °C and the
 # card throttles (power and clock drop).
 shot top-overheat ${WAIT_HOT:-45} "Enter" --demo --scenario overheat --interval 500ms
+# 64 GPUs: the compact grid, with the selected GPU's charts and processes beside it.
+shot top-64 ${WAIT:-40} "" --demo --demo-gpus 64 --interval 500ms
+# Every GPU overlaid (o): one chart per metric, each GPU in its own color.
+shot top-overlay ${WAIT:-40} "o" --demo --demo-gpus 8 --interval 500ms
+
+# free_port: a loopback port nobody listens on right now.
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+BG=()
+stop_bg() { for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; BG=(); }
+trap 'stop_bg; cleanup' EXIT
+
+# A replay: ten simulated minutes of an overheating card, recorded at once, played at 10×
+# (the header says it is a replay, where and how fast).
+if [[ -z ${ONLY:-} || $ONLY == top-replay ]]; then
+    "$BIN" --demo --scenario overheat --interval 1s record --simulated-time --duration 10m \
+        -o "$W/overheat.jsonl.zst"
+    shot top-replay ${WAIT_REPLAY:-20} "" top --trace "$W/overheat.jsonl.zst" --speed 10
+fi
+
+# The watchdog panel: a dry-run daemon on the demo fleet, and the dashboard with its config.
+if [[ -z ${ONLY:-} || $ONLY == top-watchdog ]]; then
+    mkdir -p "$W/state"
+    sed -e "s|^state_dir = .*|state_dir = \"$W/state\"|" \
+        -e "s|^listen = .*|listen = \"127.0.0.1:$(free_port)\"|" watchdog.toml > "$W/watchdog.toml"
+    "$BIN" --demo --scenario overheat watch --dry-run --config "$W/watchdog.toml" \
+        > "$W/watch.log" 2>&1 &
+    BG+=($!)
+    shot top-watchdog ${WAIT_HOT:-45} "" --demo --scenario overheat top --config "$W/watchdog.toml"
+    stop_bg
+fi
+
+# The fleet view: two agents that both call themselves `demo` (so each shows its address),
+# one of them overheating, and an address where nothing answers.
+if [[ -z ${ONLY:-} || $ONLY == top-fleet ]]; then
+    A=127.0.0.1:$(free_port); B=127.0.0.1:$(free_port); DEAD=127.0.0.1:$(free_port)
+    "$BIN" --demo --demo-gpus 8 serve --listen "$A" > "$W/a.log" 2>&1 &
+    BG+=($!)
+    "$BIN" --demo --demo-gpus 4 --scenario overheat serve --listen "$B" > "$W/b.log" 2>&1 &
+    BG+=($!)
+    shot top-fleet ${WAIT_FLEET:-30} "" top --agents "$A,$B,$DEAD" --interval 1s
+    stop_bg
+fi
+if [[ -z ${ONLY:-} || $ONLY == top-fleet-host ]]; then
+    # The overheating agent opened (Down, Enter) after a minute on the hosts view: its charts
+    # are already filled, every fetch having been recorded.
+    A=127.0.0.1:$(free_port); B=127.0.0.1:$(free_port); DEAD=127.0.0.1:$(free_port)
+    "$BIN" --demo --demo-gpus 8 serve --listen "$A" > "$W/a.log" 2>&1 &
+    BG+=($!)
+    "$BIN" --demo --demo-gpus 4 --scenario overheat serve --listen "$B" > "$W/b.log" 2>&1 &
+    BG+=($!)
+    shot top-fleet-host ${WAIT_FLEET_HOST:-60} "Down Enter" top --agents "$A,$B,$DEAD" --interval 1s
+    stop_bg
+fi

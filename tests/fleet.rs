@@ -441,3 +441,97 @@ fn top_prometheus_shows_both_hosts_and_their_gpus_with_the_exporters_values() {
     assert_eq!(visited, both, "Down moves to the other host");
     assert!(app.drilled().is_none() && !app.quit);
 }
+
+/// `top --agents A,B` on the hosts view: two real agents sampling every 100 ms, fetched
+/// `N` times by the dashboard's own source, each fetch waiting until both agents have
+/// sampled again. Opening B then shows `N` slots of history, the very numbers B served;
+/// going back and in again keeps them.
+#[test]
+fn top_agents_opens_a_host_on_the_history_of_every_fetch() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use gpuwarden::history::Metric;
+    use gpuwarden::tui::{FleetApp, Theme, input};
+    use std::collections::HashMap;
+
+    const N: usize = 12;
+    let demo = |seed: &str| {
+        let args = ["--demo", "--demo-gpus", "4", "--seed", seed];
+        let mut args = args.to_vec();
+        args.extend(["--scenario", "mixed", "--interval", "100ms"]);
+        Exporter::start(&args)
+    };
+    let (a, b) = (demo("5"), demo("6"));
+    let mut source = AgentsSource::new(
+        vec![a.addr.clone(), b.addr.clone()],
+        Duration::from_secs(5),
+        None,
+    );
+    let mut app = FleetApp::new(Theme::new(false), "2 agents");
+    let mut newest: HashMap<String, u64> = HashMap::new();
+    let mut b_gave: Vec<Snapshot> = Vec::new();
+    let mut fetched_at = 0;
+    for _ in 0..N {
+        let reports = wait_for(
+            "both agents to sample again",
+            Duration::from_secs(10),
+            || {
+                let reports = source.fetch(now_ms());
+                let fresh = reports.iter().all(|r| {
+                    r.result.as_ref().is_ok_and(|d| {
+                        newest
+                            .get(&r.address)
+                            .is_none_or(|&at| d.snapshot.at_ms > at)
+                    })
+                });
+                fresh.then_some(reports)
+            },
+        );
+        for r in &reports {
+            let d = r.result.as_ref().unwrap();
+            newest.insert(r.address.clone(), d.snapshot.at_ms);
+            if r.address == b.addr {
+                b_gave.push(d.snapshot.clone());
+            }
+        }
+        fetched_at = now_ms().max(fetched_at + 1);
+        app.on_fetch(reports, fetched_at);
+    }
+    assert!(app.drilled().is_none(), "all fetches on the hosts view");
+
+    let press = |app: &mut FleetApp, code: KeyCode| {
+        let event = Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        if let Some(msg) = input::message(&event) {
+            app.update(msg);
+        }
+    };
+    let open_b = |app: &mut FleetApp| {
+        for _ in 0..2 {
+            if app.selected_host().map(|h| h.address.as_str()) == Some(b.addr.as_str()) {
+                break;
+            }
+            press(app, KeyCode::Down);
+        }
+        press(app, KeyCode::Enter);
+    };
+    let check = |app: &FleetApp| {
+        let host = app.drilled().expect("Enter opens B");
+
+        for g in host.gpus() {
+            let series = host.history().gpu(&g.uuid).expect("a history per GPU");
+            for m in Metric::ALL {
+                let want: Vec<Option<f64>> = b_gave
+                    .iter()
+                    .map(|s| m.of(s.gpu(&g.uuid).unwrap()).map(|v| f64::from(v as f32)))
+                    .collect();
+                let got: Vec<Option<f64>> = series.series(m).iter().collect();
+                assert_eq!(got, want, "GPU {} {m:?}", g.index);
+            }
+        }
+    };
+    open_b(&mut app);
+    check(&app);
+    press(&mut app, KeyCode::Esc);
+    assert!(app.drilled().is_none());
+    open_b(&mut app);
+    check(&app);
+}

@@ -489,6 +489,9 @@ mod replay;
 #[path = "tui/fleet_view.rs"]
 mod fleet_view;
 
+#[path = "tui/overlay.rs"]
+mod overlay;
+
 #[path = "tui/watchdog_feed.rs"]
 mod watchdog_feed;
 

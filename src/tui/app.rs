@@ -50,6 +50,8 @@ pub enum Msg {
     /// Open or close the detail view of the selected GPU.
     ToggleDetail,
     ToggleFreeze,
+    /// `o`: the overview's charts of the selected GPU, or every GPU overlaid per metric.
+    ToggleOverlay,
     /// Sort the process table by the next column.
     NextSort,
     /// Reverse the process table's order.
@@ -173,6 +175,9 @@ pub struct App {
     pub focus: Focus,
     pub detail: bool,
     pub help: bool,
+    /// The overview's chart strip overlays every GPU (one chart per metric) instead of the
+    /// selected GPU's four charts.
+    pub overlay: bool,
     pub sort: SortKey,
     pub sort_descending: bool,
     /// Processes of every GPU (`true`) or only the selected one.
@@ -223,6 +228,7 @@ impl App {
             focus: Focus::Gpus,
             detail: false,
             help: false,
+            overlay: false,
             sort: SortKey::Memory,
             sort_descending: true,
             all_processes: true,
@@ -249,28 +255,7 @@ impl App {
             self.kill_said = None;
         }
         match msg {
-            Msg::Sample(mut snapshot) => {
-                snapshot.select(self.gpu_filter.as_deref());
-                self.remember(&mut snapshot);
-                if let Some(replay) = &self.replay {
-                    // A replay charts every trace sample at its own place, also those that
-                    // fell between two frames, and a repeated one (paused, or the trace's
-                    // next sample not reached yet) only once.
-                    for mut passed in replay.take_passed() {
-                        passed.select(self.gpu_filter.as_deref());
-                        self.history.record(&passed);
-                    }
-                    if self.history.last_at_ms() != Some(snapshot.at_ms) {
-                        self.history.record(&snapshot);
-                    }
-                } else {
-                    self.history.record(&snapshot);
-                }
-                self.source_error = None;
-                self.driver_stalled = None;
-                self.snapshot = Some(*snapshot);
-                self.keep_selection_valid();
-            }
+            Msg::Sample(snapshot) => self.take_in(*snapshot, true),
             Msg::SourceError(e) => {
                 self.history.record_gap();
                 self.source_error = Some(e);
@@ -383,6 +368,7 @@ impl App {
                 self.process_row = 0;
             }
             Msg::ToggleHelp => self.help = !self.help,
+            Msg::ToggleOverlay => self.overlay = !self.overlay,
             Msg::Back => {
                 if self.kill_ask.is_some() {
                     self.kill_ask = None;
@@ -398,6 +384,49 @@ impl App {
             }
             Msg::Resize => {}
         }
+    }
+
+    /// Takes in a new snapshot: the one on screen from now on, and (when `record`) one more
+    /// slot of history.
+    fn take_in(&mut self, mut snapshot: Snapshot, record: bool) {
+        snapshot.select(self.gpu_filter.as_deref());
+        self.remember(&mut snapshot);
+        if let Some(replay) = self.replay.as_ref().filter(|_| record) {
+            // A replay charts every trace sample at its own place, also those that fell
+            // between two frames, and a repeated one (paused, or the trace's next sample not
+            // reached yet) only once.
+            for mut passed in replay.take_passed() {
+                passed.select(self.gpu_filter.as_deref());
+                self.history.record(&passed);
+            }
+            if self.history.last_at_ms() != Some(snapshot.at_ms) {
+                self.history.record(&snapshot);
+            }
+        } else if record {
+            self.history.record(&snapshot);
+        }
+        self.source_error = None;
+        self.driver_stalled = None;
+        self.snapshot = Some(snapshot);
+        self.keep_selection_valid();
+    }
+
+    /// Opens on a history kept while nobody looked (a fleet host's, recorded on every fetch),
+    /// with `newest` on screen; `newest` is recorded only when the history does not have it
+    /// yet.
+    pub fn resume(&mut self, history: History, newest: Option<Snapshot>) {
+        self.history = history;
+        if let Some(s) = newest {
+            let recorded = self.history.last_at_ms().is_some_and(|at| at >= s.at_ms);
+            self.take_in(s, !recorded);
+        }
+    }
+
+    /// Hands the live history over (to be kept while the view is closed), leaving an empty
+    /// one of the same capacity.
+    pub fn take_history(&mut self) -> History {
+        let capacity = self.history.capacity();
+        std::mem::replace(&mut self.history, History::new(capacity))
     }
 
     /// Keeps what answering GPUs look like, and gives a lost GPU its last known name and PCI

@@ -6,13 +6,21 @@
 //! another host) and, while drilled down, an ordinary [`App`] fed with that host's snapshots —
 //! the GPU table, charts, detail and process views work on a remote host exactly as on the
 //! local one. Esc in the host's view goes back to the hosts (help and detail close first).
+//!
+//! Every host's chart history is kept whether or not anyone looks: each fetch records into
+//! that host's own [`History`] (the same bounded window as the local dashboard), so a host
+//! opens on charts already filled, and going back to the hosts and in again keeps them. The
+//! host being looked at records through its view instead, and hands its history back on Esc;
+//! a host that leaves the fleet takes its history with it.
 
 use super::app::{App, Msg};
 use super::theme::{Level, Theme, Thresholds};
 use crate::check::HealthState;
 use crate::fleet::{Fleet, Host, HostReport};
 use crate::gpu::UnixMs;
+use crate::history::History;
 use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// The worst GPU health of a host's last snapshot, and which GPU has it (the first of the
@@ -71,7 +79,10 @@ pub struct FleetApp {
     /// Address of the selected host.
     selected: Option<String>,
     /// By address: the worst GPU health of each host's last snapshot, judged once per fetch.
-    health: std::collections::HashMap<String, Option<(u32, HealthState)>>,
+    health: HashMap<String, Option<(u32, HealthState)>>,
+    /// By address: the chart history of every host but the one being looked at (that one's
+    /// is in its view).
+    histories: HashMap<String, History>,
     /// The host being looked at, with its own GPU dashboard.
     drilled: Option<(String, Box<App>)>,
     pub quit: bool,
@@ -90,6 +101,7 @@ impl FleetApp {
             stale_after: Duration::from_secs(30),
             selected: None,
             health: Default::default(),
+            histories: Default::default(),
             drilled: None,
             quit: false,
         }
@@ -112,8 +124,10 @@ impl FleetApp {
         if !valid {
             self.selected = self.hosts().first().map(|h| h.address.clone());
         }
+        self.record_histories(now_ms);
         if let Some((address, app)) = &mut self.drilled
             && let Some(host) = self.fleet.host(address)
+            && host.checked_at_ms == now_ms
         {
             feed(app, host);
         }
@@ -123,7 +137,7 @@ impl FleetApp {
     pub fn update(&mut self, msg: Msg) {
         if let Some((_, app)) = &mut self.drilled {
             match msg {
-                Msg::Back if !app.help && !app.detail => self.drilled = None,
+                Msg::Back if !app.help && !app.detail => self.drill_up(),
                 msg => {
                     app.update(msg);
                     self.quit = app.quit;
@@ -199,6 +213,43 @@ impl FleetApp {
         self.drilled.as_ref().map(|(_, app)| app.as_ref())
     }
 
+    /// The chart history of the host at `address`: the one its view shows while it is open.
+    pub fn host_history(&self, address: &str) -> Option<&History> {
+        match &self.drilled {
+            Some((a, app)) if a == address => Some(app.live_history()),
+            _ => self.histories.get(address),
+        }
+    }
+
+    /// Records this fetch into the history of every host it reached (the hosts it did not
+    /// report on were not fetched: nothing happened to them) but the one being looked at,
+    /// whose view records it; forgets the histories of hosts no longer in the fleet.
+    fn record_histories(&mut self, now_ms: UnixMs) {
+        let drilled = self.drilled.as_ref().map(|(a, _)| a.as_str());
+        for host in &self.fleet.hosts {
+            if host.checked_at_ms != now_ms || drilled == Some(host.address.as_str()) {
+                continue;
+            }
+            match self.histories.get_mut(&host.address) {
+                Some(history) => record(history, host),
+                None => {
+                    let mut history = History::default();
+                    record(&mut history, host);
+                    self.histories.insert(host.address.clone(), history);
+                }
+            }
+        }
+        if self.histories.len() + usize::from(drilled.is_some()) > self.fleet.hosts.len() {
+            let hosts: HashSet<&str> = self
+                .fleet
+                .hosts
+                .iter()
+                .map(|h| h.address.as_str())
+                .collect();
+            self.histories.retain(|a, _| hosts.contains(a.as_str()));
+        }
+    }
+
     fn move_selection(&mut self, delta: i32) {
         let hosts = self.hosts();
         if hosts.is_empty() {
@@ -221,8 +272,37 @@ impl FleetApp {
         app.thresholds = self.thresholds;
         app.interval_ms = self.interval_ms;
         app.utc_offset_s = self.utc_offset_s;
-        feed(&mut app, host);
-        self.drilled = Some((host.address.clone(), Box::new(app)));
+        let address = host.address.clone();
+        let newest = host.snapshot.clone();
+        let error = (!host.reachable).then(|| unreachable(host));
+        // This fetch is already in the host's history: open on it without recording it again.
+        let history = self.histories.remove(&address).unwrap_or_default();
+        app.resume(history, newest);
+        app.source_error = error;
+        self.drilled = Some((address, Box::new(app)));
+    }
+
+    /// Back to the hosts: the host's history is kept for the next time it is opened.
+    fn drill_up(&mut self) {
+        if let Some((address, mut app)) = self.drilled.take()
+            && self.fleet.host(&address).is_some()
+        {
+            self.histories.insert(address, app.take_history());
+        }
+    }
+}
+
+/// Records a host's fetch into its history as its view would: a slot for a newer snapshot,
+/// a gap when the host did not answer, nothing when it answered with numbers already
+/// recorded (an agent that has not sampled since).
+fn record(history: &mut History, host: &Host) {
+    match (&host.snapshot, host.reachable) {
+        (Some(s), true) => {
+            if history.last_at_ms().is_none_or(|at| at < s.at_ms) {
+                history.record(s);
+            }
+        }
+        _ => history.record_gap(),
     }
 }
 

@@ -87,6 +87,9 @@ const SELECTED_BG: Color = Color::Indexed(237);
 const ALARM_BG: Color = Color::Indexed(160);
 const FROZEN_BG: Color = Color::Indexed(117);
 
+/// How many GPUs the overlay charts tell apart by color.
+pub const GPU_LINES: usize = 8;
+
 /// The dashboard's styles, with or without color.
 #[derive(Clone, Copy, Debug)]
 pub struct Theme {
@@ -214,6 +217,21 @@ impl Theme {
         const COLORS: [Color; 4] = [ACCENT, MAGENTA, ORANGE, YELLOW];
         self.pick(Style::new().fg(COLORS[index % COLORS.len()]), Style::new())
     }
+    /// The overlay charts' line of the `i`th GPU drawn (`o`): [`GPU_LINES`] colors, none
+    /// the threshold's red.
+    pub fn gpu_line(&self, i: usize) -> Style {
+        const COLORS: [Color; GPU_LINES] = [
+            ACCENT,
+            MAGENTA,
+            ORANGE,
+            YELLOW,
+            GREEN,
+            Color::Indexed(111),
+            Color::Indexed(141),
+            Color::Indexed(252),
+        ];
+        self.pick(Style::new().fg(COLORS[i % GPU_LINES]), Style::new())
+    }
     /// Threshold lines drawn on charts.
     pub fn limit_line(&self) -> Style {
         self.pick(
@@ -247,6 +265,7 @@ mod tests {
             t.alarm(),
             t.level(Level::Critical),
             t.chart(2),
+            t.gpu_line(5),
             t.frozen(),
         ] {
             assert_eq!((s.fg, s.bg), (None, None), "{s:?}");

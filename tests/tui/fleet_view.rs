@@ -224,3 +224,135 @@ fn hosts_with_the_same_name_show_their_address_and_the_header_sums_the_fleet() {
     assert!(header.contains("3 hosts, 8 GPUs │ util "), "{header}");
     assert!(header.contains(" W") || header.contains(" kW"), "{header}");
 }
+
+/// Both hosts fetched `fetches` times, 2 s apart, each fetch with newer numbers from each
+/// host's own simulated fleet (dgx-b answers only from the third fetch on), starting at
+/// `T0 + from` seconds; returns the snapshots dgx-b gave, in order.
+fn fetch_both(
+    app: &mut FleetApp,
+    sources: &mut [gpuwarden::gpu::sim::SimSource; 2],
+    from: u64,
+    fetches: u64,
+) -> Vec<gpuwarden::gpu::Snapshot> {
+    let mut b_gave = Vec::new();
+    for k in from..from + fetches {
+        let at = T0 + k * 2000;
+        let mut reports = Vec::new();
+        for (i, source) in sources.iter_mut().enumerate() {
+            let address = format!("127.0.0.1:{}", 9431 + i);
+            if i == 1 && k < 2 {
+                reports.push(down(&address));
+                continue;
+            }
+            let mut snapshot = sample(source, k * 2);
+            snapshot.host = ["dgx-a", "dgx-b"][i].into();
+            if i == 1 {
+                b_gave.push(snapshot.clone());
+            }
+            reports.push(HostReport {
+                address,
+                result: Ok(HostData {
+                    snapshot,
+                    firing: vec![],
+                    xids: vec![],
+                }),
+            });
+        }
+        app.on_fetch(reports, at);
+    }
+    b_gave
+}
+
+/// Every fetch records into every host's history while the hosts view is on screen, so
+/// opening dgx-b shows its charts already filled (two gaps for the fetches it missed, then
+/// what it gave); going back and in again keeps them, and a fetch that brings nothing new
+/// records nothing.
+#[test]
+fn a_host_opens_on_the_history_of_every_fetch_since_the_dashboard_started() {
+    use gpuwarden::history::Metric;
+    let mut app = FleetApp::new(Theme::new(false), "2 agents");
+    let mut sources = [fleet(Scenario::Training, 4), fleet(Scenario::Mixed, 4)];
+    let gave = fetch_both(&mut app, &mut sources, 0, 30);
+    assert_eq!(gave.len(), 28);
+
+    let b = "127.0.0.1:9432";
+    while app.selected_host().map(|h| h.address.as_str()) != Some(b) {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::Enter);
+    let host = app.drilled().expect("Enter opens dgx-b");
+    let util = |history: &gpuwarden::history::History, uuid: &str| -> Vec<Option<f64>> {
+        history
+            .gpu(uuid)
+            .expect("every GPU of dgx-b has a history")
+            .series(Metric::Utilization)
+            .iter()
+            .collect()
+    };
+    for g in host.gpus() {
+        let mut want: Vec<Option<f64>> = vec![None, None];
+        want.extend(gave.iter().map(|s| {
+            let v = s.gpu(&g.uuid).unwrap().utilization_gpu_pct.get();
+            v.map(|v| f64::from(v as f32))
+        }));
+        assert_eq!(util(host.history(), &g.uuid), want, "GPU {}", g.index);
+    }
+    let terminal = draw(&app, 120, 40);
+    insta::with_settings!({ snapshot_path => "../snapshots" }, {
+        insta::assert_snapshot!("fleet_host_opens_with_history_120x40", terminal.backend());
+    });
+
+    // Back to the hosts: five more fetches, the same numbers once more, then in again.
+    press(&mut app, KeyCode::Esc);
+    assert!(app.drilled().is_none());
+    let more = fetch_both(&mut app, &mut sources, 30, 5);
+    let again: Vec<HostReport> = app
+        .fleet
+        .hosts
+        .iter()
+        .map(|h| HostReport {
+            address: h.address.clone(),
+            result: Ok(HostData {
+                snapshot: h.snapshot.clone().unwrap(),
+                firing: vec![],
+                xids: vec![],
+            }),
+        })
+        .collect();
+    app.on_fetch(again, T0 + 36 * 2000);
+    press(&mut app, KeyCode::Enter);
+    let host = app.drilled().expect("Enter opens dgx-b again");
+    let uuid = &host.gpus()[0].uuid;
+    let series = util(host.history(), uuid);
+    assert_eq!(
+        series.len(),
+        2 + 28 + 5,
+        "no slot for numbers already recorded"
+    );
+    let newest = more
+        .last()
+        .unwrap()
+        .gpu(uuid)
+        .unwrap()
+        .utilization_gpu_pct
+        .get();
+    assert_eq!(series.last().copied().flatten(), newest.map(f64::from));
+    assert_eq!(
+        app.host_history("127.0.0.1:9431").map(|h| h.len()),
+        Some(4),
+        "dgx-a kept its own history meanwhile"
+    );
+    let a_len = app
+        .host_history("127.0.0.1:9431")
+        .and_then(|h| h.gpu(&app.fleet.host("127.0.0.1:9431")?.snapshot.as_ref()?.gpus[0].uuid))
+        .map(|g| g.series(Metric::Utilization).len());
+    assert_eq!(a_len, Some(35));
+
+    // A host no longer in the fleet takes its history with it.
+    press(&mut app, KeyCode::Esc);
+    app.fleet.hosts.retain(|h| h.address == b);
+    let at = T0 + 200_000;
+    app.on_fetch(vec![report(b, "dgx-b", Scenario::Mixed, 4, at)], at);
+    assert!(app.host_history("127.0.0.1:9431").is_none());
+    assert!(app.host_history(b).is_some());
+}

@@ -2,6 +2,8 @@
 //! column, four dot rows per cell row, filled from the bottom up to each value, newest on the
 //! right; a gap (no value) is an empty column. A threshold is a dotted line across; the left
 //! edge carries the top, middle and bottom of the scale, the bottom edge the time axis.
+//! [`line`] draws a series as a braille line instead (one dot per sample), over what a plot
+//! already holds, for the overlay of every GPU.
 //!
 //! Written by hand rather than with ratatui's `Chart` (which plots line segments on a
 //! canvas and allocates per point): one pass over the cells, no allocation, so the four
@@ -126,6 +128,46 @@ fn braille(bits: u8) -> char {
     char::from_u32(0x2800 + u32::from(bits)).unwrap_or(' ')
 }
 
+/// Draws `series` as a braille line over what `plot` already holds (an overlay of several
+/// GPUs): one dot per sample at its height, two samples per cell column, newest on the right,
+/// nothing for a gap. Dots join the braille already in a cell, which takes this line's style;
+/// other symbols are replaced. No allocation.
+pub(super) fn line(series: &Series, lo: f64, hi: f64, style: Style, plot: Rect, buf: &mut Buffer) {
+    if plot.height == 0 || plot.width == 0 {
+        return;
+    }
+    let dots_high = u32::from(plot.height) * 4;
+    let span = (hi - lo).max(f64::EPSILON);
+    let mut newest_first = series.iter().rev();
+    for cx in (0..plot.width).rev() {
+        // Right dot column first (newer), then left.
+        for dots in [&RIGHT, &LEFT] {
+            let Some(v) = newest_first.next() else {
+                return;
+            };
+            let Some(v) = v else { continue };
+            // The dot row from the bottom, 0-based: the bottom of the scale is the bottom row.
+            let d = ((v - lo) / span * f64::from(dots_high - 1)).round();
+            let d = d.clamp(0.0, f64::from(dots_high - 1)) as u32;
+            let row = plot.height - 1 - (d / 4) as u16;
+            let cell = &mut buf[(plot.x + cx, plot.y + row)];
+            let had = cell
+                .symbol()
+                .chars()
+                .next()
+                .and_then(braille_bits)
+                .unwrap_or(0);
+            cell.set_char(braille(had | dots[3 - (d % 4) as usize]))
+                .set_style(style);
+        }
+    }
+}
+
+/// The dots of a braille character, or `None` for any other character.
+fn braille_bits(c: char) -> Option<u8> {
+    u8::try_from(u32::from(c).checked_sub(0x2800)?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +222,27 @@ mod tests {
         // 75 % of 8 dots = dot row 6 from the bottom: the top cell's third row from the top.
         assert_eq!(buf[(4, 0)].symbol(), "⠄");
         assert_eq!(buf[(5, 0)].symbol(), " ", "every other column only");
+    }
+
+    #[test]
+    fn a_line_is_one_dot_per_sample_and_lines_share_cells() {
+        let area = Rect::new(0, 0, 2, 2);
+        let mut buf = Buffer::empty(area);
+        let mut s = Series::new(16);
+        // 8 dot rows: 0 % is the bottom row, 100 % the top one; the gap draws nothing.
+        for v in [Some(0.0), None, Some(100.0), Some(50.0)] {
+            s.push(v);
+        }
+        line(&s, 0.0, 100.0, Style::default(), area, &mut buf);
+        // Right cell: 100 in the left dot column (top row), 50 in the right one (dot row
+        // round(0.5 × 7) = 4 from the bottom: the top cell's lowest). Left cell: the gap on
+        // the right, 0 on the left (the bottom row).
+        assert_eq!(row(&buf, 0), " ⢁");
+        assert_eq!(row(&buf, 1), "⡀ ");
+        let mut other = Series::new(16);
+        // round(0.85 × 7) = 6: the top cell's second row, right column.
+        other.push(Some(85.0));
+        line(&other, 0.0, 100.0, Style::default(), area, &mut buf);
+        assert_eq!(row(&buf, 0), " ⢑", "a second line joins the first's cell");
     }
 }

@@ -17,14 +17,19 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 /// The charts side by side (the overview's strip): all four when wide, else utilization and
 /// temperature.
 pub(super) fn render_strip(app: &App, area: Rect, buf: &mut Buffer) {
-    let metrics: &[Metric] = if area.width >= 100 {
-        &Metric::ALL
-    } else {
-        &[Metric::Utilization, Metric::Temperature]
-    };
+    let metrics = strip_metrics(area);
     let areas = Layout::horizontal(vec![Constraint::Fill(1); metrics.len()]).split(area);
     for (metric, a) in metrics.iter().zip(areas.iter()) {
         render_chart(app, *metric, *a, buf);
+    }
+}
+
+/// The metrics a strip of charts this wide shows.
+pub(super) fn strip_metrics(area: Rect) -> &'static [Metric] {
+    if area.width >= 100 {
+        &Metric::ALL
+    } else {
+        &[Metric::Utilization, Metric::Temperature]
     }
 }
 
@@ -105,7 +110,7 @@ fn render_chart(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
     .render(inner, label_w, buf);
 }
 
-fn name(metric: Metric) -> &'static str {
+pub(super) fn name(metric: Metric) -> &'static str {
     match metric {
         Metric::Utilization => "Util",
         Metric::MemoryUsed => "Memory",
@@ -135,7 +140,7 @@ fn now_text(metric: Metric, gpu: &GpuSample) -> String {
 
 /// Fixed, honest ranges: percentages 0–100, temperature 20–100 °C (wider if needed), power
 /// from 0 to the limit.
-fn bounds(metric: Metric, gpu: &GpuSample, series: &Series) -> (f64, f64) {
+pub(super) fn bounds(metric: Metric, gpu: &GpuSample, series: &Series) -> (f64, f64) {
     match metric {
         Metric::Utilization | Metric::MemoryUsed => (0.0, 100.0),
         Metric::Temperature => {
@@ -152,7 +157,7 @@ fn bounds(metric: Metric, gpu: &GpuSample, series: &Series) -> (f64, f64) {
 }
 
 /// The threshold drawn on a chart, if it has one.
-fn limit(app: &App, metric: Metric, gpu: &GpuSample) -> Option<f64> {
+pub(super) fn limit(app: &App, metric: Metric, gpu: &GpuSample) -> Option<f64> {
     match metric {
         Metric::Utilization => None,
         Metric::MemoryUsed => Some(app.thresholds.memory_pct),
@@ -162,7 +167,7 @@ fn limit(app: &App, metric: Metric, gpu: &GpuSample) -> Option<f64> {
 }
 
 /// How much time a window of `samples` covers: `2m`, `45s`.
-fn span_text(samples: usize, interval_ms: u64) -> String {
+pub(super) fn span_text(samples: usize, interval_ms: u64) -> String {
     let secs = (samples as f64 * interval_ms as f64 / 1000.0).round() as u64;
     if secs >= 120 {
         format!("{}m", secs / 60)

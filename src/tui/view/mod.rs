@@ -15,6 +15,7 @@ mod gpus;
 mod header;
 mod help;
 mod hosts;
+mod overlay;
 mod processes;
 mod watchdog;
 
@@ -121,7 +122,9 @@ fn overview(app: &App, area: Rect, buf: &mut Buffer) {
     ])
     .areas(area);
     gpus::render(app, gpus_area, buf);
-    if charts_h > 0 {
+    if charts_h > 0 && app.overlay {
+        overlay::render_strip(app, charts_area, buf);
+    } else if charts_h > 0 {
         charts::render_strip(app, charts_area, buf);
     }
     if lower.height >= 3 {

@@ -106,12 +106,18 @@ fn overview(app: &App, area: Rect, buf: &mut Buffer) {
         gpus_h = (gpu_rows.div_ceil(grid_cols) + 2).min(budget);
     }
     let rest = area.height - gpus_h;
-    // Processes keep room for their rows (at least 5 lines); charts take the rest, if useful.
-    let procs_h = (app.processes().len() as u16 + 3)
-        .max(8)
+    // Processes keep room for their rows (at least 5 lines, at most half), and for the
+    // watchdog panel below them on a narrow terminal; charts take every line left, so a tall
+    // terminal grows the charts rather than an empty process box.
+    let watchdog_below = app.watchdog.is_some() && area.width < 110;
+    // The watchdog panel, beside or below the processes, shows its state, rules and the
+    // newest events: it keeps at least 14 lines when there is room.
+    let least = if app.watchdog.is_some() { 14 } else { 8 };
+    let procs_h = (app.processes().len() as u16 + 3 + if watchdog_below { 6 } else { 0 })
+        .max(least)
         .min(rest / 2)
         .max(5);
-    let charts_h = match rest.saturating_sub(procs_h).min(16) {
+    let charts_h = match rest.saturating_sub(procs_h) {
         h if h >= 7 && area.width >= 60 => h,
         _ => 0,
     };

@@ -5,7 +5,7 @@
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use gpuwarden::gpu::sim::{Scenario, SimConfig, SimSource};
-use gpuwarden::gpu::{Snapshot, Source};
+use gpuwarden::gpu::{Field, MigDevice, Snapshot, Source};
 use gpuwarden::history::Metric;
 use gpuwarden::host::HostReading;
 use gpuwarden::tui::run::run_loop;
@@ -843,4 +843,48 @@ fn the_selected_process_row_is_highlighted_and_kept_in_view() {
         "{}",
         text(&terminal)
     );
+}
+
+/// A GPU in MIG mode lists its MIG devices under its row: profile, utilization, the
+/// instance's own memory and its `MIG-…` UUID; the selection and the other GPUs stay as they
+/// were.
+#[test]
+fn a_gpu_in_mig_mode_shows_its_mig_devices_under_it() {
+    let mut source = fleet(Scenario::Training, 4);
+    let mut app = App::new(Theme::new(false));
+    for k in 0..5 {
+        let mut snap = sample(&mut source, k);
+        let gpu = &mut snap.gpus[1];
+        gpu.mig_enabled = Field::Value(true);
+        gpu.mig = Field::Value(
+            [("3g.40gb", 30_u64, 40_u64, 55_u32), ("4g.40gb", 5, 40, 10)]
+                .iter()
+                .enumerate()
+                .map(|(i, (profile, used, total, util))| MigDevice {
+                    uuid: format!("MIG-5c0de000-0000-4000-8000-00000000000{i}"),
+                    profile: Field::Value(profile.to_string()),
+                    memory_used_bytes: Field::Value(used * GIB),
+                    memory_total_bytes: Field::Value(total * GIB),
+                    utilization_gpu_pct: Field::Value(*util),
+                })
+                .collect(),
+        );
+        app.update(Msg::Sample(Box::new(snap)));
+    }
+    let terminal = draw(&app, 120, 40);
+    let screen = text(&terminal);
+    let lines: Vec<&str> = screen.lines().collect();
+    let gpu1 = lines
+        .iter()
+        .position(|l| l.contains("│  1 H100"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(lines[gpu1 + 1].contains("└ 3g.40gb"), "{screen}");
+    assert!(
+        lines[gpu1 + 1].contains("55%") && lines[gpu1 + 1].contains("30/40"),
+        "{screen}"
+    );
+    assert!(lines[gpu1 + 1].contains("MIG-5c0de000"), "{screen}");
+    assert!(lines[gpu1 + 2].contains("└ 4g.40gb"), "{screen}");
+    assert!(lines[gpu1 + 3].contains("│  2 H100"), "{screen}");
+    insta::assert_snapshot!("mig_overview_120x40", terminal.backend());
 }

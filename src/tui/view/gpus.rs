@@ -3,6 +3,9 @@
 //! XID, when the watchdog logged one, and `REPLACE` / `RESET` / `ECC` for memory that needs a
 //! person) — and lost GPUs in alarm.
 //!
+//! A GPU in MIG mode has a line under it per MIG device (profile, utilization where the
+//! driver gives it, memory used of the instance's own total, `MIG-…` UUID).
+//!
 //! Columns are laid out by hand so the two bars take whatever width is left; on a narrow
 //! terminal the name and the power limit drop first. When the rows run out, the table scrolls
 //! (its position on the bottom border) or, where the width allows, becomes the compact grid
@@ -12,7 +15,7 @@ use super::super::app::{App, Focus};
 use super::super::theme::{Level, Theme};
 use super::bar::{self, fit, gib_short};
 use super::gpu_grid;
-use crate::gpu::{Field, GpuSample, ThrottleReasons};
+use crate::gpu::{Field, GpuSample, MigDevice, ThrottleReasons};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -116,19 +119,99 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     header_row(t, &cols, Rect { height: 1, ..inner }, buf);
 
     let rows = table_rows;
+    // One line per GPU, and under a GPU in MIG mode one per MIG device.
+    let lines: Vec<(usize, Option<usize>)> = gpus
+        .iter()
+        .enumerate()
+        .flat_map(|(i, g)| {
+            let migs = g.mig.value().map_or(0, Vec::len);
+            std::iter::once((i, None)).chain((0..migs).map(move |m| (i, Some(m))))
+        })
+        .collect();
+    let sel_line = lines
+        .iter()
+        .position(|&(i, m)| i == sel_pos && m.is_none())
+        .unwrap_or(0);
     // Scroll so the selected GPU stays visible when the table is taller than its panel.
-    let first = sel_pos.saturating_sub(rows.saturating_sub(1));
-    if gpus.len() > rows {
+    let first = sel_line.saturating_sub(rows.saturating_sub(1));
+    if lines.len() > rows {
         scroll_note(app, area, first, rows, "", buf);
     }
-    for (i, gpu) in gpus.iter().enumerate().skip(first).take(rows) {
-        let y = inner.y + 1 + (i - first) as u16;
+    for (n, &(i, mig)) in lines.iter().enumerate().skip(first).take(rows) {
+        let y = inner.y + 1 + (n - first) as u16;
         let row = Rect::new(inner.x, y, inner.width, 1);
-        let is_sel = Some(gpu.uuid.as_str()) == selected;
-        if is_sel {
-            buf.set_style(row, t.selected());
+        let gpu = &gpus[i];
+        match mig.and_then(|m| gpu.mig.value().and_then(|d| d.get(m))) {
+            Some(device) => mig_row(app, &cols, device, row, buf),
+            None => {
+                let is_sel = Some(gpu.uuid.as_str()) == selected;
+                if is_sel {
+                    buf.set_style(row, t.selected());
+                }
+                gpu_row(app, &cols, gpu, is_sel, row, buf);
+            }
         }
-        gpu_row(app, &cols, gpu, is_sel, row, buf);
+    }
+}
+
+/// The number of lines the table needs: one per GPU and one per MIG device.
+pub(super) fn table_lines(app: &App) -> usize {
+    app.gpus()
+        .iter()
+        .map(|g| 1 + g.mig.value().map_or(0, Vec::len))
+        .sum()
+}
+
+/// A MIG device under its GPU: profile, utilization where the driver gives it, memory, and
+/// its `MIG-…` UUID in the throttle column.
+fn mig_row(app: &App, c: &Columns, mig: &MigDevice, row: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let profile = mig.profile.value().map_or("MIG", String::as_str);
+    let mut x = row.x + 4;
+    let mut next = |w: u16| {
+        let r = Rect::new(x, row.y, w, 1);
+        x += if w > 0 { w + 1 } else { 0 };
+        r
+    };
+    let name = next(c.name);
+    let util = next(c.util);
+    let mem = next(c.mem);
+    let _ = (next(c.temp), next(c.power), next(c.clock));
+    let reasons = next(c.reasons);
+    let lead = if c.name > 0 {
+        name
+    } else {
+        Rect::new(row.x, row.y, 4, 1)
+    };
+    buf.set_stringn(
+        lead.x,
+        lead.y,
+        format!("└ {profile}"),
+        lead.width.max(4) as usize,
+        t.dim(),
+    );
+    let u = mig.utilization_gpu_pct.get().map(f64::from);
+    let label = missing_or(&mig.utilization_gpu_pct, |v| format!("{v:>3}%"));
+    bar::render(buf, util, u, &label, t.util_bar(), t.bar_empty());
+    let (used, total) = (mig.memory_used_bytes.get(), mig.memory_total_bytes.get());
+    let pct = match (used, total) {
+        (Some(u), Some(tot)) if tot > 0 => Some(u as f64 / tot as f64 * 100.0),
+        _ => None,
+    };
+    let level = pct.map_or(Level::Normal, |p| app.thresholds.memory(p));
+    let label = match (used, total) {
+        (Some(u), Some(tot)) => format!("{:>4}/{}{}", gib_short(u), gib_short(tot), t.mark(level)),
+        _ => missing_or(&mig.memory_used_bytes, |_| String::new()),
+    };
+    bar::render(buf, mem, pct, &label, t.level(level), t.bar_empty());
+    if reasons.width > 0 {
+        buf.set_stringn(
+            reasons.x,
+            reasons.y,
+            fit(&mig.uuid, reasons.width as usize),
+            reasons.width as usize,
+            t.dim(),
+        );
     }
 }
 

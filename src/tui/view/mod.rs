@@ -95,7 +95,7 @@ impl Widget for &App {
 
 /// GPU table, then (when there is room) charts of the selected GPU, then processes.
 fn overview(app: &App, area: Rect, buf: &mut Buffer) {
-    let gpu_rows = app.gpus().len() as u16;
+    let gpu_rows = gpus::table_lines(app) as u16;
     // Many GPUs must not push the selected GPU's charts and processes off the screen: the
     // table gets what is left after them (at least half), and scrolls or turns compact.
     let budget = area.height.saturating_sub(12).max(area.height / 2);
@@ -103,7 +103,7 @@ fn overview(app: &App, area: Rect, buf: &mut Buffer) {
     let grid_cols = gpu_grid::columns(area.width.saturating_sub(2));
     if gpu_rows + 3 > budget && grid_cols >= 2 {
         // The compact grid needs fewer lines than the table would.
-        gpus_h = (gpu_rows.div_ceil(grid_cols) + 2).min(budget);
+        gpus_h = ((app.gpus().len() as u16).div_ceil(grid_cols) + 2).min(budget);
     }
     let rest = area.height - gpus_h;
     // Processes keep room for their rows (at least 5 lines, at most half), and for the

@@ -188,6 +188,7 @@ pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("f", "freeze"),
             ("s", "sort"),
             ("a", "all/one"),
+            ("o", "overlay"),
         ]
     };
     // Written straight into the buffer: the same hints on every frame, nothing to allocate.

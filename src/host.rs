@@ -105,8 +105,14 @@ impl Default for HostStats {
     }
 }
 
-/// The first `max` bytes of a `/proc` file, read again from offset 0 into `buf`.
-fn read_from_start(file: &fs::File, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
+/// The first `max` bytes of a `/proc` file kept open, read again from offset 0 into `buf` (a
+/// `/proc` file makes its text afresh on each read from the start): no path walk, no open,
+/// no allocation once `buf` has grown.
+pub(crate) fn read_from_start(
+    file: &fs::File,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     buf.resize(max, 0);
     let mut got = 0;

@@ -12,6 +12,7 @@
 //! longer on any GPU are dropped after each sample.
 
 use crate::gpu::model::{GpuProcess, ProcessOwner};
+use crate::host::read_from_start;
 use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
@@ -58,7 +59,7 @@ pub struct ProcessDescriptions {
     by_pid: HashMap<u32, Described>,
     /// Reused for every `/proc/PID/stat` read, so a cache hit allocates nothing.
     path: PathBuf,
-    stat: String,
+    stat: Vec<u8>,
 }
 
 impl ProcessDescriptions {
@@ -67,7 +68,7 @@ impl ProcessDescriptions {
             proc_root: proc_root.into(),
             by_pid: HashMap::new(),
             path: PathBuf::new(),
-            stat: String::new(),
+            stat: Vec::new(),
         }
     }
 
@@ -175,8 +176,8 @@ impl ProcessDescriptions {
     /// `kept` read again from its start, else the path opened.
     fn stat(&mut self, pid: u32, kept: Option<fs::File>) -> Option<(Stat, Option<fs::File>)> {
         if let Some(file) = kept
-            && read_from_start(&file, &mut self.stat).is_ok()
-            && let Some(stat) = parse_stat(&self.stat)
+            && read_from_start(&file, &mut self.stat, STAT_MAX).is_ok()
+            && let Some(stat) = parse_stat_bytes(&self.stat)
         {
             return Some((stat, Some(file)));
         }
@@ -185,34 +186,18 @@ impl ProcessDescriptions {
         self.path.push(itoa(pid, &mut [0; 10]));
         self.path.push("stat");
         let file = fs::File::open(&self.path).ok()?;
-        read_from_start(&file, &mut self.stat).ok()?;
-        parse_stat(&self.stat).map(|stat| (stat, Some(file)))
+        read_from_start(&file, &mut self.stat, STAT_MAX).ok()?;
+        parse_stat_bytes(&self.stat).map(|stat| (stat, Some(file)))
     }
 }
 
-/// The whole file, read from offset 0 into `buf` (a `/proc` file produces its text afresh
-/// on each read from the start).
-fn read_from_start(file: &fs::File, buf: &mut String) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let mut bytes = std::mem::take(buf).into_bytes();
-    bytes.clear();
-    bytes.resize(1024, 0);
-    let mut got = 0;
-    loop {
-        if got == bytes.len() {
-            bytes.resize(got * 2, 0);
-        }
-        let n = file.read_at(&mut bytes[got..], got as u64)?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    bytes.truncate(got);
-    // A command name is any bytes: only the numbers after it are read.
-    *buf = String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Ok(())
+/// `/proc/PID/stat` is well under this (a 16-byte name and 50 numbers).
+const STAT_MAX: usize = 4096;
+
+/// The fields of a `stat` read into bytes: a command name is any bytes, and only the numbers
+/// after it are read.
+fn parse_stat_bytes(stat: &[u8]) -> Option<Stat> {
+    parse_stat(&String::from_utf8_lossy(stat))
 }
 
 /// utime, stime, starttime and rss are fields 14, 15, 22 and 24 of `/proc/PID/stat`

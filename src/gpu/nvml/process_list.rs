@@ -135,27 +135,19 @@ impl DeviceReader<'_> {
         let sym = self.nvml.lib().nvmlDeviceGetProcessUtilization.as_ref();
         let samples = match self.get("process utilization", |d| {
             let f = nvml_sym(sym)?;
-            let mut len = listed as u32 + HEADROOM;
-            for _ in 0..3 {
-                let mut buf = vec![RawUtilizationSample::default(); len as usize];
-                let mut count = len;
-                // SAFETY: the handle comes from this initialised Nvml; `buf` holds `count`
-                // elements laid out as nvmlProcessUtilizationSample_t, and NVML writes at
-                // most `count` of them.
-                let rc = unsafe { f(d.handle(), buf.as_mut_ptr().cast(), &mut count, since) };
-                match rc {
-                    NOT_FOUND => return Ok(Vec::new()),
-                    INSUFFICIENT_SIZE => len = count.max(len) + HEADROOM,
-                    // A library that says SUCCESS without room for every sample.
-                    SUCCESS if count > len => len = count + HEADROOM,
-                    _ => {
-                        nvml_try(rc)?;
-                        buf.truncate(count as usize);
-                        return Ok(buf);
+            one_call(listed as u32, |count, buf: *mut RawUtilizationSample| {
+                // SAFETY: the handle comes from this initialised Nvml; `one_call` passes a
+                // buffer of `count` elements laid out as nvmlProcessUtilizationSample_t, and
+                // NVML writes at most `count` of them.
+                match unsafe { f(d.handle(), buf.cast(), count, since) } {
+                    // No process had a sample in the period: none, not an error.
+                    NOT_FOUND => {
+                        *count = 0;
+                        SUCCESS
                     }
+                    rc => rc,
                 }
-            }
-            Err(NvmlError::InsufficientSize(Some(len as usize)))
+            })
         }) {
             Field::Value(s) => s,
             Field::Missing { .. } => return None,
@@ -186,33 +178,43 @@ pub struct ListCapacity {
 /// Room for processes that started since the last answer.
 const HEADROOM: u32 = 8;
 
-/// One process list in one driver call (more only when it outgrew the buffer), taking the
-/// count from any answer: INSUFFICIENT_SIZE, or SUCCESS from a library that says so without
-/// room for every entry. `call(count, buffer)` is the list's symbol on one GPU; `seen` is
+/// One process list in one driver call (more only when it outgrew the buffer); `seen` is
 /// how many entries it had last time, and is updated.
 fn listed(
     seen: &mut u32,
-    mut call: impl FnMut(&mut u32, *mut RawProcessInfo) -> u32,
+    call: impl FnMut(&mut u32, *mut RawProcessInfo) -> u32,
 ) -> Result<Vec<Listed>, NvmlError> {
-    let mut len = *seen + HEADROOM;
+    let infos = one_call(*seen, call)?;
+    *seen = infos.len() as u32;
+    Ok(infos
+        .into_iter()
+        .map(|i| Listed {
+            pid: i.pid,
+            used: (i.used_gpu_memory != NOT_AVAILABLE).then_some(i.used_gpu_memory),
+        })
+        .collect())
+}
+
+/// A driver call that fills a caller's array, asked once into room for `expected` entries
+/// plus headroom, and again only when the array was too small — told by INSUFFICIENT_SIZE, or
+/// by SUCCESS with a count past the room (a library that answers so). `call(count, buffer)`
+/// gets the room in `count` and leaves the number of entries there.
+fn one_call<T: Default + Copy>(
+    expected: u32,
+    mut call: impl FnMut(&mut u32, *mut T) -> u32,
+) -> Result<Vec<T>, NvmlError> {
+    let mut len = expected + HEADROOM;
     for _ in 0..3 {
-        let mut infos = vec![RawProcessInfo::default(); len as usize];
+        let mut buf = vec![T::default(); len as usize];
         let mut count = len;
-        let rc = call(&mut count, infos.as_mut_ptr());
+        let rc = call(&mut count, buf.as_mut_ptr());
         match rc {
             INSUFFICIENT_SIZE => len = count.max(len) + HEADROOM,
             SUCCESS if count > len => len = count + HEADROOM,
             _ => {
                 nvml_try(rc)?;
-                infos.truncate(count as usize);
-                *seen = count;
-                return Ok(infos
-                    .into_iter()
-                    .map(|i| Listed {
-                        pid: i.pid,
-                        used: (i.used_gpu_memory != NOT_AVAILABLE).then_some(i.used_gpu_memory),
-                    })
-                    .collect());
+                buf.truncate(count as usize);
+                return Ok(buf);
             }
         }
     }

@@ -32,6 +32,17 @@ const LEFT: [u8; 4] = [0x01, 0x02, 0x04, 0x40];
 const RIGHT: [u8; 4] = [0x08, 0x10, 0x20, 0x80];
 
 impl AreaChart<'_> {
+    /// The label column for a scale from `lo` to `hi`: its widest of top, middle and bottom,
+    /// and a space.
+    pub fn label_width(lo: f64, hi: f64) -> u16 {
+        [lo, hi, (lo + hi) / 2.0]
+            .map(|v| format!("{v:.0}").len())
+            .into_iter()
+            .max()
+            .unwrap_or(0) as u16
+            + 1
+    }
+
     /// How many samples fit in `area` (two per plotted cell column).
     pub fn window(area: Rect, label_w: u16) -> usize {
         usize::from(area.width.saturating_sub(label_w)) * 2

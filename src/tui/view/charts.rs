@@ -83,12 +83,7 @@ fn render_chart(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
     };
 
     let (lo, hi) = bounds(metric, gpu, series);
-    let label_w = [lo, hi, (lo + hi) / 2.0]
-        .map(|v| format!("{v:.0}").len())
-        .into_iter()
-        .max()
-        .unwrap_or(0) as u16
-        + 1;
+    let label_w = AreaChart::label_width(lo, hi);
     // Two samples per cell column: the window is twice as long as the plot is wide.
     let window = AreaChart::window(inner, label_w);
     let block = block

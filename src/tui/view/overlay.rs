@@ -82,16 +82,11 @@ fn render_chart(app: &App, metric: Metric, shown: &[&GpuSample], area: Rect, buf
             .render(area, buf);
         return;
     };
-    let label_w = [lo, hi, (lo + hi) / 2.0]
-        .map(|v| format!("{v:.0}").len())
-        .into_iter()
-        .max()
-        .unwrap_or(0) as u16
-        + 1;
+    let label_w = AreaChart::label_width(lo, hi);
     let window = AreaChart::window(inner, label_w);
     let mut block = block
         .title_bottom(Line::styled(
-            format!(" -{} ", span_text(window, app.interval_ms)),
+            format!(" -{} ", span_text(window, app.chart_interval_ms())),
             t.dim(),
         ))
         .title_bottom(Line::styled(" now ", t.dim()).right_aligned());

@@ -93,6 +93,11 @@ steps = [{ after = "0s", do = "restart_units" }]
             let events = crate::daemon::events(&crate::e2e::dir().join("state"));
             let fired: Vec<_> = events.iter().filter(|e| e["kind"] == "fired").collect();
             assert_eq!(fired.len(), 1, "{:?}", story(&events));
+            let restarts = events
+                .iter()
+                .filter(|e| e["kind"] == "restart_unit")
+                .count();
+            assert_eq!(restarts, 1, "one restart, not more: {:?}", story(&events));
             assert_eq!(fired[0]["gpu"], MIG_A);
             assert!(
                 fired[0]["action"]

@@ -125,7 +125,7 @@ impl SourceArgs {
                 vendor: self.vendor,
                 sysfs_root: self.sysfs_root.clone(),
                 pod_logs: self.pod_logs.clone(),
-                slow_every: std::time::Duration::ZERO,
+                cadence: crate::gpu::cadence::Cadence::EVERY_SAMPLE,
             }
         }
     }

@@ -52,8 +52,8 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
         }
         None => {
             let spec = crate::gpu::open::SourceSpec {
-                // The dashboard re-reads health counters every few seconds, not every frame.
-                slow_every: crate::gpu::nvml::DASHBOARD_SLOW_EVERY,
+                // Health counters every few seconds, the process table once a second.
+                cadence: crate::gpu::cadence::Cadence::DASHBOARD,
                 ..cli.source.spec()
             };
             let mut source = open(&spec)?;

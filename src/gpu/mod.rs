@@ -8,6 +8,7 @@
 //! GPU processes for every source, and `drm_clients` finds the AMD and Intel ones.
 
 pub mod amd;
+pub mod cadence;
 pub mod drm_clients;
 pub mod field;
 pub mod intel;

@@ -112,7 +112,7 @@ fn open_nvml(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
     let nvml = NvmlSource::open(spec.nvml_lib.as_deref())?;
     Ok(Box::new(
         nvml.with_pci_bus(&sysfs_root(spec))
-            .with_slow_every(spec.slow_every),
+            .with_cadence(spec.cadence),
     ))
 }
 

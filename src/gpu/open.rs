@@ -21,9 +21,9 @@ pub struct SourceSpec {
     pub sysfs_root: Option<PathBuf>,
     /// Where pod names are read from instead of `/var/log/pods` (`--pod-logs`).
     pub pod_logs: Option<PathBuf>,
-    /// How often NVIDIA's slow fields (health counters, power limit, MIG mode) are read
-    /// again; zero (the default) reads them on every sample.
-    pub slow_every: std::time::Duration,
+    /// How often NVIDIA's slow fields and process table are read again; the default reads
+    /// them on every sample.
+    pub cadence: super::cadence::Cadence,
 }
 
 impl SourceSpec {

@@ -141,7 +141,15 @@ impl ProcessDescriptions {
         );
     }
 
-    /// Forgets processes not described since the previous call.
+    /// Remembers `pid` through this sample without reading anything: its process is shown as
+    /// last described (a source keeping its process table between reads).
+    pub fn keep(&mut self, pid: u32) {
+        if let Some(d) = self.by_pid.get_mut(&pid) {
+            d.seen = true;
+        }
+    }
+
+    /// Forgets processes not described (or kept) since the previous call.
     pub fn end_sample(&mut self) {
         self.by_pid.retain(|_, d| std::mem::take(&mut d.seen));
     }
@@ -318,6 +326,34 @@ mod tests {
         assert_eq!(cache.len(), 1);
         cache.end_sample();
         assert_eq!(cache.len(), 0, "not seen in the last sample");
+    }
+
+    #[test]
+    fn a_kept_process_is_remembered_without_reading_and_an_unkept_one_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        fake_proc(dir.path(), 7, 100, "first");
+        fake_proc(dir.path(), 8, 100, "other");
+        let mut cache = ProcessDescriptions::new(dir.path());
+        for pid in [7, 8] {
+            cache.describe(&mut GpuProcess {
+                pid,
+                ..Default::default()
+            });
+        }
+        cache.end_sample();
+        // A sample that kept its table: 7 is on it, 8 is not.
+        cache.keep(7);
+        cache.keep(99);
+        cache.end_sample();
+        assert_eq!(cache.len(), 1);
+        // 7 still has its description although its files changed since.
+        fs::write(dir.path().join("7/cmdline"), "changed\0").unwrap();
+        let mut p = GpuProcess {
+            pid: 7,
+            ..Default::default()
+        };
+        cache.describe(&mut p);
+        assert_eq!(p.command.as_deref(), Some("first"));
     }
 
     #[test]

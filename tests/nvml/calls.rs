@@ -1,12 +1,14 @@
 //! How many driver calls a sample makes, counted by the fake (`$FAKE_NVML_CALLS`, written
 //! when the process exits): a real driver's call is an ioctl, so calls are what a sample
 //! costs. And the slow fields (health counters, power limit, MIG mode), which the dashboard
-//! reads only every few seconds while the watchdog reads them every sample.
+//! reads only every few seconds while the watchdog reads them every sample, and the process
+//! table, which the dashboard reads at most once a second.
 
 use crate::cli::gpuwarden;
 use crate::fake_nvml::{FakeNvml, FakeState, ProcessShare};
 use crate::source::Sleeper;
 use gpuwarden::gpu::Source;
+use gpuwarden::gpu::cadence::Cadence;
 use gpuwarden::gpu::nvml::NvmlSource;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -87,7 +89,10 @@ fn slow_fields_wait_for_their_cadence_and_the_fast_ones_do_not() {
     let fake = FakeNvml::new(&state);
     let mut slow = NvmlSource::open(Some(&fake.lib_path()))
         .unwrap()
-        .with_slow_every(Duration::from_secs(3600));
+        .with_cadence(Cadence {
+            slow: Duration::from_secs(3600),
+            ..Cadence::EVERY_SAMPLE
+        });
     let mut every = NvmlSource::open(Some(&fake.lib_path())).unwrap();
     let first = slow.sample(1_000).unwrap();
     assert_eq!(first.gpus[0].ecc_uncorrected.get(), Some(0));
@@ -119,7 +124,10 @@ fn a_slow_field_without_an_answer_is_asked_again_at_once() {
     let fake = FakeNvml::new(&state);
     let mut slow = NvmlSource::open(Some(&fake.lib_path()))
         .unwrap()
-        .with_slow_every(Duration::from_secs(3600));
+        .with_cadence(Cadence {
+            slow: Duration::from_secs(3600),
+            ..Cadence::EVERY_SAMPLE
+        });
     let first = slow.sample(1_000).unwrap();
     assert!(first.gpus[0].ecc_uncorrected.get().is_none());
     state.gpus[0].errors.clear();
@@ -168,7 +176,10 @@ fn an_idle_engine_waits_for_the_slow_fields_and_a_busy_one_does_not() {
     let fake = FakeNvml::new(&state);
     let mut source = NvmlSource::open(Some(&fake.lib_path()))
         .unwrap()
-        .with_slow_every(Duration::from_secs(3600));
+        .with_cadence(Cadence {
+            slow: Duration::from_secs(3600),
+            ..Cadence::EVERY_SAMPLE
+        });
     source.sample(1_000).unwrap();
     state.gpus[0] = state.gpus[0].clone().with("encoder_pct", 40);
     state.gpus[1] = state.gpus[1].clone().with("encoder_pct", 50);
@@ -183,4 +194,66 @@ fn an_idle_engine_waits_for_the_slow_fields_and_a_busy_one_does_not() {
     every.sample(1_000).unwrap();
     let snap = every.sample(2_000).unwrap();
     assert_eq!(snap.gpus[0].encoder_pct.get(), Some(40));
+}
+
+/// The compute processes of one sample's GPU 0: pid, GPU memory, command.
+fn table(snap: &gpuwarden::gpu::Snapshot) -> Vec<(u32, Option<u64>, Option<String>)> {
+    snap.gpus[0]
+        .processes
+        .value()
+        .expect("a process table")
+        .iter()
+        .map(|p| (p.pid, p.used_memory_bytes, p.command.clone()))
+        .collect()
+}
+
+#[test]
+fn the_process_table_waits_for_its_cadence_and_the_gpu_figures_do_not() {
+    let (first, second) = (Sleeper::start(), Sleeper::start());
+    let mut state = FakeState::with_gpus(1);
+    state.gpus[0] = state.gpus[0]
+        .clone()
+        .compute(&[(first.pid(), Some(1 << 30))]);
+    let fake = FakeNvml::new(&state);
+    let table_every = |processes| {
+        NvmlSource::open(Some(&fake.lib_path()))
+            .unwrap()
+            .with_cadence(Cadence {
+                processes,
+                ..Cadence::EVERY_SAMPLE
+            })
+    };
+    let mut kept = table_every(Duration::from_secs(3600));
+    let mut short = table_every(Duration::from_millis(200));
+    let mut every = NvmlSource::open(Some(&fake.lib_path())).unwrap();
+    let before = kept.sample(1_000).unwrap();
+    short.sample(1_000).unwrap();
+    every.sample(1_000).unwrap();
+    let described = table(&before);
+    assert_eq!(described.len(), 1);
+    assert_eq!(described[0].2.as_deref(), Some("sleep 300"));
+
+    state.gpus[0] = state.gpus[0]
+        .clone()
+        .compute(&[(first.pid(), Some(2 << 30)), (second.pid(), Some(1 << 30))])
+        .with("memory_used_bytes", 33_000_000_000)
+        .with("temperature_c", 71);
+    fake.set(&state);
+    let within = kept.sample(2_000).unwrap();
+    // The table as first read, described still (not forgotten by the sample that kept it)...
+    assert_eq!(table(&within), described);
+    let again = kept.sample(3_000).unwrap();
+    assert_eq!(table(&again), described);
+    // ...while the GPU's own figures are this sample's.
+    assert_eq!(within.gpus[0].memory_used_bytes.get(), Some(33_000_000_000));
+    assert_eq!(within.gpus[0].temperature_c.get(), Some(71.0));
+    // Every sample (the watchdog's default) sees the new process at once...
+    let now = every.sample(2_000).unwrap();
+    assert_eq!(table(&now).len(), 2);
+    // ...and a table whose cadence has passed is read again.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = short.sample(2_000).unwrap();
+    let read = table(&after);
+    assert_eq!(read.len(), 2, "{read:?}");
+    assert_eq!(read[0].1, Some(2 << 30));
 }

@@ -60,10 +60,11 @@ fn attribute(
     processes: &mut Field<Vec<GpuProcess>>,
     described: &mut ProcessDescriptions,
 ) {
-    let Ok(listed) = device.running_compute_processes() else {
+    // No table to mark (kept from an earlier read, or the GPU's lists failed): no call.
+    let Field::Value(procs) = processes else {
         return;
     };
-    let Field::Value(procs) = processes else {
+    let Ok(listed) = device.running_compute_processes() else {
         return;
     };
     for info in listed {

@@ -17,6 +17,7 @@ mod read;
 
 pub use control::NvmlControl;
 
+use super::cadence::Cadence;
 use super::field::{Field, Missing};
 use super::model::{GpuSample, Snapshot, UnixMs, Vendor};
 use super::processes::{self, ProcessDescriptions};
@@ -26,9 +27,6 @@ use read::{DeviceReader, StaticInfo};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
-
-/// How often the dashboard reads the slow fields again (see [`NvmlSource::with_slow_every`]).
-pub const DASHBOARD_SLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The library name NVML is loaded by.
 pub const NVML_LIBRARY: &str = "libnvidia-ml.so.1";
@@ -51,8 +49,8 @@ pub struct NvmlSource {
     samples: u64,
     /// The rates the inline samples read, to start the background reader from.
     inline_pcie: std::collections::HashMap<u32, pcie::PcieRates>,
-    /// How often the slow fields (health counters, power limit, MIG mode) are read again.
-    slow_every: std::time::Duration,
+    /// How often the slow fields and the process table are read again.
+    cadence: Cadence,
 }
 
 impl NvmlSource {
@@ -82,19 +80,21 @@ impl NvmlSource {
             pcie: None,
             samples: 0,
             inline_pcie: Default::default(),
-            slow_every: std::time::Duration::ZERO,
+            cadence: Cadence::EVERY_SAMPLE,
         })
     }
 
     /// Reads the fields that change seldom — ECC and remapped-row counters, retired pages,
     /// PCIe replays, the enforced power limit, MIG mode, the memory clock and the PCIe link
-    /// (which move only with the performance state), the fan — only once per `every` (a
-    /// field without a settled answer is read again at once). Idle engines (encoder, decoder
-    /// at 0 %) and an empty graphics-process list are read again with them; busy ones every
-    /// sample. The watchdog keeps the default, every sample; the dashboard asks for
-    /// [`DASHBOARD_SLOW_EVERY`].
-    pub fn with_slow_every(mut self, every: std::time::Duration) -> Self {
-        self.slow_every = every;
+    /// (which move only with the performance state), the fan — only once per
+    /// `cadence.slow` (a field without a settled answer is read again at once). Idle engines
+    /// (encoder, decoder at 0 %) and an empty graphics-process list are read again with them;
+    /// busy ones every sample. The process table (lists, per-process utilization, host CPU
+    /// and RSS) is read once per `cadence.processes`, and kept as read in between. The
+    /// watchdog keeps the default, every sample; the dashboard asks for
+    /// [`Cadence::DASHBOARD`].
+    pub fn with_cadence(mut self, cadence: Cadence) -> Self {
+        self.cadence = cadence;
         self
     }
 
@@ -204,7 +204,7 @@ impl Source for NvmlSource {
                 &self.driver_version,
                 &mut self.processes,
                 rates,
-                self.slow_every,
+                self.cadence,
             );
             if inline {
                 self.inline_pcie.insert(

@@ -6,8 +6,9 @@
 //! `error` with a debug log. Units are converted here: mW → W, KB/s → bytes/s.
 
 use super::processes::ProcessDescriptions;
+use crate::gpu::cadence::Cadence;
 use crate::gpu::field::{Field, Missing};
-use crate::gpu::model::{GpuSample, PcieLink, RowRemap, Vendor};
+use crate::gpu::model::{GpuProcess, GpuSample, PcieLink, RowRemap, Vendor};
 use crate::gpu::throttle::ThrottleReasons;
 use nvml_wrapper::enum_wrappers::device::{
     Clock, EccCounter, MemoryError, PcieUtilCounter, PerformanceState, TemperatureSensor,
@@ -72,6 +73,9 @@ pub struct StaticInfo {
     list_capacity: process_list::ListCapacity,
     /// The slow fields and when they were read.
     slow: Option<(Instant, SlowFields)>,
+    /// The process table as last read from the driver, and when: stands for the samples
+    /// within the processes cadence.
+    processes: Option<(Instant, Vec<GpuProcess>)>,
     /// The encoder's and decoder's last readings: an idle engine is read again only with the
     /// slow fields, a busy one every sample.
     encoder: Option<Field<u32>>,
@@ -231,7 +235,7 @@ impl<'n> DeviceReader<'n> {
         driver: &Field<String>,
         described: &mut ProcessDescriptions,
         pcie: Option<super::pcie::PcieRates>,
-        slow_every: Duration,
+        cadence: Cadence,
     ) -> GpuSample {
         if statics.uuid.is_none() {
             statics.uuid = self.get("uuid", |d| d.uuid()).value().cloned();
@@ -240,7 +244,7 @@ impl<'n> DeviceReader<'n> {
         let pci_bus_id = self.cached(&mut statics.pci_bus_id, "pci", |d| {
             d.pci_info().map(|p| p.bus_id)
         });
-        let (slow, refreshed) = self.slow(statics, slow_every);
+        let (slow, refreshed) = self.slow(statics, cadence.slow);
         let utilization = self.get("utilization", |d| d.utilization_rates());
         let memory = self.get("memory", |d| d.memory_info());
         let mut sample = GpuSample {
@@ -327,17 +331,38 @@ impl<'n> DeviceReader<'n> {
                 d.is_ecc_enabled().map(|m| m.currently_enabled)
             }),
             mig_enabled: slow.mig_enabled,
-            processes: self.processes(
-                described,
-                &mut statics.utilization_seen_us,
-                &mut statics.list_capacity,
-                !refreshed,
-            ),
+            processes: Field::default(),
             mig: Field::default(),
         };
         statics.encoder = Some(sample.encoder_pct.clone());
         statics.decoder = Some(sample.decoder_pct.clone());
-        sample.mig = self.mig_devices(&sample.mig_enabled, &mut sample.processes, described);
+        let kept = statics
+            .processes
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < cadence.processes);
+        if let Some((_, list)) = kept {
+            // Within the cadence: the table as last read, its processes still remembered.
+            for p in list {
+                described.keep(p.pid);
+            }
+            sample.processes = Field::Value(list.clone());
+            sample.mig = self.mig_devices(&sample.mig_enabled, &mut Field::default(), described);
+        } else {
+            sample.processes = self.processes(
+                described,
+                &mut statics.utilization_seen_us,
+                &mut statics.list_capacity,
+                !refreshed,
+            );
+            sample.mig = self.mig_devices(&sample.mig_enabled, &mut sample.processes, described);
+            statics.processes = match &sample.processes {
+                // Only an answer is kept: a failed read is tried again next sample.
+                Field::Value(list) if !cadence.processes.is_zero() => {
+                    Some((Instant::now(), list.clone()))
+                }
+                _ => None,
+            };
+        }
         self.finish(sample, statics)
     }
 
@@ -396,6 +421,7 @@ impl<'n> DeviceReader<'n> {
         if lost {
             // What was read before it was lost is not kept for when it answers again.
             statics.slow = None;
+            statics.processes = None;
             let mut lost = GpuSample::lost(self.index, uuid, Vendor::Nvidia);
             // Keep what identifies the card so people can find it in the rack.
             if statics.name.value().is_some() {

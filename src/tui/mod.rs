@@ -13,6 +13,7 @@ pub mod app;
 pub mod daemon_probe;
 pub mod fleet;
 pub mod fleet_run;
+mod frame_writer;
 pub mod input;
 pub mod run;
 mod terminal;

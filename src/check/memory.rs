@@ -24,10 +24,12 @@ pub fn memory(g: &GpuSample, v: &mut Verdict) {
         skipped(g, "memory", why, v);
         return;
     }
-    let reset = format!(
-        "reset this GPU when idle (nvidia-smi -r -i {}) so the bad memory is taken out of use",
-        g.index
-    );
+    let reset = || {
+        format!(
+            "reset this GPU when idle (nvidia-smi -r -i {}) so the bad memory is taken out of use",
+            g.index
+        )
+    };
     match rows {
         Some(r) if r.failure => v.findings.push(finding(
             g,
@@ -45,7 +47,7 @@ pub fn memory(g: &GpuSample, v: &mut Verdict) {
             "memory",
             Severity::Warning,
             "a memory row remap is pending until the GPU is reset".into(),
-            &reset,
+            &reset(),
         )),
         _ => {}
     }
@@ -55,7 +57,7 @@ pub fn memory(g: &GpuSample, v: &mut Verdict) {
             "memory",
             Severity::Warning,
             "retired memory pages are pending until the GPU is reset".into(),
-            &reset,
+            &reset(),
         ));
     }
 }

@@ -432,11 +432,19 @@ impl App {
     /// Keeps what answering GPUs look like, and gives a lost GPU its last known name and PCI
     /// address (a lost GPU's sample carries neither when the source never cached them).
     fn remember(&mut self, snapshot: &mut Snapshot) {
-        self.health = snapshot
-            .gpus
-            .iter()
-            .map(|g| (g.uuid.clone(), crate::check::gpu_health(g).state))
-            .collect();
+        // Kept between samples: a GPU already known updates its entry in place.
+        for g in &snapshot.gpus {
+            let state = crate::check::gpu_health(g).state;
+            match self.health.get_mut(&g.uuid) {
+                Some(s) => *s = state,
+                None => {
+                    self.health.insert(g.uuid.clone(), state);
+                }
+            }
+        }
+        let gpus = &snapshot.gpus;
+        self.health
+            .retain(|uuid, _| gpus.iter().any(|g| g.uuid == *uuid));
         for g in &mut snapshot.gpus {
             let seen = self.last_seen.entry(g.uuid.clone()).or_default();
             if g.is_lost() {
@@ -456,7 +464,7 @@ impl App {
                 seen.name = g.name.value().cloned().or(seen.name.take());
                 seen.pci_bus_id = g.pci_bus_id.value().cloned().or(seen.pci_bus_id.take());
                 if let Some(p) = g.processes.value() {
-                    seen.processes = p.clone();
+                    seen.processes.clone_from(p);
                 }
             }
         }

@@ -9,6 +9,7 @@
 //! canvas and allocates per point): one pass over the cells, no allocation, so the four
 //! charts of a frame cost a few microseconds.
 
+use super::text;
 use crate::history::Series;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -122,7 +123,7 @@ impl AreaChart<'_> {
         let w = usize::from(label_w.saturating_sub(1));
         let mut put = |row: u16, v: f64| {
             let text = format!("{:>w$.0}", v);
-            buf.set_stringn(area.x, area.y + row, &text, w, self.label_style);
+            text::set_stringn(buf, area.x, area.y + row, &text, w, self.label_style);
         };
         put(0, self.hi);
         if area.height >= 5 {

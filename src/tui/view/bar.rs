@@ -1,6 +1,7 @@
 //! A meter bar in eighth-block characters with its label, and the short number formats the
 //! GPU rows use. Bars stay readable without color: the filled part is solid, the rest shaded.
 
+use super::text;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -42,7 +43,7 @@ pub(super) fn render(
         }
     }
     let x = area.x + area.width.saturating_sub(label_w);
-    buf.set_stringn(x, area.y, label, area.width as usize, fill);
+    text::set_stringn(buf, x, area.y, label, area.width as usize, fill);
 }
 
 /// Bytes as GiB, as short as possible: `62.4`, `80`.

@@ -7,12 +7,13 @@
 use super::super::app::App;
 use super::super::theme::Level;
 use super::area_chart::AreaChart;
+use super::text::Boxed;
 use crate::gpu::GpuSample;
 use crate::history::{Metric, Series};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget};
 
 /// The charts side by side (the overview's strip): all four when wide, else utilization and
 /// temperature.
@@ -66,19 +67,15 @@ fn render_chart(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
         Span::styled(now_text(metric, gpu), now_style),
         Span::raw(" "),
     ]);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(t.border())
-        .title(title);
-    let inner = block.inner(area);
+    let mut frame = Boxed::new(title, t.border());
+    let inner = Boxed::inner(area);
     if inner.height < 2 || inner.width < 8 {
-        block.render(area, buf);
+        frame.render(area, buf);
         return;
     }
     let Some(series) = series.filter(|s| !s.is_empty()) else {
-        Paragraph::new(Line::styled("no history yet", t.dim()))
-            .block(block)
-            .render(area, buf);
+        frame.render(area, buf);
+        Paragraph::new(Line::styled("no history yet", t.dim())).render(inner, buf);
         return;
     };
 
@@ -86,13 +83,12 @@ fn render_chart(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
     let label_w = AreaChart::label_width(lo, hi);
     // Two samples per cell column: the window is twice as long as the plot is wide.
     let window = AreaChart::window(inner, label_w);
-    let block = block
-        .title_bottom(Line::styled(
-            format!(" -{} ", span_text(window, app.chart_interval_ms())),
-            t.dim(),
-        ))
-        .title_bottom(Line::styled(" now ", t.dim()).right_aligned());
-    block.render(area, buf);
+    frame.bottom_left = Some(Line::styled(
+        format!(" -{} ", span_text(window, app.chart_interval_ms())),
+        t.dim(),
+    ));
+    frame.bottom_right = Some(Line::styled(" now ", t.dim()).right_aligned());
+    frame.render(area, buf);
     AreaChart {
         series,
         lo,

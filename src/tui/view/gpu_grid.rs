@@ -7,6 +7,7 @@
 use super::super::app::App;
 use super::super::theme::Level;
 use super::bar;
+use super::text;
 use crate::check::HealthState;
 use crate::gpu::GpuSample;
 use ratatui::buffer::Buffer;
@@ -43,9 +44,16 @@ fn draw_cell(app: &App, gpu: &GpuSample, selected: bool, cell: Rect, buf: &mut B
         buf.set_style(cell, t.selected());
     }
     let mark = if selected { "▶" } else { " " };
-    buf.set_string(cell.x, cell.y, format!("{mark}{:>3} ", gpu.index), t.text());
+    text::set_stringn(
+        buf,
+        cell.x,
+        cell.y,
+        format!("{mark}{:>3} ", gpu.index),
+        usize::MAX,
+        t.text(),
+    );
     if gpu.is_lost() {
-        buf.set_string(cell.x + 5, cell.y, "LOST", t.alarm());
+        text::set_stringn(buf, cell.x + 5, cell.y, "LOST", usize::MAX, t.alarm());
         return;
     }
     let util = gpu.utilization_gpu_pct.get();
@@ -66,7 +74,14 @@ fn draw_cell(app: &App, gpu: &GpuSample, selected: bool, cell: Rect, buf: &mut B
         }
         None => ("  –".to_string(), Level::Normal),
     };
-    buf.set_string(cell.x + 16, cell.y, format!("{temp:>5}"), t.level(level));
+    text::set_stringn(
+        buf,
+        cell.x + 16,
+        cell.y,
+        format!("{temp:>5}"),
+        usize::MAX,
+        t.level(level),
+    );
     let (mem, level) = match gpu.memory_used_pct() {
         Some(p) => {
             let l = app.thresholds.memory(p);
@@ -74,13 +89,20 @@ fn draw_cell(app: &App, gpu: &GpuSample, selected: bool, cell: Rect, buf: &mut B
         }
         None => ("–".to_string(), Level::Normal),
     };
-    buf.set_string(cell.x + 22, cell.y, format!("{mem:>4}"), t.level(level));
+    text::set_stringn(
+        buf,
+        cell.x + 22,
+        cell.y,
+        format!("{mem:>4}"),
+        usize::MAX,
+        t.level(level),
+    );
     let needs_a_person = app
         .watchdog
         .as_ref()
         .is_some_and(|w| w.xid_on.contains_key(&gpu.index))
         || app.health_state(&gpu.uuid) == Some(HealthState::Failed);
     if needs_a_person {
-        buf.set_string(cell.x + 26, cell.y, "!", t.alarm());
+        text::set_stringn(buf, cell.x + 26, cell.y, "!", usize::MAX, t.alarm());
     }
 }

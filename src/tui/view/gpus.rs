@@ -15,12 +15,13 @@ use super::super::app::{App, Focus};
 use super::super::theme::{Level, Theme};
 use super::bar::{self, fit, gib_short};
 use super::gpu_grid;
+use super::text::{self, Boxed};
 use crate::gpu::{Field, GpuSample, MigDevice, ThrottleReasons};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Widget};
+use ratatui::widgets::Widget;
 
 /// Column widths for one terminal width.
 struct Columns {
@@ -78,16 +79,13 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(" GPUs ", t.title()),
         Span::styled(format!("· {} ", app.gpus().len()), t.dim()),
     ]);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(if focused {
-            t.border_focused()
-        } else {
-            t.border()
-        })
-        .title(title);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let border = if focused {
+        t.border_focused()
+    } else {
+        t.border()
+    };
+    let inner = Boxed::inner(area);
+    Boxed::new(title, border).render(area, buf);
     if inner.height == 0 || inner.width < 10 {
         return;
     }
@@ -183,7 +181,8 @@ fn mig_row(app: &App, c: &Columns, mig: &MigDevice, row: Rect, buf: &mut Buffer)
     } else {
         Rect::new(row.x, row.y, 4, 1)
     };
-    buf.set_stringn(
+    text::set_stringn(
+        buf,
         lead.x,
         lead.y,
         format!("└ {profile}"),
@@ -205,7 +204,8 @@ fn mig_row(app: &App, c: &Columns, mig: &MigDevice, row: Rect, buf: &mut Buffer)
     };
     bar::render(buf, mem, pct, &label, t.level(level), t.bar_empty());
     if reasons.width > 0 {
-        buf.set_stringn(
+        text::set_stringn(
+            buf,
             reasons.x,
             reasons.y,
             fit(&mig.uuid, reasons.width as usize),
@@ -226,7 +226,14 @@ fn header_row(t: &Theme, c: &Columns, area: Rect, buf: &mut Buffer) {
         } else {
             format!("{text:<w$}", w = w as usize)
         };
-        buf.set_stringn(x, area.y, fit(&s, w as usize), w as usize, t.header_row());
+        text::set_stringn(
+            buf,
+            x,
+            area.y,
+            fit(&s, w as usize),
+            w as usize,
+            t.header_row(),
+        );
         x += w + 1;
     };
     put("  #", 3, false);
@@ -246,7 +253,14 @@ fn header_row(t: &Theme, c: &Columns, area: Rect, buf: &mut Buffer) {
 fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let mark = if selected { "▶" } else { " " };
-    buf.set_string(row.x, row.y, format!("{mark}{:>2}", gpu.index), t.title());
+    text::set_stringn(
+        buf,
+        row.x,
+        row.y,
+        format!("{mark}{:>2}", gpu.index),
+        usize::MAX,
+        t.title(),
+    );
     let mut x = row.x + 4;
     let xid = app
         .watchdog
@@ -259,7 +273,7 @@ fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, b
             fit(&gpu.uuid, 20)
         );
         let w = row.width.saturating_sub(5);
-        buf.set_stringn(x, row.y, fit(&text, w as usize), w as usize, t.alarm());
+        text::set_stringn(buf, x, row.y, fit(&text, w as usize), w as usize, t.alarm());
         return;
     }
     let mut next = |w: u16| {
@@ -277,7 +291,8 @@ fn gpu_row(app: &App, c: &Columns, gpu: &GpuSample, selected: bool, row: Rect, b
 
     if c.name > 0 {
         let short = gpu.display_name().trim_start_matches("NVIDIA ");
-        buf.set_stringn(
+        text::set_stringn(
+            buf,
             name.x,
             name.y,
             fit(short, c.name as usize),
@@ -356,7 +371,14 @@ fn scroll_note(app: &App, area: Rect, first: usize, shown: usize, mode: &str, bu
     let w = text.chars().count() as u16;
     if area.width > w + 2 && area.height > 0 {
         let x = area.x + area.width - w - 2;
-        buf.set_string(x, area.y + area.height - 1, text, app.theme.dim());
+        text::set_stringn(
+            buf,
+            x,
+            area.y + area.height - 1,
+            text,
+            usize::MAX,
+            app.theme.dim(),
+        );
     }
 }
 
@@ -426,7 +448,7 @@ fn right(buf: &mut Buffer, area: Rect, text: &str, style: Style) {
         return;
     }
     let w = area.width as usize;
-    buf.set_stringn(area.x, area.y, format!("{text:>w$}"), w, style);
+    text::set_stringn(buf, area.x, area.y, format!("{text:>w$}"), w, style);
 }
 
 fn missing_or<T>(field: &Field<T>, f: impl FnOnce(&T) -> String) -> String {

@@ -4,6 +4,7 @@
 
 use super::super::app::App;
 use super::bar::gib_short;
+use super::text;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -91,7 +92,7 @@ pub(super) fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     Line::from(left).render(area, buf);
     if right_w <= area.width as usize {
         let x = area.x + area.width - right_w as u16;
-        buf.set_line(x, area.y, &Line::from(right), right_w as u16);
+        text::set_line(buf, x, area.y, &Line::from(right), right_w as u16);
     }
 }
 
@@ -199,10 +200,10 @@ pub(super) fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         if used + w > area.width as usize {
             break;
         }
-        x = buf.set_stringn(x, area.y, key, w, t.key()).0;
-        x = buf.set_stringn(x, area.y, " ", 1, t.label()).0;
-        x = buf.set_stringn(x, area.y, what, what.len(), t.label()).0;
-        x = buf.set_stringn(x, area.y, "  ", 2, t.label()).0;
+        x = text::set_stringn(buf, x, area.y, key, w, t.key()).0;
+        x = text::set_stringn(buf, x, area.y, " ", 1, t.label()).0;
+        x = text::set_stringn(buf, x, area.y, what, what.len(), t.label()).0;
+        x = text::set_stringn(buf, x, area.y, "  ", 2, t.label()).0;
         used += w;
     }
 }

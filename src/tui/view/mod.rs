@@ -17,6 +17,7 @@ mod help;
 mod hosts;
 mod overlay;
 mod processes;
+mod text;
 mod watchdog;
 
 use super::app::App;

@@ -5,12 +5,13 @@
 
 use super::super::app::{App, Focus, SortKey, owner_label};
 use super::bar::fit;
+use super::text::{self, Boxed};
 use crate::units::{bytes_short, duration_short, gib};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget};
 use std::fmt::Write;
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -32,14 +33,14 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             t.key(),
         ),
     ]);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(if focused {
+    let frame = Boxed::new(
+        title,
+        if focused {
             t.border_focused()
         } else {
             t.border()
-        })
-        .title(title);
+        },
+    );
 
     if rows.is_empty() {
         let why = match (app.all_processes_shown(), app.selected_gpu()) {
@@ -49,9 +50,8 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             },
             _ => "no GPU processes".to_string(),
         };
-        Paragraph::new(Line::styled(why, t.dim()))
-            .block(block)
-            .render(area, buf);
+        frame.render(area, buf);
+        Paragraph::new(Line::styled(why, t.dim())).render(Boxed::inner(area), buf);
         return;
     }
 
@@ -89,8 +89,8 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     columns.push((0, head(Some(SortKey::Command), "COMMAND")));
 
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = Boxed::inner(area);
+    frame.render(area, buf);
     if inner.height == 0 || inner.width == 0 {
         return;
     }
@@ -110,7 +110,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let line = |y: u16| Rect::new(inner.x, y, inner.width, 1);
     buf.set_style(line(inner.y), t.header_row());
     for ((x, w), (_, text)) in starts.iter().zip(&columns) {
-        buf.set_stringn(*x, inner.y, text, usize::from(*w), Style::default());
+        text::set_stringn(buf, *x, inner.y, text, usize::from(*w), Style::default());
     }
 
     // The body scrolls so the selected row stays in view.
@@ -124,7 +124,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let mut col = starts.iter();
         let mut put = |text: &str, style: Style| {
             if let Some((x, w)) = col.next() {
-                buf.set_stringn(*x, y, text, usize::from(*w), style);
+                text::set_stringn(buf, *x, y, text, usize::from(*w), style);
             }
         };
         let plain = Style::default();

@@ -11,7 +11,7 @@ use crate::fleet::{FleetSource, HostReport};
 use crate::gpu::UnixMs;
 use crate::gpu::sampler::now_ms;
 use anyhow::{Context, Result, bail};
-use crossterm::event::{Event, EventStream};
+use crossterm::event::Event;
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -59,7 +59,13 @@ pub fn run_fleet(mut app: FleetApp, source: Box<dyn FleetSource>, color: bool) -
         let fetches = spawn_fetcher(source, interval);
         let _restore = RestoreTerminal;
         let mut terminal = super::terminal::open().context("setting up the terminal")?;
-        run_fleet_loop(&mut terminal, &mut app, fetches, EventStream::new()).await
+        run_fleet_loop(
+            &mut terminal,
+            &mut app,
+            fetches,
+            super::keys::events().context("reading the terminal")?,
+        )
+        .await
     })
 }
 

@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod fleet_run;
 mod frame_writer;
 pub mod input;
+mod keys;
 pub mod run;
 mod terminal;
 pub mod theme;

@@ -15,7 +15,7 @@ use crate::gpu::Source;
 use crate::gpu::sampler::{self, SampleResult, SampleWatch};
 use crate::host::{HostReading, HostStats};
 use anyhow::{Context, Result, bail};
-use crossterm::event::{Event, EventStream};
+use crossterm::event::Event;
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -48,8 +48,10 @@ pub fn run(
     if !io::stdout().is_terminal() {
         bail!("the dashboard needs a terminal; for one sample as text try `gpuwarden snapshot`");
     }
+    // Timers only: the loop waits on channels (samples, terminal events) and a timer, so no
+    // I/O driver and its epoll are needed; parking is a futex wait.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_time()
         .build()
         .context("starting the event loop")?;
     let mut app = App::new(Theme::new(options.color));
@@ -77,7 +79,7 @@ pub fn run(
             &mut terminal,
             &mut app,
             samples,
-            EventStream::new(),
+            super::keys::events().context("reading the terminal")?,
             move || {
                 let due = host_read_at.is_none_or(|at| at.elapsed() >= HOST_EVERY);
                 (live && due).then(|| {

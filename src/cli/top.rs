@@ -52,7 +52,7 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<ExitCode> {
         }
         None => {
             let spec = crate::gpu::open::SourceSpec {
-                // Health counters every few seconds, the process table once a second.
+                // Health counters every few seconds, the process table every 2 s.
                 cadence: crate::gpu::cadence::Cadence::DASHBOARD,
                 ..cli.source.spec()
             };

@@ -13,7 +13,7 @@ pub struct Cadence {
     pub slow: Duration,
     /// The process table: the driver's process lists, each process's share of the GPU and
     /// its host CPU % and RSS. CPU % from clock ticks (10 ms each) over a 100 ms span moves
-    /// in 10 % steps, and a table re-sorted ten times a second cannot be read.
+    /// in 10 % steps, and a table re-sorted every sample cannot be read.
     pub processes: Duration,
 }
 
@@ -24,11 +24,12 @@ impl Cadence {
         processes: Duration::ZERO,
     };
 
-    /// The dashboard's: health counters every few seconds, the process table at most once a
-    /// second; GPU utilization, memory, temperature, power and clocks on every sample.
+    /// The dashboard's: health counters every few seconds, the process table every 2 s like
+    /// the header's host CPU and RAM; GPU utilization, memory, temperature, power and clocks
+    /// on every sample.
     pub const DASHBOARD: Cadence = Cadence {
         slow: Duration::from_secs(5),
-        // A little under a second, so a one-second interval still reads every sample.
-        processes: Duration::from_millis(950),
+        // A little under 2 s, so a 1 s interval reads it every other sample, not every third.
+        processes: Duration::from_millis(1950),
     };
 }

@@ -15,6 +15,7 @@
 #   benches/vs_nvtop.sh                        # builds the release binary if needed
 #   ROUNDS=2 SECONDS_TO_RUN=60 CALL_COST_US=2 GPUWARDEN=path NVTOP=path benches/vs_nvtop.sh
 #   STATE_EVERY=10 benches/vs_nvtop.sh         # values move every 10 s instead of every 1 s
+#   INTERVALS=1s ROUNDS=3 SECONDS_TO_RUN=120 benches/vs_nvtop.sh   # only 1 s, longer runs
 #
 # Each time the state file changes, each client's fake re-reads it (~0.2 ms, a cost a real
 # driver does not have); STATE_EVERY sets how often that happens (default every second).
@@ -121,7 +122,7 @@ PY
 echo "$GPUS GPUs, ${COST} us per NVML call, values moving every ${STATE_EVERY:-1} s, 120x40, ${RUN} s per run after ${WARMUP} s"
 echo "tool       interval    CPU (one core)  peak RSS   NVML calls per sample"
 for round in $(seq "$ROUNDS"); do
-    for interval in 100ms 1s; do
+    for interval in ${INTERVALS:-100ms 1s}; do
         delay=$([[ $interval == 100ms ]] && echo 1 || echo 10)
         if (( round % 2 )); then
             measure gpuwarden "$interval" "$BIN" top --nvml-lib "$W/libnvidia-ml.so.1" --vendor nvidia --interval "$interval"

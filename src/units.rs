@@ -1,9 +1,24 @@
 //! How numbers are shown to people: GiB with one decimal, host memory in the largest unit
-//! that fits, run times in their two largest units, missing values as their reason.
+//! that fits, run times in their two largest units, missing values as their reason; and
+//! integers in decimal without allocating, for paths and escape sequences on hot paths.
 
 use crate::gpu::Field;
 
 const GIB: f64 = (1u64 << 30) as f64;
+
+/// `n` in decimal without allocating.
+pub fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
 
 /// Bytes as GiB with one decimal, e.g. `62.1 GiB`.
 pub fn gib(bytes: u64) -> String {
@@ -51,6 +66,13 @@ pub fn or_missing<T>(field: &Field<T>, f: impl FnOnce(&T) -> String) -> String {
 mod tests {
     use super::*;
     use crate::gpu::Missing;
+
+    #[test]
+    fn decimal_is_written_without_allocating() {
+        for n in [0, 7, 10, 4242, u32::MAX] {
+            assert_eq!(decimal(n, &mut [0; 10]), n.to_string());
+        }
+    }
 
     #[test]
     fn host_memory_and_run_times_are_short() {

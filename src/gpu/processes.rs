@@ -191,7 +191,7 @@ impl ProcessDescriptions {
         }
         self.path.clear();
         self.path.push(&self.proc_root);
-        self.path.push(itoa(pid, &mut [0; 10]));
+        self.path.push(crate::units::decimal(pid, &mut [0; 10]));
         self.path.push("stat");
         let file = fs::File::open(&self.path).ok()?;
         read_from_start(&file, &mut self.stat, STAT_MAX).ok()?;
@@ -255,20 +255,6 @@ fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(4096)
-}
-
-/// `n` in decimal without allocating.
-fn itoa(mut n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 #[cfg(test)]
@@ -423,12 +409,5 @@ mod tests {
         };
         cache.describe(&mut second);
         assert_eq!(second.cpu_pct, again.cpu_pct);
-    }
-
-    #[test]
-    fn itoa_writes_decimal() {
-        for n in [0, 7, 10, 4242, u32::MAX] {
-            assert_eq!(itoa(n, &mut [0; 10]), n.to_string());
-        }
     }
 }

@@ -76,18 +76,7 @@ impl Sequence {
     }
 
     fn number(&mut self, n: u32) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        let mut n = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.bytes.extend_from_slice(&digits[i..]);
+        self.push(crate::units::decimal(n, &mut [0; 10]).as_bytes());
     }
 
     fn sgr(&mut self, code: u32) {

@@ -5,7 +5,8 @@
 //! terminal and the loop over samples, keys and resizes, generic over the ratatui backend so
 //! tests drive the whole app on a `TestBackend`. `watchdog` is the data of the panel a
 //! running watchdog fills; `watchdog_feed` fills it from a config and its event log.
-//! Sampling stays on the sampler thread. `fleet` and `fleet_run` do
+//! Sampling stays on the sampler thread, terminal events come from their own (`keys`);
+//! `terminal` and `frame_writer` send each frame's changed cells. `fleet` and `fleet_run` do
 //! the same for many hosts: the hosts view, drill-down into one host, fetching off the UI
 //! thread.
 
